@@ -1,0 +1,98 @@
+/**
+ * The Caddyfile: TLS for every host, the reverse proxy to Synapse, .well-known delegation,
+ * and Element Web's static files.
+ *
+ * Only /_matrix and /_synapse/client reach Synapse (Synapse's reverse-proxy guide); the admin
+ * API (/_synapse/admin) is never proxied, on any port.
+ */
+import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddyfile";
+import { PATHS, SYNAPSE_PORT } from "./paths";
+import { Settings } from "./settings";
+
+const SYNAPSE_UPSTREAM = `127.0.0.1:${SYNAPSE_PORT}`;
+
+/** Body of /.well-known/matrix/server: federation goes to the matrix host on 443. */
+export function wellKnownServer(settings: Settings): { "m.server": string } {
+  return { "m.server": `${settings.matrixHost}:443` };
+}
+
+/** Body of /.well-known/matrix/client: where clients find the homeserver. */
+export function wellKnownClient(settings: Settings): Record<string, unknown> {
+  return { "m.homeserver": { base_url: `https://${settings.matrixHost}` } };
+}
+
+function jsonResponse(body: unknown, extraHeaders: Directive[] = []): Directive[] {
+  return [d("header", ["Content-Type", "application/json"]), ...extraHeaders, d("respond", [JSON.stringify(body), "200"])];
+}
+
+/** Proxy the given paths to Synapse and answer 404 for everything else. */
+function synapseOnly(paths: string[], maxUploadMb: number): Directive[] {
+  return [
+    d("@synapse", ["path", ...paths]),
+    d("handle", ["@synapse"], [
+      // The same limit as Synapse's max_upload_size (both in MiB), so a too-large upload is
+      // refused with 413 before it is streamed to Synapse.
+      d("request_body", [], [d("max_size", [`${maxUploadMb}MiB`])]),
+      d("reverse_proxy", [SYNAPSE_UPSTREAM]),
+    ]),
+    d("handle", [], [d("respond", ["404"])]),
+  ];
+}
+
+const SECURITY_HEADERS: Directive = d("header", [], [
+  d("Strict-Transport-Security", ["max-age=31536000"]),
+  d("X-Frame-Options", ["SAMEORIGIN"]),
+  d("X-Content-Type-Options", ["nosniff"]),
+  d("Content-Security-Policy", ["frame-ancestors 'self'"]),
+  d("Referrer-Policy", ["strict-origin-when-cross-origin"]),
+  d("-Server"),
+]);
+
+export function caddyfile(settings: Settings): Caddyfile {
+  const { serverName, matrixHost, elementHost } = settings;
+  const clientPaths = ["/_matrix/*", "/_synapse/client/*"];
+
+  const sites: SiteBlock[] = [
+    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb)] },
+    {
+      // The apex certificate on 8448 serves SRV-delegated federation (the SRV target must
+      // present a certificate for the server name); the matrix host on 8448 serves servers
+      // that connect to it directly.
+      addresses: [`${serverName}:8448`, `${matrixHost}:8448`],
+      directives: synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb),
+    },
+    {
+      addresses: [serverName],
+      directives: [
+        SECURITY_HEADERS,
+        d("handle", ["/.well-known/matrix/server"], jsonResponse(wellKnownServer(settings))),
+        d("handle", ["/.well-known/matrix/client"],
+          jsonResponse(wellKnownClient(settings), [d("header", ["Access-Control-Allow-Origin", "*"])])),
+        d("handle", [], [d("redir", [`https://${elementHost}{uri}`, "302"])]),
+      ],
+    },
+    {
+      addresses: [elementHost],
+      directives: [
+        SECURITY_HEADERS,
+        d("root", ["*", PATHS.elementRoot]),
+        // Element's docs: never cache the entry point, its config or translations.
+        d("@nocache", ["path", "/", "/index.html", "/config*.json", "/i18n/*", "/version"]),
+        d("header", ["@nocache", "Cache-Control", "no-cache"]),
+        d("file_server"),
+      ],
+    },
+  ];
+
+  return {
+    global: [
+      d("email", [settings.acme.email]),
+      d("acme_ca", [settings.acme.directoryUrl]),
+    ],
+    sites,
+  };
+}
+
+export function renderCaddyfile(settings: Settings): string {
+  return renderCaddyfileText(caddyfile(settings));
+}

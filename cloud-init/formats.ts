@@ -1,0 +1,63 @@
+/**
+ * Small renderers for the plain-text formats the payload writes: systemd units, shell
+ * environment files and PostgreSQL settings. Each quotes values in one place.
+ */
+
+/** A file the payload writes onto the droplet. */
+export interface RenderedFile {
+  path: string;
+  content: string;
+  /** Octal permissions; secrets are 0600, or 0640 with `group`. */
+  permissions: string;
+  /** Group that may read the file; bootstrap sets it once the group exists. */
+  group?: string;
+}
+
+export type UnitSection = Record<string, string | string[]>;
+export type Unit = Record<string, UnitSection>;
+
+/** A systemd unit file; list values become repeated keys (e.g. several Environment=). */
+export function renderUnit(unit: Unit): string {
+  return Object.entries(unit)
+    .map(([section, entries]) => {
+      const lines = Object.entries(entries).flatMap(([key, value]) =>
+        (Array.isArray(value) ? value : [value]).map((v) => {
+          if (v.includes("\n")) throw new Error(`systemd value for ${key} must be one line`);
+          return `${key}=${v}`;
+        }),
+      );
+      return [`[${section}]`, ...lines].join("\n");
+    })
+    .join("\n\n") + "\n";
+}
+
+/** Single-quote a value for POSIX shells. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A file of KEY='value' lines that shell scripts `source`. */
+export function renderEnvFile(vars: Record<string, string | number | boolean>): string {
+  return Object.entries(vars)
+    .map(([key, value]) => {
+      if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new Error(`bad environment variable name: ${key}`);
+      return `${key}=${shellQuote(String(value))}`;
+    })
+    .join("\n") + "\n";
+}
+
+/** postgresql.conf lines: numbers and booleans bare, strings single-quoted. */
+export function renderPostgresConf(settings: Record<string, string | number | boolean>): string {
+  return Object.entries(settings)
+    .map(([key, value]) => {
+      if (!/^[a-z_]+$/.test(key)) throw new Error(`bad PostgreSQL setting name: ${key}`);
+      const rendered = typeof value === "string" ? `'${value.replace(/'/g, "''")}'` : String(value);
+      return `${key} = ${rendered}`;
+    })
+    .join("\n") + "\n";
+}
+
+/** A PostgreSQL string literal. */
+export function sqlLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,45 @@
+/**
+ * Where things live on the droplet. State lives on the volume (mounted at `volume`) and is
+ * bind-mounted to the paths Debian's packages expect, so the packages work unmodified and a
+ * new droplet picks the data up again. Everything under /etc, /opt and /usr is re-rendered
+ * from Pulumi on every droplet.
+ */
+export const PATHS = {
+  volume: "/mnt/matrix",
+  /** Directories on the volume → where they are bind-mounted. */
+  stateBinds: {
+    postgresql: "/var/lib/postgresql",
+    "postgresql-etc": "/etc/postgresql",
+    caddy: "/var/lib/caddy",
+    synapse: "/var/lib/synapse",
+    backups: "/var/backups/matrix",
+  } as Record<string, string>,
+
+  deployDir: "/etc/matrix",
+  deployEnv: "/etc/matrix/deploy.env",
+  caddyfile: "/etc/matrix/Caddyfile",
+  postgresTuning: "/etc/matrix/postgresql.conf",
+  postgresSetupSql: "/etc/matrix/postgres-setup.sql",
+  scriptsDir: "/usr/local/lib/matrix",
+  extraCaDir: "/usr/local/share/ca-certificates/matrix",
+
+  synapseConfigDir: "/etc/synapse",
+  synapseConfD: "/etc/synapse/conf.d",
+  synapseLogConfig: "/etc/synapse/log.yaml",
+  synapseSigningKey: "/etc/synapse/signing.key",
+  synapseRequirements: "/etc/synapse/requirements.txt",
+  synapseAdminPassword: "/etc/synapse/admin-password",
+  synapseVenvRoot: "/opt/synapse",
+  synapseData: "/var/lib/synapse",
+  synapseMedia: "/var/lib/synapse/media",
+
+  elementRoot: "/var/www/element",
+  elementConfig: "/etc/matrix/element-config.json",
+
+  readme: "/root/README.txt",
+} as const;
+
+/** Loopback port Synapse's client/federation listener binds to. */
+export const SYNAPSE_PORT = 8008;
+/** Loopback port for Synapse's Prometheus metrics. */
+export const SYNAPSE_METRICS_PORT = 9000;

@@ -1,0 +1,50 @@
+/** /root/README.txt: the operator's map of the droplet, rendered for this server. */
+import { PATHS } from "./paths";
+import { Settings } from "./settings";
+import { SYNAPSE_SERVICE } from "./synapse";
+
+export function renderRootReadme(settings: Settings): string {
+  const venv = `${PATHS.synapseVenvRoot}/current`;
+  return `Matrix homeserver ${settings.serverName}, deployed by matrix-do (Pulumi)
+=====================================================================
+
+This droplet is managed by Pulumi: change the stack's config and run \`pulumi up\`.
+Edits made here by hand are overwritten when the droplet is replaced.
+
+Addresses
+  Element Web     https://${settings.elementHost}
+  Homeserver      https://${settings.matrixHost}
+  Admin account   @${settings.adminUser}:${settings.serverName} (password: \`pulumi stack output adminPassword --show-secrets\`)
+
+Where things live
+  All state is on the volume ${settings.volume.name}, mounted at ${PATHS.volume}:
+    ${PATHS.volume}/postgresql       -> /var/lib/postgresql   (database)
+    ${PATHS.volume}/postgresql-etc   -> /etc/postgresql       (cluster config)
+    ${PATHS.volume}/synapse          -> ${PATHS.synapseData}       (media store)
+    ${PATHS.volume}/caddy            -> /var/lib/caddy        (TLS certificates, ACME account)
+    ${PATHS.volume}/backups          -> /var/backups/matrix   (backups)
+  Synapse config   ${PATHS.synapseConfD}/*.yaml (10-secrets.yaml holds the secrets)
+  Synapse venv     ${venv} (Synapse ${settings.synapse.version})
+  Element Web      ${PATHS.elementRoot} (Element ${settings.element.version})
+  Caddyfile        ${PATHS.caddyfile}
+  Setup scripts    ${PATHS.scriptsDir}/ (bootstrap.sh re-applies everything; safe to re-run)
+
+Services
+  systemctl status ${SYNAPSE_SERVICE} caddy postgresql@*-main
+  journalctl -u ${SYNAPSE_SERVICE} -f          Synapse's log
+  journalctl -u caddy -f                   Caddy's log (certificates, requests)
+  cat /var/log/cloud-init-output.log       what the first boot did
+
+Add a user
+  ${venv}/bin/register_new_matrix_user -c ${PATHS.synapseConfD}/10-secrets.yaml -u alice http://127.0.0.1:8008
+  (add --admin for an administrator)
+
+Back up by hand
+  runuser -u postgres -- pg_dump -Fc --exclude-table-data=e2e_one_time_keys_json synapse > /var/backups/matrix/synapse.dump
+  and copy ${PATHS.synapseMedia} and ${PATHS.synapseSigningKey}.
+
+Upgrade
+  Debian security updates install themselves (unattended-upgrades).
+  Synapse and Element: set synapseVersion / elementVersion in the Pulumi config and run \`pulumi up\`.
+`;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Turns a fresh Debian 13 droplet into the homeserver; cloud-init runs it once per droplet.
+# Every step is idempotent, so running it again (by hand, or after a config change) only
+# applies what differs.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+
+log "bootstrap started"
+# Synapse's account first, so the volume's files can be handed to it.
+id -u synapse >/dev/null 2>&1 \
+  || adduser --system --group --home "$SYNAPSE_DATA" --no-create-home --quiet synapse
+update-ca-certificates >/dev/null
+systemctl reload ssh.service 2>/dev/null || true
+
+"$here/mount-volume.sh"
+"$here/setup-postgres.sh"
+"$here/install-synapse.sh"
+"$here/install-element.sh"
+"$here/start-caddy.sh"
+"$here/create-admin.sh"
+
+systemctl daemon-reload
+systemctl enable --now matrix-metadata-guard.service >/dev/null 2>&1
+date -u +%FT%TZ >"$MATRIX_STATE_DIR/bootstrap.done"
+log "bootstrap finished: https://$ELEMENT_HOST (admin @$ADMIN_USER:$SERVER_NAME)"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the pinned Synapse release into its own virtualenv (hash-checked, wheels only),
+# point /opt/synapse/current at it, and run it. A version change installs beside the old
+# one and switches over; Synapse migrates its database on start.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+venv="$SYNAPSE_VENV_ROOT/$SYNAPSE_VERSION"
+if [ ! -f "$venv/.installed" ]; then
+  log "installing Synapse $SYNAPSE_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check \
+    --require-hashes --no-deps --only-binary=:all: -r "$SYNAPSE_REQUIREMENTS"
+  "$venv/bin/python" -c 'import synapse, psycopg2' || die "Synapse $SYNAPSE_VERSION did not install cleanly"
+  touch "$venv/.installed"
+fi
+ln -sfn "$venv" "$SYNAPSE_VENV_ROOT/current"
+
+# Secrets are written by cloud-init as root; Synapse reads them through its group.
+chgrp synapse "$SYNAPSE_CONF_D/10-secrets.yaml" "$SYNAPSE_SIGNING_KEY"
+chmod 0640 "$SYNAPSE_CONF_D/10-secrets.yaml" "$SYNAPSE_SIGNING_KEY"
+install -d -o synapse -g synapse -m 0750 "$SYNAPSE_DATA" "$SYNAPSE_DATA/media"
+
+systemctl daemon-reload
+systemctl enable matrix-synapse.service >/dev/null 2>&1
+if changed synapse "$SYNAPSE_CONF_D"/*.yaml "$SYNAPSE_SIGNING_KEY" "$SYNAPSE_LOG_CONFIG" "$venv/.installed"; then
+  systemctl restart matrix-synapse.service
+else
+  systemctl start matrix-synapse.service
+fi
+wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
+log "Synapse $SYNAPSE_VERSION running"

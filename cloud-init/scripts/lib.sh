@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# Helpers shared by the matrix-do scripts; sourced, never run. Loads the deploy settings.
+
+set -euo pipefail
+
+readonly MATRIX_ENV_FILE="${MATRIX_ENV_FILE:-/etc/matrix/deploy.env}"
+# shellcheck source=/dev/null
+. "$MATRIX_ENV_FILE"
+
+log() { printf 'matrix-do: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: run COMMAND every 2 s until it succeeds.
+wait_for() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "gave up after ${seconds}s waiting for $what"
+    sleep 2
+  done
+}
+
+# ensure_fstab LINE: add LINE to /etc/fstab unless an entry for its mount point exists.
+ensure_fstab() {
+  local line=$1 target
+  target=$(awk '{print $2}' <<<"$line")
+  if ! awk -v t="$target" '$1 !~ /^#/ && $2 == t {found=1} END {exit !found}' /etc/fstab; then
+    printf '%s\n' "$line" >>/etc/fstab
+  fi
+}
+
+# changed NAME FILE...: true when the files differ from the last time NAME was recorded.
+# Lets a re-run restart only what a change touched.
+changed() {
+  local name=$1 sum
+  shift
+  sum=$(cat -- "$@" | sha256sum | cut -d' ' -f1)
+  mkdir -p "$MATRIX_STATE_DIR"
+  if [ -f "$MATRIX_STATE_DIR/$name.sum" ] && [ "$(cat "$MATRIX_STATE_DIR/$name.sum")" = "$sum" ]; then
+    return 1
+  fi
+  printf '%s\n' "$sum" >"$MATRIX_STATE_DIR/$name.sum"
+}
+
+# own_tree DIR USER: give DIR to USER where it is not already (uids differ between droplets).
+own_tree() {
+  local dir=$1 user=$2
+  find "$dir" -xdev \( \! -user "$user" -o \! -group "$user" \) -exec chown -h "$user:$user" {} +
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Mount the DigitalOcean volume that holds all state, then bind-mount its directories where
+# Debian's packages keep their data. A new droplet attached to an existing volume finds its
+# database, media, certificates and backups again; nothing is ever formatted here.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if mountpoint -q "$VOLUME_MOUNT"; then
+  log "volume already mounted at $VOLUME_MOUNT"
+else
+  log "waiting for volume $VOLUME_DEVICE"
+  wait_for "$VOLUME_WAIT_SECONDS" "volume $VOLUME_DEVICE to be attached" test -b "$VOLUME_DEVICE"
+  fstype=$(blkid -o value -s TYPE "$VOLUME_DEVICE" || true)
+  [ "$fstype" = ext4 ] || die "volume $VOLUME_DEVICE has filesystem '${fstype:-none}', expected ext4 (refusing to format a volume that may hold data)"
+  mkdir -p "$VOLUME_MOUNT"
+  ensure_fstab "$VOLUME_DEVICE $VOLUME_MOUNT ext4 defaults,nofail,discard,noatime 0 2"
+  mount "$VOLUME_MOUNT"
+fi
+
+# Services must not write to the root disk copies while we swap the directories.
+systemctl stop caddy.service postgresql.service 2>/dev/null || true
+
+# STATE_BINDS: "name:target name:target …" (directory on the volume : where it is mounted).
+for bind in $STATE_BINDS; do
+  name=${bind%%:*}
+  target=${bind#*:}
+  source="$VOLUME_MOUNT/$name"
+  mkdir -p "$source" "$target"
+  if ! mountpoint -q "$target"; then
+    # First use of this volume: keep what the package put there (e.g. caddy's home).
+    if [ -z "$(ls -A "$source")" ] && [ -n "$(ls -A "$target")" ]; then
+      cp -a "$target/." "$source/"
+    fi
+    ensure_fstab "$source $target none bind,nofail,x-systemd.requires-mounts-for=$VOLUME_MOUNT 0 0"
+    mount "$target"
+  fi
+done
+
+own_tree /var/lib/postgresql postgres
+own_tree /etc/postgresql postgres
+own_tree /var/lib/caddy caddy
+own_tree /var/lib/synapse synapse
+chmod 0700 "$VOLUME_MOUNT/backups"
+log "state directories on $VOLUME_MOUNT: $STATE_BINDS"

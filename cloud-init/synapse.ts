@@ -1,0 +1,182 @@
+/**
+ * Synapse: its configuration (conf.d fragments, read in name order), logging, signing key,
+ * hash-pinned requirements and systemd unit.
+ *
+ * Secrets live in their own fragment (readable by root and the synapse group only), so the
+ * main fragment can be shown and diffed freely.
+ */
+import * as YAML from "yaml";
+import { RenderedFile, renderUnit } from "./formats";
+import { PATHS, SYNAPSE_METRICS_PORT, SYNAPSE_PORT } from "./paths";
+import { SYNAPSE_DB } from "./postgres";
+import { Secrets, Settings } from "./settings";
+import { readSynapseLock } from "./versions";
+
+/**
+ * Where Synapse finds its files, ports and database. The droplet uses DROPLET_SYNAPSE_SITE;
+ * the test suite runs the same config on a test machine with its own paths and ports.
+ */
+export interface SynapseSite {
+  media: string;
+  signingKey: string;
+  logConfig: string;
+  port: number;
+  metricsPort: number;
+  dbHost: string;
+  dbPort: number;
+}
+
+export const DROPLET_SYNAPSE_SITE: SynapseSite = {
+  media: PATHS.synapseMedia,
+  signingKey: PATHS.synapseSigningKey,
+  logConfig: PATHS.synapseLogConfig,
+  port: SYNAPSE_PORT,
+  metricsPort: SYNAPSE_METRICS_PORT,
+  dbHost: SYNAPSE_DB.host,
+  dbPort: SYNAPSE_DB.port,
+};
+
+export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
+  return {
+    server_name: settings.serverName,
+    public_baseurl: `https://${settings.matrixHost}/`,
+    web_client_location: `https://${settings.elementHost}/`,
+    admin_contact: `mailto:${settings.adminEmail}`,
+    report_stats: false,
+    listeners: [
+      {
+        // Loopback only; Caddy terminates TLS and sets X-Forwarded-For, so Synapse sees real client IPs.
+        port: site.port,
+        bind_addresses: ["127.0.0.1"],
+        type: "http",
+        tls: false,
+        x_forwarded: true,
+        resources: [{ names: ["client", "federation"], compress: false }],
+      },
+      { port: site.metricsPort, bind_addresses: ["127.0.0.1"], type: "metrics" },
+    ],
+    enable_metrics: true,
+    log_config: site.logConfig,
+    media_store_path: site.media,
+    signing_key_path: site.signingKey,
+    max_upload_size: `${settings.synapse.maxUploadMb}M`,
+    enable_registration: false,
+    allow_guest_access: false,
+    url_preview_enabled: false,
+    presence: { enabled: settings.synapse.presence },
+    // Caddy serves /.well-known/matrix/*; Synapse need not.
+    serve_server_wellknown: false,
+    trusted_key_servers: [{ server_name: "matrix.org" }],
+    suppress_key_server_warning: true,
+  };
+}
+
+export function synapseSecretsConfig(secrets: Secrets, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
+  return {
+    registration_shared_secret: secrets.registrationSharedSecret,
+    macaroon_secret_key: secrets.macaroonSecretKey,
+    form_secret: secrets.formSecret,
+    database: {
+      name: "psycopg2",
+      args: {
+        user: SYNAPSE_DB.user,
+        password: secrets.postgresPassword,
+        dbname: SYNAPSE_DB.name,
+        host: site.dbHost,
+        port: site.dbPort,
+        cp_min: 5,
+        cp_max: 10,
+        keepalives_idle: 10,
+        keepalives_interval: 10,
+        keepalives_count: 3,
+      },
+    },
+  };
+}
+
+/** Python logging config: to stdout, so journald keeps it (`journalctl -u matrix-synapse`). */
+export function synapseLogConfig(): Record<string, unknown> {
+  return {
+    version: 1,
+    formatters: { journal: { format: "%(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s" } },
+    filters: { context: { "()": "synapse.logging.context.LoggingContextFilter", request: "" } },
+    handlers: {
+      console: { class: "logging.StreamHandler", formatter: "journal", filters: ["context"], stream: "ext://sys.stdout" },
+    },
+    loggers: { "synapse.storage.SQL": { level: "WARNING" } },
+    root: { level: "INFO", handlers: ["console"] },
+    disable_existing_loggers: false,
+  };
+}
+
+export function renderYaml(value: unknown, header?: string): string {
+  const body = YAML.stringify(value, { lineWidth: 0 });
+  return header ? `# ${header}\n${body}` : body;
+}
+
+/**
+ * The signing key file line Synapse reads: `ed25519 a_<id> <unpadded base64 of a 32-byte seed>`.
+ * The seed comes from Pulumi's RandomBytes (a CSPRNG), so the server keeps its identity across
+ * droplet rebuilds.
+ */
+export function formatSigningKey(keyId: string, seedBase64: string): string {
+  if (!/^[A-Za-z0-9]{4}$/.test(keyId)) throw new Error("signing key id must be 4 letters or digits");
+  const seed = Buffer.from(seedBase64, "base64");
+  if (seed.length !== 32) throw new Error(`signing key seed must be 32 bytes, got ${seed.length}`);
+  return `ed25519 a_${keyId} ${seed.toString("base64").replace(/=+$/, "")}`;
+}
+
+export const SYNAPSE_SERVICE = "matrix-synapse";
+
+export function renderSynapseUnit(): string {
+  return renderUnit({
+    Unit: {
+      Description: "Synapse Matrix homeserver",
+      After: ["network-online.target", "postgresql.service"],
+      Wants: ["network-online.target", "postgresql.service"],
+      RequiresMountsFor: PATHS.synapseData,
+    },
+    Service: {
+      Type: "notify",
+      NotifyAccess: "main",
+      User: "synapse",
+      Group: "synapse",
+      WorkingDirectory: PATHS.synapseData,
+      // jemalloc returns freed memory to the OS; glibc malloc makes Synapse grow without bound.
+      Environment: ["LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "PYTHONDONTWRITEBYTECODE=1"],
+      ExecStart: `${PATHS.synapseVenvRoot}/current/bin/python -m synapse.app.homeserver --config-path=${PATHS.synapseConfD}`,
+      ExecReload: "/bin/kill -HUP $MAINPID",
+      Restart: "always",
+      RestartSec: "3",
+      TimeoutStartSec: "300",
+      SyslogIdentifier: "synapse",
+      NoNewPrivileges: "yes",
+      ProtectSystem: "strict",
+      ProtectHome: "yes",
+      PrivateTmp: "yes",
+      PrivateDevices: "yes",
+      ProtectKernelTunables: "yes",
+      ProtectControlGroups: "yes",
+      ReadWritePaths: PATHS.synapseData,
+    },
+    Install: { WantedBy: "multi-user.target" },
+  });
+}
+
+export function synapseFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
+  const generated = "Written by matrix-do on every boot; change the Pulumi config, not this file.";
+  return [
+    { path: `${PATHS.synapseConfD}/00-homeserver.yaml`, content: renderYaml(synapseConfig(settings), generated), permissions: "0644" },
+    {
+      path: `${PATHS.synapseConfD}/10-secrets.yaml`,
+      content: renderYaml(synapseSecretsConfig(secrets), generated),
+      permissions: "0640",
+      group: "synapse",
+    },
+    { path: PATHS.synapseLogConfig, content: renderYaml(synapseLogConfig(), generated), permissions: "0644" },
+    { path: PATHS.synapseSigningKey, content: `${secrets.signingKey}\n`, permissions: "0640", group: "synapse" },
+    { path: PATHS.synapseRequirements, content: readSynapseLock(settings.synapse.version), permissions: "0644" },
+    { path: PATHS.synapseAdminPassword, content: secrets.adminPassword, permissions: "0600" },
+    { path: `/etc/systemd/system/${SYNAPSE_SERVICE}.service`, content: renderSynapseUnit(), permissions: "0644" },
+  ];
+}

@@ -1,0 +1,190 @@
+/**
+ * The cloud-init payload: settings + secrets → one `#cloud-config` document.
+ *
+ * cloud-init installs the packages and writes every rendered file; then runs
+ * scripts/bootstrap.sh, which mounts the volume and brings the services up in order.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { renderCaddyfile } from "./caddy";
+import { renderElementConfig } from "./element";
+import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
+import { PATHS, SYNAPSE_PORT } from "./paths";
+import { renderPostgresSetupSql, renderPostgresTuning } from "./postgres";
+import { renderRootReadme } from "./readme";
+import { Secrets, Settings } from "./settings";
+import { synapseFiles } from "./synapse";
+import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR } from "./versions";
+
+/** DigitalOcean rejects user_data larger than this. */
+export const USER_DATA_LIMIT_BYTES = 64 * 1024;
+
+export const SCRIPTS_SOURCE_DIR = path.join(__dirname, "scripts");
+export const SCRIPT_FILES = [
+  "lib.sh",
+  "bootstrap.sh",
+  "mount-volume.sh",
+  "setup-postgres.sh",
+  "install-synapse.sh",
+  "install-element.sh",
+  "start-caddy.sh",
+  "create-admin.sh",
+];
+
+/** Values the shell scripts read from /etc/matrix/deploy.env. */
+export function deployEnv(settings: Settings): Record<string, string | number> {
+  return {
+    SERVER_NAME: settings.serverName,
+    MATRIX_HOST: settings.matrixHost,
+    ELEMENT_HOST: settings.elementHost,
+    ADMIN_USER: settings.adminUser,
+    ADMIN_PASSWORD_FILE: PATHS.synapseAdminPassword,
+    VOLUME_DEVICE: settings.volume.device,
+    VOLUME_MOUNT: PATHS.volume,
+    // The volume is attached after the droplet is created; give the API time.
+    VOLUME_WAIT_SECONDS: 600,
+    STATE_BINDS: Object.entries(PATHS.stateBinds).map(([name, target]) => `${name}:${target}`).join(" "),
+    MATRIX_STATE_DIR: "/var/lib/matrix-do",
+    PG_MAJOR: POSTGRESQL_MAJOR,
+    PG_TUNING_FILE: PATHS.postgresTuning,
+    PG_SETUP_SQL: PATHS.postgresSetupSql,
+    SYNAPSE_VERSION: settings.synapse.version,
+    SYNAPSE_VENV_ROOT: PATHS.synapseVenvRoot,
+    SYNAPSE_REQUIREMENTS: PATHS.synapseRequirements,
+    SYNAPSE_CONF_D: PATHS.synapseConfD,
+    SYNAPSE_SIGNING_KEY: PATHS.synapseSigningKey,
+    SYNAPSE_LOG_CONFIG: PATHS.synapseLogConfig,
+    SYNAPSE_DATA: PATHS.synapseData,
+    SYNAPSE_PORT,
+    ELEMENT_VERSION: settings.element.version,
+    ELEMENT_TARBALL_URL: settings.element.tarballUrl,
+    ELEMENT_SIGNATURE_URL: settings.element.signatureUrl,
+    ELEMENT_KEY_URL: settings.element.keyUrl,
+    ELEMENT_KEY_FINGERPRINT: settings.element.keyFingerprint,
+    ELEMENT_RELEASES: path.posix.dirname(PATHS.elementRoot),
+    ELEMENT_ROOT: PATHS.elementRoot,
+    ELEMENT_CONFIG: PATHS.elementConfig,
+    CADDYFILE: PATHS.caddyfile,
+  };
+}
+
+const GENERATED = "Written by matrix-do; change the Pulumi config, not this file.";
+
+/** Files that configure Debian itself and the packaged services. */
+export function systemFiles(settings: Settings): RenderedFile[] {
+  return [
+    { path: PATHS.deployEnv, content: `# ${GENERATED}\n${renderEnvFile(deployEnv(settings))}`, permissions: "0644" },
+    {
+      // Our cluster lives on the volume; stop the package from creating one on the root disk.
+      path: "/etc/postgresql-common/createcluster.d/50-matrix-do.conf",
+      content: `# ${GENERATED}\ncreate_main_cluster = false\n`,
+      permissions: "0644",
+    },
+    {
+      path: "/etc/ssh/sshd_config.d/50-matrix-do.conf",
+      content: `# ${GENERATED}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n`,
+      permissions: "0644",
+    },
+    {
+      // Our own file, not the package's 20auto-upgrades, so dpkg never asks about it.
+      path: "/etc/apt/apt.conf.d/52matrix-do-auto-upgrades",
+      content: `// ${GENERATED}\nAPT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n`,
+      permissions: "0644",
+    },
+    {
+      // Debian's /etc/caddy/Caddyfile stays untouched (no conffile prompts on upgrade);
+      // the service reads ours instead.
+      path: "/etc/systemd/system/caddy.service.d/50-matrix-do.conf",
+      content: renderUnit({
+        Unit: { RequiresMountsFor: "/var/lib/caddy" },
+        Service: {
+          ExecStart: ["", `/usr/bin/caddy run --environ --adapter caddyfile --config ${PATHS.caddyfile}`],
+          ExecReload: ["", `/usr/bin/caddy reload --adapter caddyfile --config ${PATHS.caddyfile} --force`],
+        },
+      }),
+      permissions: "0644",
+    },
+    {
+      path: "/etc/systemd/system/postgresql@.service.d/50-matrix-do.conf",
+      content: renderUnit({ Unit: { RequiresMountsFor: "/var/lib/postgresql /etc/postgresql" } }),
+      permissions: "0644",
+    },
+    {
+      path: "/etc/systemd/system/matrix-metadata-guard.service",
+      content: renderUnit({
+        Unit: {
+          Description: "Keep service accounts away from the droplet metadata service",
+          After: "network-pre.target",
+          Before: ["caddy.service", "postgresql.service", "matrix-synapse.service"],
+        },
+        Service: {
+          Type: "oneshot",
+          RemainAfterExit: "yes",
+          ExecStart: `/usr/sbin/nft -f ${PATHS.deployDir}/metadata-guard.nft`,
+        },
+        Install: { WantedBy: "multi-user.target" },
+      }),
+      permissions: "0644",
+    },
+    {
+      path: `${PATHS.deployDir}/metadata-guard.nft`,
+      content: fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "metadata-guard.nft"), "utf8"),
+      permissions: "0644",
+    },
+    ...settings.extraCaCertificates.map((pem, i) => ({
+      path: `${PATHS.extraCaDir}/extra-${i + 1}.crt`,
+      content: pem.endsWith("\n") ? pem : `${pem}\n`,
+      permissions: "0644",
+    })),
+  ];
+}
+
+export function scriptFiles(): RenderedFile[] {
+  return SCRIPT_FILES.map((name) => ({
+    path: `${PATHS.scriptsDir}/${name}`,
+    content: fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, name), "utf8"),
+    permissions: name === "lib.sh" ? "0644" : "0755",
+  }));
+}
+
+/** Every file the droplet gets, in the order cloud-init writes them. */
+export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
+  return [
+    ...systemFiles(settings),
+    { path: PATHS.postgresTuning, content: renderPostgresTuning(settings), permissions: "0644" },
+    { path: PATHS.postgresSetupSql, content: renderPostgresSetupSql(secrets), permissions: "0600" },
+    ...synapseFiles(settings, secrets),
+    { path: PATHS.caddyfile, content: renderCaddyfile(settings), permissions: "0644" },
+    { path: PATHS.elementConfig, content: renderElementConfig(settings), permissions: "0644" },
+    { path: PATHS.readme, content: renderRootReadme(settings), permissions: "0600" },
+    ...scriptFiles(),
+  ];
+}
+
+export function cloudConfig(settings: Settings, secrets: Secrets): Record<string, unknown> {
+  return {
+    package_update: true,
+    package_upgrade: true,
+    packages: DEBIAN_PACKAGES,
+    ssh_pwauth: false,
+    disable_root: false,
+    write_files: renderFiles(settings, secrets).map((file) => ({
+      path: file.path,
+      content: file.content,
+      permissions: file.permissions,
+      owner: "root:root",
+    })),
+    runcmd: [[`${PATHS.scriptsDir}/bootstrap.sh`]],
+  };
+}
+
+/** The user_data document. Throws if it would exceed DigitalOcean's limit. */
+export function renderUserData(settings: Settings, secrets: Secrets): string {
+  const text = `#cloud-config\n${YAML.stringify(cloudConfig(settings, secrets), { lineWidth: 0 })}`;
+  const size = Buffer.byteLength(text, "utf8");
+  if (size > USER_DATA_LIMIT_BYTES) {
+    throw new Error(`user_data is ${size} bytes; DigitalOcean accepts at most ${USER_DATA_LIMIT_BYTES}`);
+  }
+  return text;
+}

@@ -1,0 +1,53 @@
+/**
+ * Every version the droplet installs, in one place.
+ *
+ * - Synapse: exact release, installed from PyPI with a hash-pinned lock per release
+ *   (cloud-init/synapse/requirements-<version>.txt, made by scripts/lock-synapse.py).
+ * - Element Web: exact release, tarball verified against Element's release key.
+ * - Debian packages (PostgreSQL, Caddy, Python, jemalloc): pinned to the Debian release and
+ *   PostgreSQL major. Debian's archive serves only the current point release of each package
+ *   and we want its security fixes (unattended-upgrades is on), so an exact `=version` pin
+ *   would break new droplets the day a fix lands.
+ */
+import * as fs from "fs";
+import * as path from "path";
+
+/** The droplet image; the payload is written for this Debian release. */
+export const DROPLET_IMAGE = "debian-13-x64";
+export const DEBIAN_RELEASE = "trixie";
+export const POSTGRESQL_MAJOR = 17;
+
+/** Synapse releases we ship a lock for; the first is the default. */
+export const SYNAPSE_VERSIONS = ["1.163.2", "1.162.0"] as const;
+export const DEFAULT_SYNAPSE_VERSION: string = SYNAPSE_VERSIONS[0];
+
+export const DEFAULT_ELEMENT_VERSION = "1.12.30";
+
+/** Element's release signing key (primary key fingerprint); tarball signatures must chain to it. */
+export const ELEMENT_RELEASE_KEY = {
+  url: "https://packages.element.io/element-release-key.asc",
+  fingerprint: "712BFBEE92DCA45252DB17D7C7BE97EFA179B100",
+};
+export const ELEMENT_DOWNLOAD_BASE = "https://github.com/element-hq/element-web/releases/download";
+
+/** Debian packages the droplet installs (from the Debian release above). */
+export const DEBIAN_PACKAGES = [
+  `postgresql-${POSTGRESQL_MAJOR}`,
+  "caddy",
+  "python3",
+  "python3-venv",
+  "libjemalloc2",
+  "gnupg",
+  "curl",
+  "ca-certificates",
+  "nftables",
+  "unattended-upgrades",
+];
+
+export function synapseLockFile(version: string): string {
+  return path.join(__dirname, "synapse", `requirements-${version}.txt`);
+}
+
+export function readSynapseLock(version: string): string {
+  return fs.readFileSync(synapseLockFile(version), "utf8");
+}

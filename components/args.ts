@@ -1,0 +1,74 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Inputs of the MatrixServer component. Only `domain`, `adminEmail` and `sshKeys` are
+ * required; every default is resolved in components/settings.ts.
+ *
+ * Kept to what Pulumi's component schema can describe (Input types, no unions or functions),
+ * so the component can be used from any Pulumi language.
+ */
+export interface MatrixServerArgs {
+  /** The Matrix server name and DNS zone, e.g. `example.org`; users are `@alice:example.org`. */
+  domain: pulumi.Input<string>;
+  /** Contact for Let's Encrypt and the admin user's notices. */
+  adminEmail: pulumi.Input<string>;
+  /** DigitalOcean SSH key fingerprints or IDs allowed to log in as root. At least one. */
+  sshKeys: pulumi.Input<pulumi.Input<string>[]>;
+
+  /** DigitalOcean region slug. Default `nyc3`. */
+  region?: pulumi.Input<string>;
+  /** Droplet size slug. Default `s-1vcpu-2gb`. */
+  size?: pulumi.Input<string>;
+  /** Droplet image. Must be Debian 13. Default `debian-13-x64`. */
+  image?: pulumi.Input<string>;
+  /** Give the droplet an IPv6 address and AAAA records. Default true. */
+  ipv6?: boolean;
+  /** Tags on the droplet, volume and firewall. */
+  tags?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Use a domain that already exists in this DigitalOcean account instead of creating it. Default false. */
+  existingDomain?: boolean;
+  /** Subdomain of the homeserver. Default `matrix`. */
+  matrixSubdomain?: pulumi.Input<string>;
+  /** Subdomain serving Element Web. Default `element`. */
+  elementSubdomain?: pulumi.Input<string>;
+  /** CIDRs allowed to reach SSH (port 22). Default: everywhere. */
+  sshAllowCidrs?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Private key matching one of `sshKeys`; when set, `pulumi up` waits for cloud-init over SSH. Secret. */
+  sshPrivateKey?: pulumi.Input<string>;
+
+  /** Data volume size in GiB (it can only grow). Default 20. */
+  volumeSizeGb?: pulumi.Input<number>;
+  /** Refuse to delete the data volume (`protect`). Default true. */
+  protectVolume?: boolean;
+
+  /** Localpart of the admin account. Default `admin`. */
+  adminUser?: pulumi.Input<string>;
+  /** Synapse release; one we ship a lock for. */
+  synapseVersion?: pulumi.Input<string>;
+  /** Element Web release, e.g. `1.12.30`. */
+  elementVersion?: pulumi.Input<string>;
+  /** Share presence (online/offline). Default: on with 4 GB RAM or more, off below. */
+  presence?: pulumi.Input<boolean>;
+  /** Largest upload in MB, enforced by Synapse and Caddy alike. Default 50. */
+  maxUploadMb?: pulumi.Input<number>;
+
+  /** `letsencrypt` (default), `letsencrypt-staging`, or the https URL of an ACME directory. */
+  acmeServer?: pulumi.Input<string>;
+  /** The CA allowed to issue certificates for the domain (the CAA record). Default `letsencrypt.org`. */
+  caaIssuer?: pulumi.Input<string>;
+  /** Extra CA certificates (PEM) the droplet trusts, e.g. a private ACME CA's root. */
+  extraCaCertificates?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Where to fetch Element releases from (a mirror); `<base>/v<version>/element-v<version>.tar.gz`. */
+  elementDownloadBase?: pulumi.Input<string>;
+  /** URL of the OpenPGP key that signs Element releases. */
+  elementKeyUrl?: pulumi.Input<string>;
+  /** Fingerprint (40 hex) the Element release key must have. */
+  elementKeyFingerprint?: pulumi.Input<string>;
+
+  /** Group the resources in a new DigitalOcean project of this name. */
+  projectName?: pulumi.Input<string>;
+  /** Wait until the homeserver answers over valid HTTPS before `pulumi up` returns. Default true. */
+  waitForReady?: boolean;
+  /** How long to wait for that, in minutes. Default 20. */
+  readyTimeoutMinutes?: pulumi.Input<number>;
+}

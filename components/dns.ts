@@ -1,0 +1,71 @@
+/**
+ * The domain and its records. Values are written the way DigitalOcean reads them back
+ * (hostnames with a trailing dot), and every record is named, so a second `pulumi up`
+ * shows no diff.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as digitalocean from "@pulumi/digitalocean";
+import { Settings } from "../cloud-init/settings";
+
+export interface DnsArgs {
+  settings: pulumi.Output<Settings>;
+  existingDomain: boolean;
+  ipv6: boolean;
+  ipv4Address: pulumi.Input<string>;
+  ipv6Address: pulumi.Input<string>;
+  /** CA allowed to issue certificates for the domain (CAA). */
+  caaIssuer: pulumi.Input<string>;
+}
+
+export interface DeclaredDns {
+  domain: pulumi.Output<string>;
+  domainUrn?: pulumi.Output<string>;
+  records: digitalocean.DnsRecord[];
+}
+
+/** Federation reaches the homeserver on 8448 at the matrix host (SRV fallback for servers that skip .well-known). */
+export const FEDERATION_PORT = 8448;
+export const SRV_SERVICES = ["_matrix-fed._tcp", "_matrix._tcp"];
+
+export function declareDns(name: string, args: DnsArgs, opts: pulumi.CustomResourceOptions): DeclaredDns {
+  const s = args.settings;
+  let domain: pulumi.Output<string>;
+  let domainUrn: pulumi.Output<string> | undefined;
+  if (args.existingDomain) {
+    domain = s.serverName;
+  } else {
+    const zone = new digitalocean.Domain(`${name}-domain`, { name: s.serverName }, opts);
+    domain = zone.name;
+    domainUrn = zone.domainUrn;
+  }
+  const subdomain = (host: string, serverName: string) => (host === serverName ? "@" : host.slice(0, -serverName.length - 1));
+  const hosts: Record<string, pulumi.Output<string>> = {
+    apex: pulumi.output("@"),
+    matrix: pulumi.all([s.matrixHost, s.serverName]).apply(([h, d]) => subdomain(h, d)),
+    element: pulumi.all([s.elementHost, s.serverName]).apply(([h, d]) => subdomain(h, d)),
+  };
+
+  const records: digitalocean.DnsRecord[] = [];
+  for (const [key, recordName] of Object.entries(hosts)) {
+    records.push(new digitalocean.DnsRecord(`${name}-a-${key}`, {
+      domain, type: "A", name: recordName, value: args.ipv4Address, ttl: 1800,
+    }, opts));
+    if (args.ipv6) {
+      // The droplet's own IPv6 (DigitalOcean has no reserved IPv6 here); a short TTL because
+      // it changes when the droplet is replaced.
+      records.push(new digitalocean.DnsRecord(`${name}-aaaa-${key}`, {
+        domain, type: "AAAA", name: recordName, value: args.ipv6Address, ttl: 300,
+      }, opts));
+    }
+  }
+  for (const service of SRV_SERVICES) {
+    records.push(new digitalocean.DnsRecord(`${name}-srv-${service.split(".")[0].replace(/^_/, "")}`, {
+      domain, type: "SRV", name: service, priority: 10, weight: 5, port: FEDERATION_PORT,
+      value: pulumi.interpolate`${s.matrixHost}.`, ttl: 1800,
+    }, opts));
+  }
+  records.push(new digitalocean.DnsRecord(`${name}-caa`, {
+    domain, type: "CAA", name: "@", flags: 0, tag: "issue", value: pulumi.interpolate`${args.caaIssuer}.`, ttl: 1800,
+  }, opts));
+  return { domain, domainUrn, records };
+}

@@ -1,0 +1,37 @@
+/**
+ * The cloud firewall: in, only SSH (from the allowed CIDRs), HTTP/HTTPS, Matrix federation
+ * (8448) and ICMP; out, only what the server uses (any TCP port, as federation may be
+ * delegated to any port; DNS; NTP; ICMP).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as digitalocean from "@pulumi/digitalocean";
+import { Settings } from "../cloud-init/settings";
+import { FEDERATION_PORT } from "./dns";
+
+const EVERYWHERE = ["0.0.0.0/0", "::/0"];
+
+export interface FirewallArgs {
+  settings: pulumi.Output<Settings>;
+  sshAllowCidrs: pulumi.Input<string[]>;
+  dropletId: pulumi.Input<number>;
+}
+
+export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.CustomResourceOptions): digitalocean.Firewall {
+  return new digitalocean.Firewall(`${name}-firewall`, {
+    name: args.settings.droplet.name,
+    dropletIds: [args.dropletId],
+    inboundRules: [
+      { protocol: "tcp", portRange: "22", sourceAddresses: args.sshAllowCidrs },
+      { protocol: "tcp", portRange: "80", sourceAddresses: EVERYWHERE },
+      { protocol: "tcp", portRange: "443", sourceAddresses: EVERYWHERE },
+      { protocol: "tcp", portRange: String(FEDERATION_PORT), sourceAddresses: EVERYWHERE },
+      { protocol: "icmp", sourceAddresses: EVERYWHERE },
+    ],
+    outboundRules: [
+      { protocol: "tcp", portRange: "1-65535", destinationAddresses: EVERYWHERE },
+      { protocol: "udp", portRange: "53", destinationAddresses: EVERYWHERE },
+      { protocol: "udp", portRange: "123", destinationAddresses: EVERYWHERE },
+      { protocol: "icmp", destinationAddresses: EVERYWHERE },
+    ],
+  }, opts);
+}

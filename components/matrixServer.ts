@@ -1,0 +1,188 @@
+/**
+ * MatrixServer: one DigitalOcean droplet running Synapse, Element Web, Caddy and PostgreSQL,
+ * with its data volume, reserved IP, domain, DNS records and firewall.
+ *
+ *   const chat = new MatrixServer("chat", { domain: "example.org", adminEmail: "me@example.org", sshKeys: [...] });
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as digitalocean from "@pulumi/digitalocean";
+import * as command from "@pulumi/command";
+import { MatrixServerArgs } from "./args";
+import { declareDns } from "./dns";
+import { declareFirewall } from "./firewall";
+import { generateSecrets } from "./secrets";
+import { DEFAULTS, PlainArgs, Resolved, resolveArgs } from "./settings";
+import { renderUserData } from "../cloud-init/userData";
+
+export type { MatrixServerArgs } from "./args";
+
+const READINESS_DIR = path.join(__dirname, "readiness");
+
+export class MatrixServer extends pulumi.ComponentResource {
+  /** https://matrix.<domain>: the homeserver's client API. */
+  public readonly homeserverUrl: pulumi.Output<string>;
+  /** https://element.<domain>: Element Web, ready to log in. */
+  public readonly elementUrl: pulumi.Output<string>;
+  /** The Matrix server name (user IDs end in :<serverName>). */
+  public readonly serverName: pulumi.Output<string>;
+  public readonly adminUserId: pulumi.Output<string>;
+  /** Initial password of the admin account. Secret. */
+  public readonly adminPassword: pulumi.Output<string>;
+  /** The reserved IPv4 address every A record points at. */
+  public readonly reservedIp: pulumi.Output<string>;
+  public readonly sshCommand: pulumi.Output<string>;
+  public readonly dropletId: pulumi.Output<string>;
+  public readonly volumeId: pulumi.Output<string>;
+
+  constructor(name: string, args: MatrixServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validate first: bad input fails before any resource, this one included, is declared.
+    const resolved = resolveAll(args);
+    super("matrix-do:index:MatrixServer", name, {}, opts);
+
+    const s = resolved.apply((r) => r.settings);
+    const c = resolved.apply((r) => r.cloud);
+    const child = { parent: this };
+
+    const secrets = generateSecrets(name, child);
+    const userData = pulumi.secret(
+      pulumi.all([s, secrets.values]).apply(([settings, values]) => renderUserData(settings, values)),
+    );
+
+    const volume = new digitalocean.Volume(`${name}-data`, {
+      name: s.volume.name,
+      region: s.droplet.region,
+      size: s.volume.sizeGb,
+      initialFilesystemType: "ext4",
+      description: pulumi.interpolate`Matrix homeserver ${s.serverName}: database, media, certificates, backups`,
+      tags: s.droplet.tags,
+    }, { ...child, protect: args.protectVolume ?? DEFAULTS.protectVolume });
+
+    // A changed user_data replaces the droplet. Delete the old one first (gracefully, so
+    // PostgreSQL shuts down cleanly) so the volume is free to move to the new one.
+    const droplet = new digitalocean.Droplet(`${name}-droplet`, {
+      name: s.droplet.name,
+      image: s.droplet.image,
+      region: s.droplet.region,
+      size: s.droplet.size,
+      sshKeys: c.sshKeys,
+      ipv6: s.droplet.ipv6,
+      monitoring: true,
+      gracefulShutdown: true,
+      resizeDisk: false,
+      tags: s.droplet.tags,
+      userData,
+    }, { ...child, deleteBeforeReplace: true });
+    const dropletNumber = droplet.id.apply(Number);
+
+    const attachment = new digitalocean.VolumeAttachment(`${name}-data-attachment`, {
+      dropletId: dropletNumber,
+      volumeId: volume.id,
+    }, { ...child, deleteBeforeReplace: true });
+
+    const reservedIp = new digitalocean.ReservedIp(`${name}-ip`, { region: s.droplet.region }, child);
+    const ipAssignment = new digitalocean.ReservedIpAssignment(`${name}-ip-assignment`, {
+      ipAddress: reservedIp.ipAddress,
+      dropletId: dropletNumber,
+    }, { ...child, deleteBeforeReplace: true });
+
+    const dns = declareDns(name, {
+      settings: s,
+      existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
+      ipv6: args.ipv6 ?? DEFAULTS.ipv6,
+      ipv4Address: reservedIp.ipAddress,
+      ipv6Address: droplet.ipv6Address,
+      caaIssuer: c.caaIssuer,
+    }, child);
+
+    const firewall = declareFirewall(name, { settings: s, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber }, child);
+
+    if (args.projectName !== undefined) {
+      new digitalocean.Project(`${name}-project`, {
+        name: args.projectName,
+        description: pulumi.interpolate`Matrix homeserver ${s.serverName}`,
+        purpose: "Service or API",
+        resources: [droplet.dropletUrn, volume.volumeUrn, reservedIp.reservedIpUrn, ...(dns.domainUrn ? [dns.domainUrn] : [])],
+      }, child);
+    }
+
+    const deployed = [attachment, ipAssignment, firewall, ...dns.records];
+    if (args.waitForReady ?? DEFAULTS.waitForReady) {
+      const timeoutSeconds = c.readyTimeoutMinutes.apply((m) => String(m * 60));
+      let cloudInitDone: pulumi.Resource | undefined;
+      if (args.sshPrivateKey !== undefined) {
+        cloudInitDone = new command.remote.Command(`${name}-cloud-init`, {
+          connection: {
+            host: reservedIp.ipAddress,
+            user: "root",
+            privateKey: pulumi.secret(args.sshPrivateKey),
+            dialErrorLimit: 60,
+          },
+          create: fs.readFileSync(path.join(READINESS_DIR, "wait-cloud-init.sh"), "utf8"),
+          environment: { WAIT_SECONDS: timeoutSeconds },
+          triggers: [droplet.id],
+        }, { ...child, dependsOn: deployed });
+      }
+      new command.local.Command(`${name}-ready`, {
+        create: `node ${path.relative(process.cwd(), path.join(READINESS_DIR, "wait-for-homeserver.mjs"))}`,
+        environment: {
+          MATRIX_HOST: s.matrixHost,
+          MATRIX_ADDRESS: reservedIp.ipAddress,
+          MATRIX_DOMAIN: s.serverName,
+          MATRIX_TIMEOUT_SECONDS: timeoutSeconds,
+        },
+        triggers: [droplet.id],
+      }, { ...child, dependsOn: cloudInitDone ? [...deployed, cloudInitDone] : deployed });
+    }
+
+    this.homeserverUrl = pulumi.interpolate`https://${s.matrixHost}`;
+    this.elementUrl = pulumi.interpolate`https://${s.elementHost}`;
+    this.serverName = s.serverName;
+    this.adminUserId = pulumi.interpolate`@${s.adminUser}:${s.serverName}`;
+    this.adminPassword = secrets.adminPassword;
+    this.reservedIp = reservedIp.ipAddress;
+    this.sshCommand = pulumi.interpolate`ssh root@${reservedIp.ipAddress}`;
+    this.dropletId = droplet.id;
+    this.volumeId = volume.id;
+
+    this.registerOutputs({
+      homeserverUrl: this.homeserverUrl,
+      elementUrl: this.elementUrl,
+      serverName: this.serverName,
+      adminUserId: this.adminUserId,
+      adminPassword: this.adminPassword,
+      reservedIp: this.reservedIp,
+      sshCommand: this.sshCommand,
+      dropletId: this.dropletId,
+      volumeId: this.volumeId,
+    });
+  }
+}
+
+/**
+ * Validate the args. When every non-secret setting is a plain value (a stack's config, the
+ * usual case) this throws before any resource is declared; settings that are still Outputs
+ * are validated once they resolve.
+ */
+function resolveAll(args: MatrixServerArgs): pulumi.Output<Resolved> {
+  const { sshPrivateKey: _secret, ...settingsArgs } = args;
+  const plain = knownValue(settingsArgs) as PlainArgs | undefined;
+  if (plain !== undefined) return pulumi.output(resolveArgs(plain));
+  return pulumi.output(settingsArgs as pulumi.Inputs).apply((unwrapped) => resolveArgs(unwrapped as PlainArgs));
+}
+
+/** The value itself when it (and everything inside it) is already known; else undefined. */
+function knownValue(value: unknown): unknown {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return undefined;
+  if (Array.isArray(value)) {
+    const items = value.map(knownValue);
+    return items.some((item, i) => item === undefined && value[i] !== undefined) ? undefined : items;
+  }
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).map(([k, v]) => [k, knownValue(v), v] as const);
+    if (entries.some(([, known, raw]) => known === undefined && raw !== undefined)) return undefined;
+    return Object.fromEntries(entries.map(([k, known]) => [k, known]));
+  }
+  return value;
+}

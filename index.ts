@@ -1,0 +1,48 @@
+/**
+ * The stack: reads this project's config (see Pulumi.yaml) and deploys one MatrixServer.
+ * Everything else lives in components/ (cloud resources) and cloud-init/ (the droplet's payload).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { MatrixServer } from "./components";
+
+const config = new pulumi.Config();
+
+const server = new MatrixServer("matrix", {
+  domain: config.require("domain"),
+  adminEmail: config.require("adminEmail"),
+  sshKeys: config.requireObject<string[]>("sshKeys"),
+  region: config.get("region"),
+  size: config.get("size"),
+  image: config.get("image"),
+  ipv6: config.getBoolean("ipv6"),
+  tags: config.getObject<string[]>("tags"),
+  existingDomain: config.getBoolean("existingDomain"),
+  matrixSubdomain: config.get("matrixSubdomain"),
+  elementSubdomain: config.get("elementSubdomain"),
+  sshAllowCidrs: config.getObject<string[]>("sshAllowCidrs"),
+  sshPrivateKey: config.getSecret("sshPrivateKey"),
+  volumeSizeGb: config.getNumber("volumeSizeGb"),
+  protectVolume: config.getBoolean("protectVolume"),
+  adminUser: config.get("adminUser"),
+  synapseVersion: config.get("synapseVersion"),
+  elementVersion: config.get("elementVersion"),
+  presence: config.getBoolean("presence"),
+  maxUploadMb: config.getNumber("maxUploadMb"),
+  acmeServer: config.get("acmeServer"),
+  caaIssuer: config.get("caaIssuer"),
+  extraCaCertificates: config.getObject<string[]>("extraCaCertificates"),
+  elementDownloadBase: config.get("elementDownloadBase"),
+  elementKeyUrl: config.get("elementKeyUrl"),
+  elementKeyFingerprint: config.get("elementKeyFingerprint"),
+  projectName: config.get("projectName"),
+  waitForReady: config.getBoolean("waitForReady"),
+  readyTimeoutMinutes: config.getNumber("readyTimeoutMinutes"),
+});
+
+export const homeserverUrl = server.homeserverUrl;
+export const elementUrl = server.elementUrl;
+export const serverName = server.serverName;
+export const adminUserId = server.adminUserId;
+export const adminPassword = server.adminPassword;
+export const reservedIp = server.reservedIp;
+export const sshCommand = server.sshCommand;

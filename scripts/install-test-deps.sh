@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs for real: Caddy, cloud-init, shellcheck, nftables and
+# PostgreSQL from Debian, and the pinned Synapse (from its hash-pinned lock) in a cached
+# virtualenv. Idempotent; fails loudly when it cannot install something.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly TEST_DEBIAN_PACKAGES="caddy cloud-init shellcheck postgresql nftables openssl curl"
+
+missing=()
+for pkg in $TEST_DEBIAN_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "install-test-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  # cloud-init is only a validator here: never let it act on this machine's next boot.
+  mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
+  echo "install-test-deps: apt-get install ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Synapse release the payload installs by default, from the same lock file.
+version=$(sed -n 's/^export const SYNAPSE_VERSIONS = \["\([^"]*\)".*/\1/p' "$root/cloud-init/versions.ts")
+[ -n "$version" ] || { echo "install-test-deps: cannot read the Synapse version from cloud-init/versions.ts" >&2; exit 1; }
+venv="$root/.cache/synapse-$version"
+if [ ! -f "$venv/.installed" ]; then
+  echo "install-test-deps: installing Synapse $version into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    --require-hashes --no-deps --only-binary=:all: -r "$root/cloud-init/synapse/requirements-$version.txt"
+  touch "$venv/.installed"
+fi

@@ -1,0 +1,112 @@
+/** Validation and defaults: every class of bad input gets one error naming the key. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { PlainArgs, SettingsError, resolveArgs } from "../components/settings";
+import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
+import { VALID_ARGS } from "./fixtures";
+
+function problemsFor(overrides: Partial<PlainArgs>): string[] {
+  try {
+    resolveArgs({ ...VALID_ARGS, ...overrides } as PlainArgs);
+  } catch (error) {
+    assert.ok(error instanceof SettingsError, `expected SettingsError, got ${error}`);
+    return error.problems;
+  }
+  assert.fail("expected the settings to be rejected");
+}
+
+/** Each case: the override, and the key the single error must name. */
+const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
+  ["a malformed domain", { domain: "not a domain" }, "domain"],
+  ["a domain with a trailing dot", { domain: "example.org." }, "domain"],
+  ["a uppercase domain", { domain: "Example.org" }, "domain"],
+  ["a single-label domain", { domain: "localhost" }, "domain"],
+  ["a bad email", { adminEmail: "admin-at-example.org" }, "adminEmail"],
+  ["no SSH key", { sshKeys: [] }, "sshKeys"],
+  ["a malformed SSH key fingerprint", { sshKeys: ["3b:16:bf"] }, "sshKeys"],
+  ["an unknown region", { region: "mars1" }, "region"],
+  ["an unknown size", { size: "s-1vcpu-3gb" }, "size"],
+  ["a size below 1 GB", { size: "s-1vcpu-512mb-10gb" }, "size"],
+  ["a non-Debian-13 image", { image: "ubuntu-24-04-x64" }, "image"],
+  ["a bad CIDR", { sshAllowCidrs: ["10.0.0.0/33"] }, "sshAllowCidrs"],
+  ["an address without prefix", { sshAllowCidrs: ["203.0.113.7"] }, "sshAllowCidrs"],
+  ["a malformed Synapse version", { synapseVersion: "latest" }, "synapseVersion"],
+  ["a Synapse version without a lock", { synapseVersion: "1.0.0" }, "synapseVersion"],
+  ["a malformed Element version", { elementVersion: "v1.12" }, "elementVersion"],
+  ["a zero volume", { volumeSizeGb: 0 }, "volumeSizeGb"],
+  ["a fractional upload limit", { maxUploadMb: 1.5 }, "maxUploadMb"],
+  ["a bad admin localpart", { adminUser: "Admin User" }, "adminUser"],
+  ["the same subdomain twice", { elementSubdomain: "matrix" }, "elementSubdomain"],
+  ["a subdomain with a dot", { matrixSubdomain: "a.b" }, "matrixSubdomain"],
+  ["an unknown ACME server", { acmeServer: "zerossl" }, "acmeServer"],
+  ["a plain-http ACME directory", { acmeServer: "http://localhost:14000/dir" }, "acmeServer"],
+  ["a bad CAA issuer", { caaIssuer: "lets encrypt" }, "caaIssuer"],
+  ["a value that is not a PEM certificate", { extraCaCertificates: ["hello"] }, "extraCaCertificates"],
+  ["a short key fingerprint", { elementKeyFingerprint: "ABCD" }, "elementKeyFingerprint"],
+  ["a plain-http Element mirror", { elementDownloadBase: "http://mirror.example.org" }, "elementDownloadBase"],
+  ["a timeout out of range", { readyTimeoutMinutes: 0 }, "readyTimeoutMinutes"],
+];
+
+describe("settings validation", () => {
+  for (const [what, overrides, key] of BAD_INPUT) {
+    it(`rejects ${what} with one error naming '${key}'`, () => {
+      const problems = problemsFor(overrides);
+      assert.equal(problems.length, 1, problems.join("\n"));
+      assert.match(problems[0], new RegExp(`^'${key}': expected `));
+    });
+  }
+
+  it("reports every bad key at once, in one error", () => {
+    const problems = problemsFor({ domain: "x", region: "mars1", adminEmail: "nope" });
+    assert.deepEqual(problems.map((p) => p.split("'")[1]).sort(), ["adminEmail", "domain", "region"]);
+  });
+
+  it("accepts the minimal config and fills every default", () => {
+    const { settings, cloud } = resolveArgs(VALID_ARGS);
+    assert.equal(settings.serverName, "example.test");
+    assert.equal(settings.matrixHost, "matrix.example.test");
+    assert.equal(settings.elementHost, "element.example.test");
+    assert.equal(settings.droplet.image, "debian-13-x64");
+    assert.equal(settings.droplet.size, "s-1vcpu-2gb");
+    assert.equal(settings.droplet.memoryMb, 2048);
+    assert.equal(settings.synapse.version, SYNAPSE_VERSIONS[0]);
+    assert.equal(settings.synapse.maxUploadMb, 50);
+    assert.equal(settings.acme.directoryUrl, "https://acme-v02.api.letsencrypt.org/directory");
+    assert.equal(settings.volume.device, "/dev/disk/by-id/scsi-0DO_Volume_matrix-example-test");
+    assert.deepEqual(cloud.sshAllowCidrs, ["0.0.0.0/0", "::/0"]);
+    assert.equal(cloud.protectVolume, true);
+    assert.equal(cloud.caaIssuer, "letsencrypt.org");
+  });
+
+  it("turns presence off below 4 GB and on from 4 GB, unless set", () => {
+    assert.equal(resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-2gb" }).settings.synapse.presence, false);
+    assert.equal(resolveArgs({ ...VALID_ARGS, size: "s-2vcpu-4gb" }).settings.synapse.presence, true);
+    assert.equal(resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-1gb", presence: true }).settings.synapse.presence, true);
+  });
+
+  it("sizes PostgreSQL to the droplet's memory", () => {
+    const small = resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-1gb" }).settings.postgres;
+    const large = resolveArgs({ ...VALID_ARGS, size: "s-4vcpu-8gb" }).settings.postgres;
+    assert.equal(small.sharedBuffersMb, 128);
+    assert.equal(large.sharedBuffersMb, 1024);
+    assert.ok(large.effectiveCacheSizeMb > small.effectiveCacheSizeMb);
+  });
+
+  it("maps letsencrypt-staging and accepts a custom https ACME directory", () => {
+    assert.match(resolveArgs({ ...VALID_ARGS, acmeServer: "letsencrypt-staging" }).settings.acme.directoryUrl, /acme-staging-v02/);
+    const custom = "https://127.0.0.1:14000/dir";
+    assert.equal(resolveArgs({ ...VALID_ARGS, acmeServer: custom }).settings.acme.directoryUrl, custom);
+  });
+
+  it("builds the Element URLs from a mirror and the version", () => {
+    const { element } = resolveArgs({ ...VALID_ARGS, elementDownloadBase: "https://mirror.example.org/element/", elementVersion: "1.12.29" }).settings;
+    assert.equal(element.tarballUrl, "https://mirror.example.org/element/v1.12.29/element-v1.12.29.tar.gz");
+    assert.equal(element.signatureUrl, `${element.tarballUrl}.asc`);
+  });
+
+  it("accepts IPv6 CIDRs and numeric SSH key IDs", () => {
+    const { cloud } = resolveArgs({ ...VALID_ARGS, sshKeys: ["12345678"], sshAllowCidrs: ["2001:db8::/32", "198.51.100.0/24"] });
+    assert.deepEqual(cloud.sshKeys, ["12345678"]);
+    assert.deepEqual(cloud.sshAllowCidrs, ["2001:db8::/32", "198.51.100.0/24"]);
+  });
+});
