@@ -19,7 +19,7 @@ function problemsFor(overrides: Partial<PlainArgs>): string[] {
 const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["a malformed domain", { domain: "not a domain" }, "domain"],
   ["a domain with a trailing dot", { domain: "example.org." }, "domain"],
-  ["a uppercase domain", { domain: "Example.org" }, "domain"],
+  ["an uppercase domain", { domain: "Example.org" }, "domain"],
   ["a single-label domain", { domain: "localhost" }, "domain"],
   ["a bad email", { adminEmail: "admin-at-example.org" }, "adminEmail"],
   ["no SSH key", { sshKeys: [] }, "sshKeys"],

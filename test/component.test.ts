@@ -1,0 +1,242 @@
+/** MatrixServer under Pulumi mocks: the resources it declares, their key properties and options. */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as YAML from "yaml";
+import type { MatrixServer as MatrixServerClass } from "../components";
+import type { PlainArgs } from "../components/settings";
+import { VALID_ARGS } from "./fixtures";
+import { DROPLET_IPV6, Declared, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
+
+let MatrixServer: typeof MatrixServerClass;
+let counter = 0;
+
+/** Declare a MatrixServer with the given overrides; returns it and everything it declared. */
+function deploy(overrides: Partial<PlainArgs> & { sshPrivateKey?: string } = {}) {
+  const declared: Declared[] = [];
+  const server = new MatrixServer(`t${++counter}`, { ...VALID_ARGS, ...overrides }, recording(declared));
+  return { server, declared };
+}
+
+const T = {
+  droplet: "digitalocean:index/droplet:Droplet",
+  volume: "digitalocean:index/volume:Volume",
+  attachment: "digitalocean:index/volumeAttachment:VolumeAttachment",
+  reservedIp: "digitalocean:index/reservedIp:ReservedIp",
+  ipAssignment: "digitalocean:index/reservedIpAssignment:ReservedIpAssignment",
+  domain: "digitalocean:index/domain:Domain",
+  record: "digitalocean:index/dnsRecord:DnsRecord",
+  firewall: "digitalocean:index/firewall:Firewall",
+  project: "digitalocean:index/project:Project",
+  password: "random:index/randomPassword:RandomPassword",
+  bytes: "random:index/randomBytes:RandomBytes",
+  string: "random:index/randomString:RandomString",
+  local: "command:local:Command",
+  remote: "command:remote:Command",
+};
+
+async function records(declared: Declared[]) {
+  return Promise.all(
+    ofType(declared, T.record).map(async (r) => ({
+      type: await valueOf(r.props.type as string),
+      name: await valueOf(r.props.name as string),
+      value: await valueOf(r.props.value as string),
+      port: await valueOf(r.props.port as number | undefined),
+      priority: await valueOf(r.props.priority as number | undefined),
+      weight: await valueOf(r.props.weight as number | undefined),
+      flags: await valueOf(r.props.flags as number | undefined),
+      tag: await valueOf(r.props.tag as string | undefined),
+      domain: await valueOf(r.props.domain as string),
+    })),
+  );
+}
+
+describe("MatrixServer component", () => {
+  before(async () => {
+    await installMocks();
+    ({ MatrixServer } = await import("../components"));
+  });
+
+  it("declares the droplet, volume, reserved IP, domain, records, firewall, secrets and readiness check", () => {
+    const { declared } = deploy();
+    const count = (type: string) => ofType(declared, type).length;
+    assert.equal(count(T.droplet), 1);
+    assert.equal(count(T.volume), 1);
+    assert.equal(count(T.attachment), 1);
+    assert.equal(count(T.reservedIp), 1);
+    assert.equal(count(T.ipAssignment), 1);
+    assert.equal(count(T.domain), 1);
+    assert.equal(count(T.record), 3 + 3 + 2 + 1, "A and AAAA for apex/matrix/element, two SRV, one CAA");
+    assert.equal(count(T.firewall), 1);
+    assert.equal(count(T.password), 5, "postgres, registration secret, macaroon key, form secret, admin password");
+    assert.equal(count(T.bytes), 1, "the signing key seed");
+    assert.equal(count(T.local), 1);
+    assert.equal(count(T.remote), 0, "no SSH wait without a private key");
+    assert.equal(count(T.project), 0);
+    for (const d of declared.filter((x) => x.type !== "matrix-do:index:MatrixServer")) {
+      assert.ok(d.opts.parent, `${d.name} has the component as parent`);
+    }
+  });
+
+  it("builds a Debian 13 droplet with monitoring, IPv6 and the cloud-init payload as a secret", async () => {
+    const { declared } = deploy({ size: "s-2vcpu-4gb", region: "ams3" });
+    const [droplet] = ofType(declared, T.droplet);
+    const p = droplet.props;
+    assert.equal(await valueOf(p.image as string), "debian-13-x64");
+    assert.equal(await valueOf(p.size as string), "s-2vcpu-4gb");
+    assert.equal(await valueOf(p.region as string), "ams3");
+    assert.equal(await valueOf(p.monitoring as boolean), true);
+    assert.equal(await valueOf(p.ipv6 as boolean), true);
+    assert.equal(await valueOf(p.gracefulShutdown as boolean), true);
+    assert.deepEqual(await valueOf(p.sshKeys as string[]), VALID_ARGS.sshKeys);
+    assert.equal(droplet.opts.deleteBeforeReplace, true, "the old droplet releases the volume before the new one needs it");
+
+    assert.equal(await isSecret(p.userData), true, "userData carries secrets and must be a Pulumi secret");
+    const userData = await valueOf(p.userData as string);
+    assert.ok(userData.startsWith("#cloud-config\n"));
+    const doc = YAML.parse(userData);
+    const secretsFile = doc.write_files.find((f: { path: string }) => f.path === "/etc/synapse/conf.d/10-secrets.yaml");
+    const synapseSecrets = YAML.parse(secretsFile.content);
+    assert.match(synapseSecrets.registration_shared_secret, /^[A-Za-z0-9]{48}$/);
+    const signingKey = doc.write_files.find((f: { path: string }) => f.path === "/etc/synapse/signing.key").content;
+    assert.match(signingKey, /^ed25519 a_[A-Za-z0-9]{4} [A-Za-z0-9+/]{43}\n$/);
+  });
+
+  it("keeps state on a protected ext4 volume with a predictable name, attached to the droplet", async () => {
+    const { declared } = deploy();
+    const [volume] = ofType(declared, T.volume);
+    assert.equal(await valueOf(volume.props.name as string), "matrix-example-test");
+    assert.equal(await valueOf(volume.props.initialFilesystemType as string), "ext4");
+    assert.equal(await valueOf(volume.props.size as number), 20);
+    assert.equal(volume.opts.protect, true);
+    const [attachment] = ofType(declared, T.attachment);
+    assert.equal(attachment.opts.deleteBeforeReplace, true);
+    assert.equal(typeof (await valueOf(attachment.props.dropletId as number)), "number");
+
+    const unprotected = deploy({ protectVolume: false });
+    assert.equal(ofType(unprotected.declared, T.volume)[0].opts.protect, false);
+  });
+
+  it("assigns the reserved IP to the droplet", async () => {
+    const { declared } = deploy();
+    const [assignment] = ofType(declared, T.ipAssignment);
+    assert.equal(await valueOf(assignment.props.ipAddress as string), RESERVED_IP);
+    assert.equal(assignment.opts.deleteBeforeReplace, true);
+  });
+
+  it("publishes A/AAAA, SRV on 8448 and CAA records with explicit names and read-back values", async () => {
+    const { declared } = deploy();
+    const [domain] = ofType(declared, T.domain);
+    assert.equal(await valueOf(domain.props.name as string), "example.test");
+    assert.equal(domain.props.ipAddress, undefined, "the droplet IP is never the Domain's ipAddress");
+
+    const all = await records(declared);
+    for (const r of all) {
+      assert.ok(r.name, "every record is named (the provider auto-names otherwise)");
+      assert.equal(r.domain, "example.test");
+    }
+    const summary = all.map((r) => `${r.type} ${r.name} ${r.value}`).sort();
+    assert.deepEqual(summary, [
+      `A @ ${RESERVED_IP}`, `A element ${RESERVED_IP}`, `A matrix ${RESERVED_IP}`,
+      `AAAA @ ${DROPLET_IPV6}`, `AAAA element ${DROPLET_IPV6}`, `AAAA matrix ${DROPLET_IPV6}`,
+      "CAA @ letsencrypt.org.",
+      "SRV _matrix-fed._tcp matrix.example.test.", "SRV _matrix._tcp matrix.example.test.",
+    ]);
+    for (const srv of all.filter((r) => r.type === "SRV")) {
+      assert.equal(srv.port, 8448);
+      assert.equal(srv.priority, 10);
+      assert.equal(srv.weight, 5);
+    }
+    const caa = all.find((r) => r.type === "CAA")!;
+    assert.equal(caa.flags, 0);
+    assert.equal(caa.tag, "issue");
+  });
+
+  it("leaves out AAAA records without IPv6, and the Domain when it already exists", async () => {
+    const { declared } = deploy({ ipv6: false, existingDomain: true, matrixSubdomain: "hs", elementSubdomain: "chat" });
+    assert.equal(ofType(declared, T.domain).length, 0);
+    const all = await records(declared);
+    assert.equal(all.filter((r) => r.type === "AAAA").length, 0);
+    assert.deepEqual(all.filter((r) => r.type === "A").map((r) => r.name).sort(), ["@", "chat", "hs"]);
+    assert.ok(all.every((r) => r.domain === "example.test"));
+    assert.equal(await valueOf(ofType(declared, T.droplet)[0].props.ipv6 as boolean), false);
+  });
+
+  it("opens exactly SSH (from sshAllowCidrs), 80, 443, 8448 and ICMP", async () => {
+    const { declared } = deploy({ sshAllowCidrs: ["198.51.100.0/24"] });
+    const [firewall] = ofType(declared, T.firewall);
+    const inbound = (await valueOf(firewall.props.inboundRules as unknown[])) as Record<string, unknown>[];
+    const rules = inbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}:${(r.sourceAddresses as string[]).join(",")}`).sort();
+    assert.deepEqual(rules, [
+      "icmp:-:0.0.0.0/0,::/0",
+      "tcp:22:198.51.100.0/24",
+      "tcp:443:0.0.0.0/0,::/0",
+      "tcp:80:0.0.0.0/0,::/0",
+      "tcp:8448:0.0.0.0/0,::/0",
+    ]);
+    const outbound = (await valueOf(firewall.props.outboundRules as unknown[])) as Record<string, unknown>[];
+    assert.deepEqual(outbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort(), ["icmp:-", "tcp:1-65535", "udp:123", "udp:53"]);
+    assert.equal((await valueOf(firewall.props.dropletIds as number[])).length, 1);
+  });
+
+  it("exposes the URLs, server name, admin login (password secret), reserved IP and SSH command", async () => {
+    const { server } = deploy();
+    assert.equal(await valueOf(server.homeserverUrl), "https://matrix.example.test");
+    assert.equal(await valueOf(server.elementUrl), "https://element.example.test");
+    assert.equal(await valueOf(server.serverName), "example.test");
+    assert.equal(await valueOf(server.adminUserId), "@admin:example.test");
+    assert.match(await valueOf(server.adminPassword), /^[A-Za-z0-9]{24}$/);
+    assert.equal(await isSecret(server.adminPassword), true);
+    assert.equal(await valueOf(server.reservedIp), RESERVED_IP);
+    assert.equal(await valueOf(server.sshCommand), `ssh root@${RESERVED_IP}`);
+  });
+
+  it("waits for HTTPS at the reserved IP, and for cloud-init over SSH when a private key is set", async () => {
+    const withoutKey = deploy();
+    const [ready] = ofType(withoutKey.declared, T.local);
+    const env = await valueOf(ready.props.environment as Record<string, string>);
+    assert.deepEqual(env, {
+      MATRIX_HOST: "matrix.example.test",
+      MATRIX_ADDRESS: RESERVED_IP,
+      MATRIX_DOMAIN: "example.test",
+      MATRIX_TIMEOUT_SECONDS: "1200",
+    });
+    assert.match(await valueOf(ready.props.create as string), /^node \S*wait-for-homeserver\.mjs$/);
+
+    const withKey = deploy({ sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n" });
+    const [remote] = ofType(withKey.declared, T.remote);
+    const connection = remote.props.connection as Record<string, unknown>;
+    assert.equal(await valueOf(connection.host as string), RESERVED_IP);
+    assert.equal(await isSecret(connection.privateKey), true);
+    assert.match(await valueOf(remote.props.create as string), /cloud-init status --wait/);
+    const [localWithKey] = ofType(withKey.declared, T.local);
+    assert.equal(
+      (localWithKey.opts.dependsOn as unknown[]).length,
+      (ready.opts.dependsOn as unknown[]).length + 1,
+      "the HTTPS check also waits for the cloud-init check",
+    );
+
+    const noWait = deploy({ waitForReady: false });
+    assert.equal(ofType(noWait.declared, T.local).length, 0);
+  });
+
+  it("groups everything in a DigitalOcean project when projectName is set", async () => {
+    const { declared } = deploy({ projectName: "Matrix" });
+    const [project] = ofType(declared, T.project);
+    assert.equal(await valueOf(project.props.name as string), "Matrix");
+    const resources = await valueOf(project.props.resources as string[]);
+    assert.equal(resources.length, 4, "droplet, volume, reserved IP, domain");
+  });
+
+  it("rejects bad input before declaring any resource, the component included", () => {
+    const before = created.length;
+    const declared: Declared[] = [];
+    assert.throws(
+      () => new MatrixServer("bad", { ...VALID_ARGS, domain: "not a domain", region: "mars1" }, recording(declared)),
+      (error: Error) => error.name === "SettingsError" && /'domain'/.test(error.message) && /'region'/.test(error.message),
+    );
+    assert.equal(declared.length, 0);
+    assert.equal(created.filter((c) => c.name.startsWith("bad")).length, 0);
+    assert.equal(created.length, before);
+  });
+});
+
