@@ -1,5 +1,10 @@
 /** Shared test inputs: valid args, and fixed secrets for rendering without Pulumi. */
+import * as childProcess from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
 import { PlainArgs, resolveArgs } from "../components/settings";
 import { Secrets, Settings } from "../cloud-init/settings";
 import { formatSigningKey } from "../cloud-init/synapse";
@@ -25,4 +30,26 @@ export function testSecrets(): Secrets {
     adminPassword: random(24),
     signingKey: formatSigningKey("Ab12", crypto.randomBytes(32).toString("base64")),
   };
+}
+
+/** The content of one file the payload writes, looked up by path. */
+export function fileIn(userData: string, path: string): string {
+  const doc = YAML.parse(userData) as { write_files: { path: string; content: string }[] };
+  const file = doc.write_files.find((f) => f.path === path);
+  if (!file) throw new Error(`the payload writes no ${path}`);
+  return file.content;
+}
+
+/** A scratch directory removed when the process exits. */
+export function scratchDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Run a command; resolves with its exit code and output (never rejects on a non-zero exit). */
+export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const result = childProcess.spawnSync(cmd, args, { input: options.input, env: options.env ?? process.env, encoding: "utf8" });
+  if (result.error) throw result.error;
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

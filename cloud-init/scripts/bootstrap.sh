@@ -2,7 +2,7 @@
 # Turns a fresh Debian 13 droplet into the homeserver; cloud-init runs it once per droplet.
 # Every step is idempotent, so running it again (by hand, or after a config change) only
 # applies what differs.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create the admin account through Synapse's shared-secret registration, once. An existing
 # account is left as it is.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"

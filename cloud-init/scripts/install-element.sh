@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the pinned Element Web release: download it, check that its signature is good and
 # made by the pinned release key, unpack it beside older releases, then switch the symlink.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 dest="$ELEMENT_RELEASES/element-v$ELEMENT_VERSION"

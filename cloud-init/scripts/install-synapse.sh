@@ -2,7 +2,7 @@
 # Install the pinned Synapse release into its own virtualenv (hash-checked, wheels only),
 # point /opt/synapse/current at it, and run it. A version change installs beside the old
 # one and switches over; Synapse migrates its database on start.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 venv="$SYNAPSE_VENV_ROOT/$SYNAPSE_VERSION"

@@ -2,7 +2,7 @@
 # Mount the DigitalOcean volume that holds all state, then bind-mount its directories where
 # Debian's packages keep their data. A new droplet attached to an existing volume finds its
 # database, media, certificates and backups again; nothing is ever formatted here.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 if mountpoint -q "$VOLUME_MOUNT"; then

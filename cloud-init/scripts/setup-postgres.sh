@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (once) the PostgreSQL cluster on the volume, apply the rendered settings, and make
 # sure Synapse's role and database exist. Safe to run again: it changes only what differs.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 conf_dir="/etc/postgresql/$PG_MAJOR/main"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Check the rendered Caddyfile and (re)start Caddy with it. Caddy obtains and renews the
 # certificates itself, keeping them on the volume so a new droplet reuses them.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 caddy validate --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1 \

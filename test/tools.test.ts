@@ -1,0 +1,115 @@
+/**
+ * The rendered payload checked by the real tools it will meet: cloud-init's schema, Caddy's
+ * config adapter, shellcheck and nft.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import * as YAML from "yaml";
+import { PATHS } from "../cloud-init/paths";
+import { USER_DATA_LIMIT_BYTES, renderUserData } from "../cloud-init/userData";
+import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+
+const ROOT = path.resolve(__dirname, "..");
+const CLOUD_INIT_SCHEMA = "/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json";
+
+/** A PEM certificate made by openssl, for the extra-CA setting. */
+function testCertificate(dir: string, name: string): string {
+  const key = path.join(dir, `${name}.key`);
+  const crt = path.join(dir, `${name}.crt`);
+  const r = run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", key, "-out", crt, "-days", "1", "-subj", `/CN=${name}`]);
+  assert.equal(r.code, 0, r.stderr);
+  return fs.readFileSync(crt, "utf8");
+}
+
+/** Keys cloud-init's schema knows at the top level (it ignores unknown ones without a word). */
+function knownTopLevelKeys(): Set<string> {
+  const schema = JSON.parse(fs.readFileSync(CLOUD_INIT_SCHEMA, "utf8"));
+  const keys = new Set<string>();
+  const collect = (node: Record<string, unknown>) => {
+    const ref = node.$ref as string | undefined;
+    if (ref) collect(schema.$defs[ref.replace("#/$defs/", "")]);
+    for (const k of Object.keys((node.properties as object) ?? {})) keys.add(k);
+    for (const sub of (node.allOf as Record<string, unknown>[]) ?? []) collect(sub);
+  };
+  collect(schema);
+  return keys;
+}
+
+describe("rendered payload, checked by the real tools", () => {
+  const dir = scratchDir("matrix-tools-");
+  const payloads = {
+    default: renderUserData(settingsFor(), testSecrets()),
+    // The largest configuration we expect: every optional file present.
+    maximal: renderUserData(
+      settingsFor({
+        size: "s-8vcpu-16gb",
+        extraCaCertificates: [testCertificate(dir, "ca-one"), testCertificate(dir, "ca-two")],
+        acmeServer: "https://127.0.0.1:14000/dir",
+        elementDownloadBase: "https://127.0.0.1:8443/element-releases",
+      }),
+      testSecrets(),
+    ),
+  };
+
+  for (const [name, userData] of Object.entries(payloads)) {
+    it(`${name} user_data passes \`cloud-init schema\``, () => {
+      const file = path.join(dir, `${name}.yaml`);
+      fs.writeFileSync(file, userData);
+      const r = run("cloud-init", ["schema", "-c", file]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /Valid cloud-config/);
+    });
+
+    it(`${name} user_data uses only top-level keys cloud-init knows`, () => {
+      const known = knownTopLevelKeys();
+      assert.ok(known.has("write_files") && known.has("runcmd"), "the schema was read");
+      const unknown = Object.keys(YAML.parse(userData)).filter((k) => !known.has(k));
+      assert.deepEqual(unknown, []);
+    });
+
+    it(`${name} user_data stays under DigitalOcean's 64 KiB limit`, () => {
+      const size = Buffer.byteLength(userData);
+      console.log(`  ${name} user_data: ${size} bytes (limit ${USER_DATA_LIMIT_BYTES})`);
+      assert.ok(size < USER_DATA_LIMIT_BYTES);
+    });
+
+    it(`${name} Caddyfile passes \`caddy validate\``, () => {
+      const file = path.join(dir, `${name}.Caddyfile`);
+      fs.writeFileSync(file, fileIn(userData, PATHS.caddyfile));
+      const r = run("caddy", ["validate", "--adapter", "caddyfile", "--config", file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr + r.stdout, /Valid configuration/);
+    });
+  }
+
+  it("the oversized payload is refused, not sent", () => {
+    const huge = Array.from({ length: 40 }, (_, i) => testCertificate(dir, `big-${i}`));
+    assert.throws(() => renderUserData(settingsFor({ extraCaCertificates: huge }), testSecrets()), /user_data is \d+ bytes; DigitalOcean accepts at most 65536/);
+  });
+
+  it("every shell script passes shellcheck", () => {
+    const scripts = [
+      ...["cloud-init/scripts", "components/readiness", "scripts"].flatMap((d) =>
+        fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith(".sh")).map((f) => path.join(ROOT, d, f)),
+      ),
+      path.join(ROOT, ".ci/run"),
+    ];
+    assert.ok(scripts.length >= 12, `found ${scripts.length} scripts`);
+    const r = run("shellcheck", ["--external-sources", "--severity=style", ...scripts]);
+    assert.equal(r.code, 0, r.stdout);
+  });
+
+  it("the metadata guard is valid nftables for the droplet's service accounts", () => {
+    // nft resolves user names while parsing: check it in a private mount namespace whose
+    // /etc/passwd also has the synapse account, as the droplet's has.
+    const passwd = path.join(dir, "passwd");
+    fs.writeFileSync(passwd, fs.readFileSync("/etc/passwd", "utf8") + "synapse:x:64999:64999::/nonexistent:/usr/sbin/nologin\n");
+    const guard = path.join(dir, "guard.nft");
+    fs.writeFileSync(guard, fileIn(payloads.default, `${PATHS.deployDir}/metadata-guard.nft`));
+    const r = run("unshare", ["--mount", "--net", "sh", "-c", `mount --bind "$0" /etc/passwd && nft -c -f "$1"`, passwd, guard]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
