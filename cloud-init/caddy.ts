@@ -9,7 +9,16 @@ import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddy
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { Settings } from "./settings";
 
-const SYNAPSE_UPSTREAM = `127.0.0.1:${SYNAPSE_PORT}`;
+/** Where Caddy finds Synapse and Element's files; the test suite runs it elsewhere. */
+export interface CaddySite {
+  synapseUpstream: string;
+  elementRoot: string;
+}
+
+export const DROPLET_CADDY_SITE: CaddySite = {
+  synapseUpstream: `127.0.0.1:${SYNAPSE_PORT}`,
+  elementRoot: PATHS.elementRoot,
+};
 
 /** Body of /.well-known/matrix/server: federation goes to the matrix host on 443. */
 export function wellKnownServer(settings: Settings): { "m.server": string } {
@@ -21,19 +30,34 @@ export function wellKnownClient(settings: Settings): Record<string, unknown> {
   return { "m.homeserver": { base_url: `https://${settings.matrixHost}` } };
 }
 
-function jsonResponse(body: unknown, extraHeaders: Directive[] = []): Directive[] {
-  return [d("header", ["Content-Type", "application/json"]), ...extraHeaders, d("respond", [JSON.stringify(body), "200"])];
+function jsonResponse(body: unknown, extraHeaders: Directive[] = [], status = 200): Directive[] {
+  return [d("header", ["Content-Type", "application/json"]), ...extraHeaders, d("respond", [JSON.stringify(body), String(status)])];
+}
+
+/**
+ * Requests that announce a body larger than Synapse's upload limit get Synapse's own 413
+ * (M_TOO_LARGE) at once, before any of the body is sent. Caddy 2.6 answers 502 when a
+ * proxied body outgrows `request_body`, so that stays only as the backstop for bodies that
+ * do not announce their length.
+ */
+function tooLarge(maxUploadMb: number): Directive[] {
+  const limit = maxUploadMb * 1024 * 1024;
+  const length = "{http.request.header.Content-Length}";
+  return [
+    d("@too_large", ["expression", `${length}.matches('^[0-9]{1,15}$') && int(${length}) > ${limit}`]),
+    d("handle", ["@too_large"], jsonResponse({ errcode: "M_TOO_LARGE", error: `Larger than the ${maxUploadMb} MB upload limit` }, [], 413)),
+  ];
 }
 
 /** Proxy the given paths to Synapse and answer 404 for everything else. */
-function synapseOnly(paths: string[], maxUploadMb: number): Directive[] {
+function synapseOnly(paths: string[], maxUploadMb: number, upstream: string): Directive[] {
   return [
+    ...tooLarge(maxUploadMb),
     d("@synapse", ["path", ...paths]),
     d("handle", ["@synapse"], [
-      // The same limit as Synapse's max_upload_size (both in MiB), so a too-large upload is
-      // refused with 413 before it is streamed to Synapse.
+      // The same limit as Synapse's max_upload_size (both in MiB).
       d("request_body", [], [d("max_size", [`${maxUploadMb}MiB`])]),
-      d("reverse_proxy", [SYNAPSE_UPSTREAM]),
+      d("reverse_proxy", [upstream]),
     ]),
     d("handle", [], [d("respond", ["404"])]),
   ];
@@ -48,18 +72,18 @@ const SECURITY_HEADERS: Directive = d("header", [], [
   d("-Server"),
 ]);
 
-export function caddyfile(settings: Settings): Caddyfile {
+export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): Caddyfile {
   const { serverName, matrixHost, elementHost } = settings;
   const clientPaths = ["/_matrix/*", "/_synapse/client/*"];
 
   const sites: SiteBlock[] = [
-    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb)] },
+    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb, site.synapseUpstream)] },
     {
       // The apex certificate on 8448 serves SRV-delegated federation (the SRV target must
       // present a certificate for the server name); the matrix host on 8448 serves servers
       // that connect to it directly.
       addresses: [`${serverName}:8448`, `${matrixHost}:8448`],
-      directives: synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb),
+      directives: synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb, site.synapseUpstream),
     },
     {
       addresses: [serverName],
@@ -75,7 +99,7 @@ export function caddyfile(settings: Settings): Caddyfile {
       addresses: [elementHost],
       directives: [
         SECURITY_HEADERS,
-        d("root", ["*", PATHS.elementRoot]),
+        d("root", ["*", site.elementRoot]),
         // Element's docs: never cache the entry point, its config or translations.
         d("@nocache", ["path", "/", "/index.html", "/config*.json", "/i18n/*", "/version"]),
         d("header", ["@nocache", "Cache-Control", "no-cache"]),
@@ -84,15 +108,13 @@ export function caddyfile(settings: Settings): Caddyfile {
     },
   ];
 
-  return {
-    global: [
-      d("email", [settings.acme.email]),
-      d("acme_ca", [settings.acme.directoryUrl]),
-    ],
-    sites,
-  };
+  const issuer =
+    settings.acme.directoryUrl === "internal"
+      ? [d("local_certs"), d("skip_install_trust")]
+      : [d("acme_ca", [settings.acme.directoryUrl])];
+  return { global: [d("email", [settings.acme.email]), ...issuer], sites };
 }
 
-export function renderCaddyfile(settings: Settings): string {
-  return renderCaddyfileText(caddyfile(settings));
+export function renderCaddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): string {
+  return renderCaddyfileText(caddyfile(settings, site));
 }

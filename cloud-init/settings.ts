@@ -40,6 +40,7 @@ export interface Settings {
     keyFingerprint: string;
   };
   acme: {
+    /** An ACME directory URL, or "internal" for certificates from Caddy's own local CA. */
     directoryUrl: string;
     email: string;
   };

@@ -52,7 +52,7 @@ export interface MatrixServerArgs {
   /** Largest upload in MB, enforced by Synapse and Caddy alike. Default 50. */
   maxUploadMb?: pulumi.Input<number>;
 
-  /** `letsencrypt` (default), `letsencrypt-staging`, or the https URL of an ACME directory. */
+  /** `letsencrypt` (default), `letsencrypt-staging`, `internal` (Caddy's local CA, for trials), or an https ACME directory URL. */
   acmeServer?: pulumi.Input<string>;
   /** The CA allowed to issue certificates for the domain (the CAA record). Default `letsencrypt.org`. */
   caaIssuer?: pulumi.Input<string>;

@@ -59,6 +59,8 @@ export const SIZES: Record<string, number> = {
 const ACME_DIRECTORIES: Record<string, string> = {
   letsencrypt: "https://acme-v02.api.letsencrypt.org/directory",
   "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+  // Caddy's own CA: for a server nobody outside reaches (local trials, tests).
+  internal: "internal",
 };
 
 export class SettingsError extends Error {
@@ -197,7 +199,7 @@ export function resolveArgs(args: PlainArgs): Resolved {
 
   const acmeServer = args.acmeServer ?? DEFAULTS.acmeServer;
   const acmeDirectory = ACME_DIRECTORIES[acmeServer] ?? (isHttpsUrl(acmeServer) ? acmeServer : undefined);
-  if (!acmeDirectory) bad("acmeServer", "letsencrypt, letsencrypt-staging or an https:// ACME directory URL", acmeServer);
+  if (!acmeDirectory) bad("acmeServer", "letsencrypt, letsencrypt-staging, internal or an https:// ACME directory URL", acmeServer);
 
   const caaIssuer = args.caaIssuer ?? DEFAULTS.caaIssuer;
   if (!DOMAIN_RE.test(caaIssuer)) bad("caaIssuer", "the CA's domain such as letsencrypt.org", caaIssuer);

@@ -43,6 +43,7 @@ export function fileIn(userData: string, path: string): string {
 /** A scratch directory removed when the process exits. */
 export function scratchDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o711); // service accounts (postgres) may pass through, not list it
   process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -13,7 +13,7 @@ export interface Declared {
   type: string;
   name: string;
   props: Record<string, unknown>;
-  opts: pulumi.ResourceOptions;
+  opts: pulumi.CustomResourceOptions;
 }
 
 /** Resources the mock engine was asked to create, in order. */
@@ -73,7 +73,7 @@ export function recording(into: Declared[]): pulumi.ComponentResourceOptions {
   return {
     transformations: [
       (a) => {
-        into.push({ type: a.type, name: a.name, props: a.props as Record<string, unknown>, opts: a.opts });
+        into.push({ type: a.type, name: a.name, props: a.props as Record<string, unknown>, opts: a.opts as pulumi.CustomResourceOptions });
         return undefined;
       },
     ],

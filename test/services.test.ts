@@ -1,0 +1,246 @@
+/**
+ * The rendered configs run by the real services on this machine: PostgreSQL takes the
+ * rendered settings and setup SQL, the pinned Synapse loads the rendered config and serves,
+ * Caddy serves the rendered Caddyfile (with certificates from its local CA), and the admin
+ * account is made by the payload's own create-admin.sh. Then we talk to it over HTTPS.
+ */
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { renderCaddyfile } from "../cloud-init/caddy";
+import { renderElementConfig } from "../cloud-init/element";
+import { renderEnvFile } from "../cloud-init/formats";
+import { SYNAPSE_DB, renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/postgres";
+import { SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { deployEnv } from "../cloud-init/userData";
+import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, request, startPostgres, startProcess, waitUntil } from "./local-services";
+
+const settings = settingsFor({ acmeServer: "internal", maxUploadMb: 1 });
+const secrets = testSecrets();
+const MATRIX = `https://${settings.matrixHost}`;
+const APEX = `https://${settings.serverName}`;
+const ELEMENT = `https://${settings.elementHost}`;
+const LIMIT = settings.synapse.maxUploadMb * 1024 * 1024;
+
+describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 300_000 }, () => {
+  const dir = scratchDir("matrix-services-");
+  let postgres: Postgres;
+  let synapse: Service;
+  let caddy: Service;
+  let site: SynapseSite;
+  let ca: string;
+  let adminToken: string;
+
+  before(async () => {
+    postgres = await startPostgres(path.join(dir, "postgres"), renderPostgresTuning(settings));
+    site = {
+      media: path.join(dir, "synapse", "media"),
+      signingKey: path.join(dir, "synapse", "signing.key"),
+      logConfig: path.join(dir, "synapse", "log.yaml"),
+      port: await freePort(),
+      metricsPort: await freePort(),
+      dbHost: "127.0.0.1",
+      dbPort: postgres.port,
+    };
+  });
+
+  after(async () => {
+    await caddy?.stop();
+    await synapse?.stop();
+    postgres?.stop();
+  });
+
+  it("the setup SQL creates Synapse's role and a UTF8 / C-collated database, and is idempotent", () => {
+    for (let i = 0; i < 2; i++) {
+      const r = postgres.psql(["-q", "-f", "-"], renderPostgresSetupSql(secrets));
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const r = postgres.psql(["-At", "-c",
+      "SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'synapse'"]);
+    assert.equal(r.stdout.trim(), "UTF8|C|C|synapse");
+    const tuning = postgres.psql(["-At", "-c", "SHOW shared_buffers"]);
+    assert.equal(tuning.stdout.trim(), `${settings.postgres.sharedBuffersMb}MB`);
+  });
+
+  it("Synapse's role logs in over TCP with its SCRAM password, and only with it", () => {
+    const login = (password: string) =>
+      run("psql", ["--no-psqlrc", "-h", "127.0.0.1", "-p", String(postgres.port), "-U", SYNAPSE_DB.user, "-d", SYNAPSE_DB.name, "-Atc", "SELECT current_user"],
+        { env: { ...process.env, PGPASSWORD: password } });
+    assert.equal(login(secrets.postgresPassword).stdout.trim(), "synapse");
+    assert.notEqual(login("wrong-password").code, 0);
+    const verifier = postgres.psql(["-At", "-c", "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'synapse'"]);
+    assert.equal(verifier.stdout.trim(), "t");
+  });
+
+  it("the pinned Synapse loads the rendered config and serves on loopback", async () => {
+    const confD = path.join(dir, "synapse", "conf.d");
+    fs.mkdirSync(confD, { recursive: true });
+    fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site)));
+    fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(secrets, site)));
+    fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
+    fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);
+    synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`]);
+    await waitUntil("Synapse /health", 180, async () => {
+      if (synapse.process.exitCode !== null) throw new Error(`Synapse exited:\n${synapse.output()}`);
+      const res = await fetch(`http://127.0.0.1:${site.port}/health`);
+      return res.ok;
+    }).catch((error) => {
+      throw new Error(`${error.message}\n${synapse.output()}`);
+    });
+  });
+
+  it("Caddy serves the rendered Caddyfile with certificates for every host", async () => {
+    const caddyDir = path.join(dir, "caddy");
+    const elementRoot = path.join(dir, "element");
+    fs.mkdirSync(path.join(elementRoot, "i18n"), { recursive: true });
+    fs.writeFileSync(path.join(elementRoot, "index.html"), "<!doctype html><title>Element</title>");
+    fs.writeFileSync(path.join(elementRoot, "config.json"), renderElementConfig(settings));
+    const caddyfile = path.join(caddyDir, "Caddyfile");
+    fs.mkdirSync(caddyDir, { recursive: true });
+    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `127.0.0.1:${site.port}`, elementRoot }));
+    caddy = startProcess("caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], {
+      ...process.env, HOME: caddyDir, XDG_DATA_HOME: path.join(caddyDir, "data"), XDG_CONFIG_HOME: path.join(caddyDir, "config"),
+    });
+    const root = path.join(caddyDir, "data", "caddy", "pki", "authorities", "local", "root.crt");
+    await waitUntil("Caddy's certificates", 60, async () => {
+      if (caddy.process.exitCode !== null) throw new Error(`Caddy exited:\n${caddy.output()}`);
+      if (!fs.existsSync(root)) return false;
+      ca = fs.readFileSync(root, "utf8");
+      for (const url of [`${MATRIX}/_matrix/client/versions`, `${APEX}/.well-known/matrix/server`, `${ELEMENT}/`, `${APEX}:8448/_matrix/key/v2/server`]) {
+        if ((await request(url, ca)).status !== 200) return false;
+      }
+      return true;
+    }).catch((error) => {
+      throw new Error(`${error.message}\n${caddy.output()}`);
+    });
+  });
+
+  it("the payload's create-admin.sh makes the admin account, and a second run changes nothing", () => {
+    const venvRoot = path.join(dir, "opt-synapse");
+    fs.mkdirSync(venvRoot, { recursive: true });
+    fs.symlinkSync(SYNAPSE_VENV, path.join(venvRoot, "current"));
+    const passwordFile = path.join(dir, "admin-password");
+    fs.writeFileSync(passwordFile, secrets.adminPassword, { mode: 0o600 });
+    const envFile = path.join(dir, "deploy.env");
+    fs.writeFileSync(envFile, renderEnvFile({
+      ...deployEnv(settings),
+      SYNAPSE_VENV_ROOT: venvRoot,
+      SYNAPSE_CONF_D: path.join(dir, "synapse", "conf.d"),
+      SYNAPSE_PORT: site.port,
+      ADMIN_PASSWORD_FILE: passwordFile,
+    }));
+    for (let i = 0; i < 2; i++) {
+      const r = run("bash", [path.join(ROOT, "cloud-init", "scripts", "create-admin.sh")], { env: { ...process.env, MATRIX_ENV_FILE: envFile } });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, /admin account @admin:example\.test present/);
+    }
+  });
+
+  it("the admin logs in through Caddy with the generated password", async () => {
+    const login = await request(`${MATRIX}/_matrix/client/v3/login`, ca, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.66" },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: settings.adminUser }, password: secrets.adminPassword }),
+    });
+    assert.equal(login.status, 200, login.body);
+    assert.equal(login.json().user_id, "@admin:example.test");
+    adminToken = login.json().access_token as string;
+    const wrong = await request(`${MATRIX}/_matrix/client/v3/login`, ca, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: "not-it" }),
+    });
+    assert.equal(wrong.status, 403);
+  });
+
+  it("Synapse sees the client's address from Caddy, not a forged X-Forwarded-For", async () => {
+    await waitUntil("the login's address in whois", 30, async () => {
+      const whois = await request(`${MATRIX}/_matrix/client/v3/admin/whois/@admin:example.test`, ca, { headers: { authorization: `Bearer ${adminToken}` } });
+      const ips = JSON.stringify(whois.json());
+      assert.ok(!ips.includes("198.51.100.66"), `forged address trusted: ${ips}`);
+      return ips.includes("127.0.0.1");
+    });
+  });
+
+  it("refuses public registration and guest access", async () => {
+    const register = await request(`${MATRIX}/_matrix/client/v3/register`, ca, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "mallory", password: "correct horse battery staple", auth: { type: "m.login.dummy" } }),
+    });
+    assert.equal(register.status, 403, register.body);
+    const guest = await request(`${MATRIX}/_matrix/client/v3/register?kind=guest`, ca, {
+      method: "POST", headers: { "content-type": "application/json" }, body: "{}",
+    });
+    assert.equal(guest.status, 403, guest.body);
+  });
+
+  it("accepts an upload at the limit and refuses one byte more with 413", async () => {
+    const upload = (size: number) => request(`${MATRIX}/_matrix/media/v3/upload?filename=blob.bin`, ca, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/octet-stream" },
+      body: crypto.randomBytes(size),
+    });
+    const ok = await upload(LIMIT);
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.json().content_uri as string, /^mxc:\/\/example\.test\//);
+    const tooLarge = await upload(LIMIT + 1);
+    assert.equal(tooLarge.status, 413);
+    assert.equal(tooLarge.json().errcode, "M_TOO_LARGE", "a Matrix error clients understand");
+  });
+
+  it("serves .well-known delegation for servers and clients (with CORS)", async () => {
+    const server = await request(`${APEX}/.well-known/matrix/server`, ca);
+    assert.deepEqual(server.json(), { "m.server": "matrix.example.test:443" });
+    const client = await request(`${APEX}/.well-known/matrix/client`, ca);
+    assert.deepEqual(client.json(), { "m.homeserver": { base_url: "https://matrix.example.test" } });
+    assert.equal(client.headers["access-control-allow-origin"], "*");
+    assert.match(String(client.headers["content-type"]), /application\/json/);
+  });
+
+  it("keeps /_synapse/admin unreachable from outside on 443 and both 8448 names", async () => {
+    const direct = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v1/server_version`);
+    assert.equal(direct.status, 200, "Synapse itself serves the admin API on loopback");
+    for (const base of [MATRIX, `${MATRIX}:8448`, `${APEX}:8448`]) {
+      for (const p of ["/_synapse/admin/v1/server_version", "/_synapse/admin/v1/users/@admin:example.test", "/_synapse/ADMIN/v1/server_version"]) {
+        const r = await request(`${base}${p}`, ca, { headers: { authorization: `Bearer ${adminToken}` } });
+        assert.equal(r.status, 404, `${base}${p}`);
+      }
+    }
+    const clientOnFederationPort = await request(`${MATRIX}:8448/_synapse/client/new_user_consent`, ca);
+    assert.equal(clientOnFederationPort.status, 404, "8448 carries federation (/_matrix) only");
+  });
+
+  it("publishes the Pulumi-generated signing key, on both federation names", async () => {
+    const line = secrets.signingKey.split(" ");
+    const seed = Buffer.from(line[2], "base64");
+    const privateKey = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]), format: "der", type: "pkcs8" });
+    const publicKey = crypto.createPublicKey(privateKey).export({ format: "der", type: "spki" }).subarray(-32).toString("base64").replace(/=+$/, "");
+    for (const url of [`${APEX}:8448/_matrix/key/v2/server`, `${MATRIX}:8448/_matrix/key/v2/server`, `${MATRIX}/_matrix/key/v2/server`]) {
+      const keys = (await request(url, ca)).json<{ server_name: string; verify_keys: Record<string, { key: string }> }>();
+      assert.equal(keys.server_name, "example.test");
+      assert.deepEqual(keys.verify_keys, { [`${line[0]}:${line[1]}`]: { key: publicKey } }, url);
+    }
+  });
+
+  it("serves Element with its security headers, no-cache entry points and a config for this homeserver", async () => {
+    const index = await request(`${ELEMENT}/`, ca);
+    assert.equal(index.status, 200);
+    assert.equal(index.headers["x-frame-options"], "SAMEORIGIN");
+    assert.equal(index.headers["content-security-policy"], "frame-ancestors 'self'");
+    assert.equal(index.headers["x-content-type-options"], "nosniff");
+    assert.match(String(index.headers["strict-transport-security"]), /^max-age=\d{7,}/);
+    assert.equal(index.headers["cache-control"], "no-cache");
+    assert.equal(index.headers.server, undefined);
+    const config = await request(`${ELEMENT}/config.json`, ca);
+    assert.equal(config.headers["cache-control"], "no-cache");
+    const body = config.json<{ default_server_config: Record<string, { base_url: string; server_name: string }>; disable_guests: boolean }>();
+    assert.deepEqual(body.default_server_config["m.homeserver"], { base_url: "https://matrix.example.test", server_name: "example.test" });
+    assert.equal(body.disable_guests, true);
+    const apex = await request(`${APEX}/`, ca);
+    assert.equal(apex.status, 302);
+    assert.equal(apex.headers.location, "https://element.example.test/");
+  });
+});
