@@ -1,0 +1,169 @@
+/** The pure renderers: what the payload says, file by file, and how values are quoted. */
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import * as YAML from "yaml";
+import { token } from "../cloud-init/caddyfile";
+import { renderEnvFile, renderPostgresConf, renderUnit } from "../cloud-init/formats";
+import { PATHS } from "../cloud-init/paths";
+import { formatSigningKey } from "../cloud-init/synapse";
+import { cloudConfig, renderUserData } from "../cloud-init/userData";
+import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR, readSynapseLock } from "../cloud-init/versions";
+import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+
+const secrets = testSecrets();
+const userData = renderUserData(settingsFor(), secrets);
+const homeserver = YAML.parse(fileIn(userData, `${PATHS.synapseConfD}/00-homeserver.yaml`));
+
+describe("Synapse config", () => {
+  it("binds to loopback only and trusts X-Forwarded-For from Caddy", () => {
+    const [main, metrics] = homeserver.listeners;
+    assert.deepEqual(main.bind_addresses, ["127.0.0.1"]);
+    assert.equal(main.x_forwarded, true);
+    assert.equal(main.tls, false);
+    assert.deepEqual(main.resources[0].names, ["client", "federation"]);
+    assert.deepEqual(metrics, { port: 9000, bind_addresses: ["127.0.0.1"], type: "metrics" });
+    assert.equal(homeserver.enable_metrics, true);
+  });
+
+  it("uses real booleans: registration closed, guests off, URL previews off, presence off below 4 GB", () => {
+    assert.equal(homeserver.enable_registration, false);
+    assert.equal(homeserver.allow_guest_access, false, "a boolean, not the string 'False' (truthy) of the 1-Click");
+    assert.equal(homeserver.url_preview_enabled, false);
+    assert.deepEqual(homeserver.presence, { enabled: false });
+    assert.equal(homeserver.report_stats, false);
+  });
+
+  it("names the server and its public URL, and drops the 1-Click's dead keys", () => {
+    assert.equal(homeserver.server_name, "example.test");
+    assert.equal(homeserver.public_baseurl, "https://matrix.example.test/");
+    assert.equal(homeserver.max_upload_size, "50M");
+    for (const dead of ["trusted_third_party_id_servers", "enable_group_creation", "expire_access_token"]) {
+      assert.equal(dead in homeserver, false, dead);
+    }
+  });
+
+  it("keeps secrets out of the main fragment", () => {
+    const main = fileIn(userData, `${PATHS.synapseConfD}/00-homeserver.yaml`);
+    for (const key of ["registration_shared_secret", "macaroon_secret_key", "form_secret", "database"]) {
+      assert.equal(key in homeserver, false, key);
+    }
+    assert.ok(!main.includes(secrets.postgresPassword));
+    const secretFragment = YAML.parse(fileIn(userData, `${PATHS.synapseConfD}/10-secrets.yaml`));
+    assert.equal(secretFragment.database.args.password, secrets.postgresPassword);
+    assert.equal(secretFragment.database.args.host, "127.0.0.1");
+  });
+
+  it("runs under systemd as its own user, restarted always, with jemalloc", () => {
+    const unit = fileIn(userData, "/etc/systemd/system/matrix-synapse.service");
+    assert.match(unit, /^User=synapse$/m);
+    assert.match(unit, /^Restart=always$/m);
+    assert.match(unit, /^Environment=LD_PRELOAD=\/usr\/lib\/x86_64-linux-gnu\/libjemalloc\.so\.2$/m);
+    assert.match(unit, /^ExecStart=\/opt\/synapse\/current\/bin\/python -m synapse\.app\.homeserver --config-path=\/etc\/synapse\/conf\.d$/m);
+  });
+
+  it("ships the hash-pinned lock of the chosen release", () => {
+    const lock = fileIn(userData, PATHS.synapseRequirements);
+    assert.equal(lock, readSynapseLock(settingsFor().synapse.version));
+    assert.match(lock, new RegExp(`^matrix-synapse==${settingsFor().synapse.version.replace(/\./g, "\\.")} \\\\$`, "m"));
+    const pins = lock.split("\n").filter((l) => /^[a-z0-9]/.test(l));
+    assert.ok(pins.length > 30);
+    for (const pin of pins) assert.match(pin, /^[a-z0-9-]+==[0-9][^ ]* \\$/, "exact pins only");
+    assert.equal((lock.match(/--hash=sha256:[0-9a-f]{64}/g) ?? []).length >= pins.length, true);
+  });
+});
+
+describe("the payload as a whole", () => {
+  it("is the same for the same inputs, so a second `pulumi up` replaces nothing", () => {
+    assert.equal(renderUserData(settingsFor(), secrets), userData);
+  });
+
+  it("puts no secret into a world-readable file", () => {
+    const doc = cloudConfig(settingsFor(), secrets) as { write_files: { path: string; content: string; permissions: string }[] };
+    const values = Object.values(secrets).map((v) => (v.startsWith("ed25519") ? v.split(" ")[2] : v));
+    for (const file of doc.write_files) {
+      const worldReadable = (parseInt(file.permissions, 8) & 0o004) !== 0;
+      const leaked = values.filter((v) => file.content.includes(v));
+      if (worldReadable) assert.deepEqual(leaked, [], `${file.path} (${file.permissions}) holds a secret`);
+    }
+    const secretFiles = doc.write_files.filter((f) => values.some((v) => f.content.includes(v))).map((f) => `${f.path} ${f.permissions}`);
+    assert.deepEqual(secretFiles.sort(), [
+      "/etc/matrix/postgres-setup.sql 0600",
+      "/etc/synapse/admin-password 0600",
+      "/etc/synapse/conf.d/10-secrets.yaml 0640",
+      "/etc/synapse/signing.key 0640",
+    ]);
+  });
+
+  it("installs Debian's packages, turns password SSH off and runs the bootstrap", () => {
+    const doc = YAML.parse(userData);
+    assert.deepEqual(doc.packages, DEBIAN_PACKAGES);
+    assert.ok(doc.packages.includes(`postgresql-${POSTGRESQL_MAJOR}`));
+    assert.equal(doc.package_upgrade, true);
+    assert.equal(doc.ssh_pwauth, false);
+    assert.deepEqual(doc.runcmd, [["/usr/local/lib/matrix/bootstrap.sh"]]);
+    assert.match(fileIn(userData, "/etc/ssh/sshd_config.d/50-matrix-do.conf"), /^PasswordAuthentication no$/m);
+    assert.match(fileIn(userData, "/etc/apt/apt.conf.d/52matrix-do-auto-upgrades"), /Unattended-Upgrade "1"/);
+    assert.match(fileIn(userData, "/etc/postgresql-common/createcluster.d/50-matrix-do.conf"), /^create_main_cluster = false$/m);
+  });
+
+  it("ships every script the bootstrap calls", () => {
+    const bootstrap = fileIn(userData, `${PATHS.scriptsDir}/bootstrap.sh`);
+    const called = [...bootstrap.matchAll(/"\$here\/([a-z-]+\.sh)"/g)].map((m) => m[1]);
+    assert.ok(called.length >= 6);
+    for (const script of called) fileIn(userData, `${PATHS.scriptsDir}/${script}`);
+  });
+
+  it("points Caddy at its own Caddyfile without touching the package's", () => {
+    const dropIn = fileIn(userData, "/etc/systemd/system/caddy.service.d/50-matrix-do.conf");
+    assert.match(dropIn, /^ExecStart=$/m, "the packaged ExecStart is reset first");
+    assert.match(dropIn, /^ExecStart=\/usr\/bin\/caddy run --environ --adapter caddyfile --config \/etc\/matrix\/Caddyfile$/m);
+    assert.ok(!(YAML.parse(userData).write_files as { path: string }[]).some((f) => f.path === "/etc/caddy/Caddyfile"));
+  });
+
+  it("writes the Element config for this homeserver, with guests and sign-up hidden", () => {
+    const config = JSON.parse(fileIn(userData, PATHS.elementConfig));
+    assert.deepEqual(config.default_server_config["m.homeserver"], { base_url: "https://matrix.example.test", server_name: "example.test" });
+    assert.equal(config.disable_guests, true);
+    assert.equal(config.setting_defaults["UIFeature.registration"], false);
+  });
+});
+
+describe("quoting", () => {
+  it("environment files survive quotes, spaces and shell syntax when sourced by bash", () => {
+    const dir = scratchDir("matrix-env-");
+    const tricky = { A: "it's $HOME `id` \"quoted\" \\ back", B: "", C: 42 };
+    const file = path.join(dir, "env");
+    fs.writeFileSync(file, renderEnvFile(tricky));
+    const r = run("bash", ["-c", '. "$0"; printf "%s|%s|%s" "$A" "$B" "$C"', file]);
+    assert.equal(r.stdout, `${tricky.A}||42`);
+    assert.throws(() => renderEnvFile({ "bad-name": "x" }), /bad environment variable name/);
+  });
+
+  it("Caddyfile tokens are bare when safe and quoted otherwise", () => {
+    assert.equal(token("matrix.example.org"), "matrix.example.org");
+    assert.equal(token("frame-ancestors 'self'"), "\"frame-ancestors 'self'\"");
+    assert.equal(token('{"m.server":"a:443"}'), '"{\\"m.server\\":\\"a:443\\"}"');
+    assert.equal(token(""), '""');
+    assert.throws(() => token("a\nb"), /newline/);
+  });
+
+  it("systemd units reject multi-line values; PostgreSQL strings are escaped", () => {
+    assert.throws(() => renderUnit({ Service: { ExecStart: "a\nb" } }), /one line/);
+    assert.equal(renderPostgresConf({ listen_addresses: "it's", max_connections: 5 }), "listen_addresses = 'it''s'\nmax_connections = 5\n");
+  });
+
+  it("the signing key line is `ed25519 a_<id> <unpadded base64 of 32 bytes>`", () => {
+    const seed = crypto.randomBytes(32);
+    const line = formatSigningKey("Xy12", seed.toString("base64"));
+    const [alg, id, key] = line.split(" ");
+    assert.equal(alg, "ed25519");
+    assert.equal(id, "a_Xy12");
+    assert.doesNotMatch(key, /=/);
+    assert.deepEqual(Buffer.from(key, "base64"), seed);
+    assert.throws(() => formatSigningKey("Xy12", crypto.randomBytes(31).toString("base64")), /32 bytes/);
+    assert.throws(() => formatSigningKey("X-1", seed.toString("base64")), /4 letters or digits/);
+  });
+});
