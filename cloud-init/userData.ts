@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { asset } from "./assets";
 import { renderCaddyfile } from "./caddy";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
@@ -20,7 +21,7 @@ import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR } from "./versions";
 /** DigitalOcean rejects user_data larger than this. */
 export const USER_DATA_LIMIT_BYTES = 64 * 1024;
 
-export const SCRIPTS_SOURCE_DIR = path.join(__dirname, "scripts");
+export const SCRIPTS_SOURCE_DIR = asset("cloud-init", "scripts");
 export const SCRIPT_FILES = [
   "lib.sh",
   "bootstrap.sh",

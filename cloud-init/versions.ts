@@ -10,7 +10,7 @@
  *   would break new droplets the day a fix lands.
  */
 import * as fs from "fs";
-import * as path from "path";
+import { asset } from "./assets";
 
 /** The droplet image; the payload is written for this Debian release. */
 export const DROPLET_IMAGE = "debian-13-x64";
@@ -45,7 +45,7 @@ export const DEBIAN_PACKAGES = [
 ];
 
 export function synapseLockFile(version: string): string {
-  return path.join(__dirname, "synapse", `requirements-${version}.txt`);
+  return asset("cloud-init", "synapse", `requirements-${version}.txt`);
 }
 
 export function readSynapseLock(version: string): string {

@@ -14,11 +14,12 @@ import { declareDns } from "./dns";
 import { declareFirewall } from "./firewall";
 import { generateSecrets } from "./secrets";
 import { DEFAULTS, PlainArgs, Resolved, resolveArgs } from "./settings";
+import { asset } from "../cloud-init/assets";
 import { renderUserData } from "../cloud-init/userData";
 
 export type { MatrixServerArgs } from "./args";
 
-const READINESS_DIR = path.join(__dirname, "readiness");
+const READINESS_DIR = asset("components", "readiness");
 
 export class MatrixServer extends pulumi.ComponentResource {
   /** https://matrix.<domain>: the homeserver's client API. */
@@ -119,8 +120,8 @@ export class MatrixServer extends pulumi.ComponentResource {
             privateKey: pulumi.secret(args.sshPrivateKey),
             dialErrorLimit: 60,
           },
-          create: fs.readFileSync(path.join(READINESS_DIR, "wait-cloud-init.sh"), "utf8"),
-          environment: { WAIT_SECONDS: timeoutSeconds },
+          // sshd passes no custom environment (AcceptEnv), so the setting goes in the script.
+          create: pulumi.interpolate`WAIT_SECONDS=${timeoutSeconds}\n${fs.readFileSync(path.join(READINESS_DIR, "wait-cloud-init.sh"), "utf8")}`,
           triggers: [droplet.id],
         }, { ...child, dependsOn: deployed });
       }

@@ -207,7 +207,9 @@ describe("MatrixServer component", () => {
     const connection = remote.props.connection as Record<string, unknown>;
     assert.equal(await valueOf(connection.host as string), RESERVED_IP);
     assert.equal(await isSecret(connection.privateKey), true);
-    assert.match(await valueOf(remote.props.create as string), /cloud-init status --wait/);
+    const script = await valueOf(remote.props.create as string);
+    assert.match(script, /^WAIT_SECONDS=1200\n/, "the timeout travels in the script: sshd drops custom environment");
+    assert.match(script, /cloud-init status --wait/);
     const [localWithKey] = ofType(withKey.declared, T.local);
     assert.equal(
       (localWithKey.opts.dependsOn as unknown[]).length,
