@@ -36,9 +36,13 @@ export const DEFAULTS = {
   caaIssuer: "letsencrypt.org",
   waitForReady: true,
   readyTimeoutMinutes: 20,
-  /** Presence is Synapse's main CPU/memory cost on small hosts. */
-  presenceMinMemoryMb: 4096,
+  elementDownloadBase: ELEMENT_DOWNLOAD_BASE,
+  elementKeyUrl: ELEMENT_RELEASE_KEY.url,
+  elementKeyFingerprint: ELEMENT_RELEASE_KEY.fingerprint,
 };
+
+/** Presence is Synapse's main CPU/memory cost on small hosts: on by default from this much RAM. */
+export const PRESENCE_MIN_MEMORY_MB = 4096;
 
 /** Regions with droplets and volumes. */
 export const REGIONS = [
@@ -208,11 +212,11 @@ export function resolveArgs(args: PlainArgs): Resolved {
   for (const pem of extraCaCertificates) {
     if (!PEM_RE.test(pem)) bad("extraCaCertificates", "PEM certificates (-----BEGIN CERTIFICATE----- …)", pem.slice(0, 40));
   }
-  const elementDownloadBase = (args.elementDownloadBase ?? ELEMENT_DOWNLOAD_BASE).replace(/\/+$/, "");
+  const elementDownloadBase = (args.elementDownloadBase ?? DEFAULTS.elementDownloadBase).replace(/\/+$/, "");
   if (!isHttpsUrl(elementDownloadBase)) bad("elementDownloadBase", "an https:// URL", elementDownloadBase);
-  const elementKeyUrl = args.elementKeyUrl ?? ELEMENT_RELEASE_KEY.url;
+  const elementKeyUrl = args.elementKeyUrl ?? DEFAULTS.elementKeyUrl;
   if (!isHttpsUrl(elementKeyUrl)) bad("elementKeyUrl", "an https:// URL", elementKeyUrl);
-  const elementKeyFingerprint = (args.elementKeyFingerprint ?? ELEMENT_RELEASE_KEY.fingerprint).replace(/\s+/g, "").toUpperCase();
+  const elementKeyFingerprint = (args.elementKeyFingerprint ?? DEFAULTS.elementKeyFingerprint).replace(/\s+/g, "").toUpperCase();
   if (!FINGERPRINT_RE.test(elementKeyFingerprint)) bad("elementKeyFingerprint", "a 40-hex-digit OpenPGP fingerprint", elementKeyFingerprint);
 
   if (args.projectName !== undefined && !PROJECT_RE.test(args.projectName)) {
@@ -248,7 +252,7 @@ export function resolveArgs(args: PlainArgs): Resolved {
     volume: { name: base, sizeGb: volumeSizeGb, device: `/dev/disk/by-id/scsi-0DO_Volume_${base}` },
     synapse: {
       version: synapseVersion,
-      presence: args.presence ?? memoryMb >= DEFAULTS.presenceMinMemoryMb,
+      presence: args.presence ?? memoryMb >= PRESENCE_MIN_MEMORY_MB,
       maxUploadMb,
     },
     element: {

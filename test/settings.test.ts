@@ -1,7 +1,10 @@
 /** Validation and defaults: every class of bad input gets one error naming the key. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PlainArgs, SettingsError, resolveArgs } from "../components/settings";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { DEFAULTS, PlainArgs, SettingsError, resolveArgs } from "../components/settings";
 import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { VALID_ARGS } from "./fixtures";
 
@@ -108,5 +111,15 @@ describe("settings validation", () => {
     const { cloud } = resolveArgs({ ...VALID_ARGS, sshKeys: ["12345678"], sshAllowCidrs: ["2001:db8::/32", "198.51.100.0/24"] });
     assert.deepEqual(cloud.sshKeys, ["12345678"]);
     assert.deepEqual(cloud.sshAllowCidrs, ["2001:db8::/32", "198.51.100.0/24"]);
+  });
+
+  it("Pulumi.yaml declares exactly the component's defaults", () => {
+    const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
+    const declared = Object.fromEntries(
+      Object.entries(project.config as Record<string, { default?: unknown }>)
+        .filter(([, spec]) => spec.default !== undefined)
+        .map(([key, spec]) => [key, spec.default]),
+    );
+    assert.deepEqual(declared, { ...DEFAULTS });
   });
 });
