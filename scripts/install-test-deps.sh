@@ -5,7 +5,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly TEST_DEBIAN_PACKAGES="caddy cloud-init shellcheck postgresql nftables openssl curl gnupg"
+readonly TEST_DEBIAN_PACKAGES="caddy cloud-init shellcheck postgresql nftables openssl curl gnupg systemd-container debootstrap dnsmasq-base iproute2"
 
 missing=()
 for pkg in $TEST_DEBIAN_PACKAGES; do

@@ -108,18 +108,22 @@ export interface Reply {
 }
 
 /**
- * An HTTPS request to a test host name, sent to 127.0.0.1 with the host name as SNI and
+ * An HTTPS request to a test host name, sent to `address` (default 127.0.0.1) with the host name as SNI and
  * Host header, and the certificate checked against `ca`, as a client that resolves the
  * name to this machine would.
  */
-export function request(url: string, ca: string, options: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Reply> {
+export function request(
+  url: string,
+  ca: string,
+  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; address?: string } = {},
+): Promise<Reply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
-        host: "127.0.0.1",
+        host: options.address ?? "127.0.0.1",
         port: Number(u.port || 443),
-        servername: u.hostname,
+        servername: net.isIP(u.hostname) ? undefined : u.hostname,
         path: u.pathname + u.search,
         method: options.method ?? "GET",
         headers: {

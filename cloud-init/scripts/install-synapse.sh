@@ -10,7 +10,8 @@ if [ ! -f "$venv/.installed" ]; then
   log "installing Synapse $SYNAPSE_VERSION into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check \
+  # The system trust store (with any extraCaCertificates), not pip's bundled one.
+  PIP_CERT=/etc/ssl/certs/ca-certificates.crt "$venv/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check \
     --require-hashes --no-deps --only-binary=:all: -r "$SYNAPSE_REQUIREMENTS"
   "$venv/bin/python" -c 'import synapse, psycopg2' || die "Synapse $SYNAPSE_VERSION did not install cleanly"
   touch "$venv/.installed"

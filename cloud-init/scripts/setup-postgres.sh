@@ -13,7 +13,9 @@ if [ ! -f "$conf_dir/postgresql.conf" ]; then
 fi
 
 install -o postgres -g postgres -m 0644 "$PG_TUNING_FILE" "$conf_dir/conf.d/50-matrix-do.conf"
-systemctl enable postgresql.service >/dev/null 2>&1
+# Enabled explicitly: Debian's generator enables clusters from /etc/postgresql at early boot,
+# before the volume (which holds /etc/postgresql) is mounted.
+systemctl enable postgresql.service "postgresql@$PG_MAJOR-main.service" >/dev/null 2>&1
 if changed postgresql "$PG_TUNING_FILE"; then
   systemctl restart "postgresql@$PG_MAJOR-main.service"
 else

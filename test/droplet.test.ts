@@ -1,0 +1,287 @@
+/**
+ * The payload booted like a droplet: a fresh Debian 13 root under systemd-nspawn, real
+ * cloud-init, its own network namespace, certificates from Pebble by HTTP-01, a volume
+ * directory that outlives the droplet. Then the server is used over HTTPS the way clients and
+ * other servers use it, replaced, and broken on purpose.
+ */
+import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { after, before, describe, it } from "node:test";
+import { resolveArgs } from "../components/settings";
+import { Settings } from "../cloud-init/settings";
+import { renderUserData } from "../cloud-init/userData";
+import { DEFAULT_ELEMENT_VERSION } from "../cloud-init/versions";
+import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
+import { Reply, request, waitUntil } from "./local-services";
+import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
+import { LocalDroplet } from "./droplet/localDroplet";
+import { DropletAddress, TestNetwork } from "./droplet/network";
+import { Pebble, startPebble } from "./droplet/pebble";
+import { ensureRootfs, rootfsTarball } from "./droplet/rootfs";
+import { TestCa, createTestCa } from "./droplet/testPki";
+
+const HOST_CA_DIR = "/usr/local/share/ca-certificates";
+const secrets = testSecrets();
+const log = (line: string) => console.log(`  [droplet] ${line}`);
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
+  const dir = scratchDir("matrix-droplet-");
+  const volumeDir = path.join(dir, "volume");
+  let network: TestNetwork;
+  let address: DropletAddress;
+  let ca: TestCa;
+  let pebble: Pebble;
+  let mirror: ElementMirror;
+  let settings: Settings;
+  let userData: string;
+  let droplet: LocalDroplet;
+  let trust: string;
+  let generation = 0;
+
+  /** HTTPS to a name of the test domain, at the droplet's address, trusting Pebble's root. */
+  const https = (url: string, options: Parameters<typeof request>[2] = {}): Promise<Reply> =>
+    request(url, trust, { address: address.ip, ...options });
+
+  async function bootDroplet(label: string): Promise<{ boot: number; cloudInit: number; https: number }> {
+    generation += 1;
+    droplet = new LocalDroplet({
+      name: `droplet${generation}`,
+      rootfs: rootfsTarball(),
+      workDir: path.join(dir, "roots"),
+      volumeDir,
+      userData,
+      instanceId: `i-${generation}-${crypto.randomBytes(4).toString("hex")}`,
+      resolvConf: network.resolvConf(address),
+      network: { netns: address.netns, interface: address.interface, address: address.ip, gateway: address.hostIp },
+    });
+    const started = Date.now();
+    await droplet.boot();
+    const booted = Date.now();
+    const status = await droplet.waitForCloudInit(25 * 60_000);
+    const cloudInitDone = Date.now();
+    assert.ok([0, 2].includes(status.code), `cloud-init failed (${status.code}):\n${status.stdout}\n${droplet.cloudInitOutput()}`);
+    await waitUntil("HTTPS on the homeserver", 300, async () => (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200);
+    const answering = Date.now();
+    const figures = { boot: seconds(booted - started), cloudInit: seconds(cloudInitDone - booted), https: seconds(answering - cloudInitDone) };
+    log(`${label}: container up ${figures.boot} s, cloud-init done +${figures.cloudInit} s, HTTPS answering +${figures.https} s`);
+    return figures;
+  }
+
+  before(async () => {
+    ensureRootfs(log);
+    network = TestNetwork.create();
+    address = network.addHost(1);
+    await network.serveDns({
+      addresses: { "example.test": address.ip },
+      srv: [
+        ["_matrix-fed._tcp.example.test", "matrix.example.test", 8448],
+        ["_matrix._tcp.example.test", "matrix.example.test", 8448],
+      ],
+    });
+    ca = createTestCa(path.join(dir, "ca"));
+    pebble = await startPebble(path.join(dir, "pebble"), address.hostIp, address.hostIp, ca);
+    mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, address.hostIp, 8443);
+    trust = pebble.issuingRoot;
+
+    // What differs from production, and nothing else: each is a setting of the renderer.
+    const hostCas = fs.existsSync(HOST_CA_DIR)
+      ? fs.readdirSync(HOST_CA_DIR).filter((f) => f.endsWith(".crt")).map((f) => fs.readFileSync(path.join(HOST_CA_DIR, f), "utf8"))
+      : [];
+    settings = resolveArgs({
+      ...VALID_ARGS,
+      acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
+      extraCaCertificates: [ca.certPem, pebble.issuingRoot, ...hostCas], // test CA, Pebble's root, this machine's registry proxy
+      elementDownloadBase: mirror.base, // a test-signed Element release from loopback
+      elementKeyUrl: mirror.keyUrl,
+      elementKeyFingerprint: mirror.fingerprint,
+    }).settings;
+    userData = renderUserData(settings, secrets);
+  });
+
+  after(async () => {
+    await droplet?.poweroff();
+    droplet?.destroy();
+    await mirror?.close();
+    await pebble?.stop();
+    await network?.close();
+  });
+
+  it("first boot: cloud-init finishes cleanly and the homeserver answers over HTTPS with a Pebble certificate", async () => {
+    await bootDroplet("first boot");
+    const versions = await https(`https://${settings.matrixHost}/_matrix/client/versions`);
+    assert.ok(Array.isArray(versions.json().versions));
+    assert.ok(fs.existsSync(path.join(dir, "roots", droplet.options.name, "var/lib/matrix-do/bootstrap.done")));
+  });
+
+  it("runs every service, enabled for the next boot", () => {
+    for (const unit of ["matrix-synapse", "caddy", "postgresql@17-main", "matrix-metadata-guard"]) {
+      assert.equal(droplet.exec(["systemctl", "is-active", unit]).stdout.trim(), "active", unit);
+      assert.equal(droplet.exec(["systemctl", "is-enabled", unit]).stdout.trim(), "enabled", unit);
+    }
+    const failed = droplet.exec(["systemctl", "--failed", "--no-legend", "--plain"]).stdout.trim();
+    assert.equal(failed, "", `failed units:\n${failed}`);
+  });
+
+  it("keeps the database, media, certificates and ACME account on the volume", () => {
+    assert.ok(fs.existsSync(path.join(volumeDir, "postgresql", "17", "main", "PG_VERSION")));
+    assert.ok(fs.existsSync(path.join(volumeDir, "postgresql-etc", "17", "main", "postgresql.conf")));
+    assert.ok(fs.existsSync(path.join(volumeDir, "synapse", "media")));
+    const certs = droplet.exec(["find", "/var/lib/caddy", "-name", "matrix.example.test.crt"]).stdout;
+    assert.match(certs, /matrix\.example\.test\.crt/);
+  });
+
+  it("re-running the bootstrap changes nothing and restarts nothing", () => {
+    const pid = () => droplet.exec(["systemctl", "show", "-p", "MainPID", "--value", "matrix-synapse"]).stdout.trim();
+    const before = pid();
+    const r = droplet.exec(["/usr/local/lib/matrix/bootstrap.sh"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(pid(), before, "Synapse was not restarted");
+  });
+
+  it("serves .well-known and federation keys on every federation path", async () => {
+    const server = await https(`https://${settings.serverName}/.well-known/matrix/server`);
+    assert.deepEqual(server.json(), { "m.server": `${settings.matrixHost}:443` });
+    for (const url of [`https://${settings.serverName}:8448/_matrix/key/v2/server`, `https://${settings.matrixHost}/_matrix/key/v2/server`]) {
+      const keys = (await https(url)).json<{ server_name: string; verify_keys: Record<string, unknown> }>();
+      assert.equal(keys.server_name, "example.test");
+      assert.deepEqual(Object.keys(keys.verify_keys), [`ed25519:${secrets.signingKey.split(" ")[1]}`]);
+    }
+  });
+
+  it("measures the resident memory of Synapse, PostgreSQL and Caddy", () => {
+    const rss = (pattern: string) => {
+      const out = droplet.exec(["sh", "-c", `ps -eo rss,args | grep -E '${pattern}' | grep -v grep | awk '{s+=$1} END {print s}'`]).stdout.trim();
+      return Math.round(Number(out) / 1024);
+    };
+    const figures = { synapse: rss("synapse.app.homeserver"), postgres: rss("postgres"), caddy: rss("caddy run") };
+    log(`resident memory: Synapse ${figures.synapse} MiB, PostgreSQL ${figures.postgres} MiB, Caddy ${figures.caddy} MiB`);
+    assert.ok(figures.synapse > 30 && figures.postgres > 10 && figures.caddy > 5, JSON.stringify(figures));
+  });
+
+  const alice = { user: "alice", password: crypto.randomBytes(12).toString("hex") };
+  const sent: string[] = [];
+  let roomId = "";
+  let certBefore = "";
+
+  async function login(user: string, password: string): Promise<string> {
+    const r = await https(`https://${settings.matrixHost}/_matrix/client/v3/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+    });
+    assert.equal(r.status, 200, r.body);
+    return r.json().access_token as string;
+  }
+
+  async function send(token: string, body: string): Promise<void> {
+    const txn = crypto.randomBytes(8).toString("hex");
+    const r = await https(`https://${settings.matrixHost}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ msgtype: "m.text", body }),
+    });
+    assert.equal(r.status, 200, r.body);
+    sent.push(body);
+  }
+
+  /** Every message body in the room, oldest first. */
+  async function history(token: string): Promise<string[]> {
+    const r = await https(`https://${settings.matrixHost}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=1000`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(r.status, 200, r.body);
+    const chunk = r.json<{ chunk: { type: string; content: { body?: string } }[] }>().chunk;
+    return chunk.filter((e) => e.type === "m.room.message").map((e) => e.content.body!).reverse();
+  }
+
+  /** SHA-256 of the certificate the homeserver presents. */
+  function servedCertificate(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: address.ip, port: 443, servername: settings.matrixHost, ca: trust }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      });
+      socket.on("error", reject);
+    });
+  }
+
+  async function synapsePid(): Promise<string> {
+    return droplet.exec(["systemctl", "show", "-p", "MainPID", "--value", "matrix-synapse"]).stdout.trim();
+  }
+
+  it("an admin adds a user on the droplet; the user creates a room and talks", async () => {
+    const r = droplet.exec(["/opt/synapse/current/bin/register_new_matrix_user", "-c", "/etc/synapse/conf.d/10-secrets.yaml",
+      "-u", alice.user, "-p", alice.password, "--no-admin", "http://127.0.0.1:8008"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const token = await login(alice.user, alice.password);
+    const room = await https(`https://${settings.matrixHost}/_matrix/client/v3/createRoom`, {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "persistence" }),
+    });
+    assert.equal(room.status, 200, room.body);
+    roomId = room.json().room_id as string;
+    for (let i = 0; i < 5; i++) await send(token, `before replacement ${i}`);
+    assert.deepEqual(await history(token), sent);
+    certBefore = await servedCertificate();
+  });
+
+  it("kill -9 of Synapse: systemd restarts it and clients carry on", async () => {
+    const before = await synapsePid();
+    droplet.exec(["kill", "-9", before]);
+    await waitUntil("Synapse restarted", 60, async () => {
+      const now = await synapsePid();
+      return now !== before && now !== "0" && (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200;
+    });
+    const token = await login(alice.user, alice.password);
+    await send(token, "after kill -9");
+    assert.deepEqual(await history(token), sent);
+  });
+
+  it("a PostgreSQL restart: Synapse recovers by itself", async () => {
+    const r = droplet.exec(["systemctl", "restart", "postgresql@17-main"]);
+    assert.equal(r.code, 0, r.stderr);
+    const token = await login(alice.user, alice.password);
+    await waitUntil("a message accepted after the restart", 60, async () => {
+      await send(token, "after postgres restart");
+      return true;
+    });
+    assert.deepEqual(await history(token), sent);
+  });
+
+  it("a reboot: everything comes back on its own", async () => {
+    await droplet.poweroff();
+    const started = Date.now();
+    await droplet.start();
+    await waitUntil("HTTPS after the reboot", 300, async () => (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200);
+    log(`reboot: HTTPS answering ${seconds(Date.now() - started)} s after start`);
+    const failed = droplet.exec(["systemctl", "--failed", "--no-legend", "--plain"]).stdout.trim();
+    assert.equal(failed, "", `failed units after reboot:\n${failed}`);
+    const token = await login(alice.user, alice.password);
+    await send(token, "after reboot");
+    assert.deepEqual(await history(token), sent);
+  });
+
+  it("replacing the droplet (fresh root, same volume, same secrets) keeps users, rooms, messages, keys and certificates", async () => {
+    const keysBefore = (await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json().verify_keys;
+    await droplet.poweroff();
+    droplet.destroy();
+    await bootDroplet("replacement");
+    assert.deepEqual((await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json().verify_keys, keysBefore);
+    assert.equal(await servedCertificate(), certBefore, "no new certificate: Caddy's data is on the volume");
+    const token = await login(alice.user, alice.password);
+    assert.deepEqual(await history(token), sent);
+    await send(token, "after replacement");
+    assert.deepEqual(await history(token), sent);
+    const admin = await login(settings.adminUser, secrets.adminPassword);
+    assert.ok(admin);
+  });
+
+  it("reports the size of the cached root", () => {
+    const size = fs.statSync(rootfsTarball()).size;
+    log(`cached Debian 13 root: ${Math.round(size / 1024 / 1024)} MiB (${rootfsTarball()})`);
+    assert.ok(size > 100 * 1024 * 1024);
+  });
+});

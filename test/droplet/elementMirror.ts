@@ -1,0 +1,55 @@
+/**
+ * A stand-in for Element's release downloads: a release tarball laid out like the real one
+ * (element-vX/…), signed with a throwaway OpenPGP key, served over HTTPS from loopback.
+ */
+import * as fs from "fs";
+import * as https from "https";
+import * as path from "path";
+import { run } from "../fixtures";
+import { TestCa } from "./testPki";
+
+export interface ElementMirror {
+  base: string;
+  keyUrl: string;
+  fingerprint: string;
+  close(): Promise<void>;
+}
+
+export async function startElementMirror(dir: string, versions: string[], ca: TestCa, listenIp: string, port: number): Promise<ElementMirror> {
+  const gnupg = path.join(dir, "gnupg");
+  fs.mkdirSync(gnupg, { recursive: true, mode: 0o700 });
+  const gpg = (...args: string[]) => {
+    const r = run("gpg", ["--batch", "--homedir", gnupg, ...args]);
+    if (r.code !== 0) throw new Error(`gpg ${args[0]}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const uid = "Element Releases (local test) <releases@example.test>";
+  gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "2d");
+  const fingerprint = gpg("--with-colons", "--list-keys", uid).split("\n").find((l) => l.startsWith("fpr:"))!.split(":")[9];
+  const files = path.join(dir, "files");
+  for (const version of versions) {
+    const src = path.join(dir, "src", `element-v${version}`);
+    fs.mkdirSync(path.join(src, "i18n"), { recursive: true });
+    fs.writeFileSync(path.join(src, "index.html"), `<!doctype html><title>Element ${version} (test build)</title>`);
+    fs.writeFileSync(path.join(src, "version"), version);
+    fs.writeFileSync(path.join(src, "i18n", "en_EN.json"), "{}");
+    const out = path.join(files, `v${version}`);
+    fs.mkdirSync(out, { recursive: true });
+    const tarball = path.join(out, `element-v${version}.tar.gz`);
+    const t = run("tar", ["-czf", tarball, "-C", path.dirname(src), path.basename(src)]);
+    if (t.code !== 0) throw new Error(t.stderr);
+    gpg("--local-user", fingerprint, "--armor", "--detach-sign", "--output", `${tarball}.asc`, tarball);
+  }
+  fs.writeFileSync(path.join(files, "release-key.asc"), gpg("--armor", "--export", fingerprint));
+
+  const tls = ca.issue("element-mirror", [listenIp]);
+  const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const file = path.join(files, path.normalize(decodeURIComponent(new URL(req.url!, "https://x").pathname)));
+    if (!file.startsWith(files) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-length": fs.statSync(file).size });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(port, listenIp, resolve));
+  const base = `https://${listenIp}:${port}`;
+  return { base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => server.close(() => r())) };
+}

@@ -1,0 +1,222 @@
+/**
+ * A local stand-in for a DigitalOcean droplet: a fresh Debian 13 root booted with systemd as
+ * PID 1 under systemd-nspawn, with real cloud-init reading the user_data from a NoCloud seed
+ * (as a droplet reads it from the metadata service). The data volume is a host directory
+ * bind-mounted where the payload expects the DigitalOcean volume, so "replacing the droplet"
+ * is: power off, fresh root, same volume directory.
+ */
+import * as childProcess from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { run } from "../fixtures";
+import { PATHS } from "../../cloud-init/paths";
+
+export interface DropletOptions {
+  name: string;
+  /** Pristine root filesystem tarball (rootfs.ts). */
+  rootfs: string;
+  /** Scratch directory for this droplet's root. */
+  workDir: string;
+  /** Host directory standing in for the DigitalOcean volume. */
+  volumeDir: string;
+  userData: string;
+  /** A new id means a new droplet to cloud-init: it runs the first-boot modules again. */
+  instanceId: string;
+  /** /etc/resolv.conf inside the droplet. */
+  resolvConf: string;
+  /** Network namespace (ip netns) to boot in, with the droplet's interface already configured. */
+  network?: { netns: string; interface: string; address: string; gateway: string };
+  log?: (line: string) => void;
+}
+
+export interface Exec {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class LocalDroplet {
+  readonly root: string;
+  private nspawn?: childProcess.ChildProcess;
+  private console = "";
+  leader = 0;
+  bootedAt = 0;
+
+  constructor(readonly options: DropletOptions) {
+    this.root = path.join(options.workDir, options.name);
+  }
+
+  /** Unpack a fresh root, seed cloud-init, and boot it. Resolves once systemd (PID 1) runs. */
+  async boot(): Promise<void> {
+    const o = this.options;
+    fs.rmSync(this.root, { recursive: true, force: true });
+    fs.mkdirSync(this.root, { recursive: true });
+    const untar = run("tar", ["-C", this.root, "-xf", o.rootfs]);
+    if (untar.code !== 0) throw new Error(`untar failed: ${untar.stderr}`);
+    this.prepareRoot();
+    await this.start();
+  }
+
+  /** Boot the existing root again (a reboot: same disk, same instance). */
+  async start(): Promise<void> {
+    const o = this.options;
+    fs.mkdirSync(o.volumeDir, { recursive: true });
+    const nspawnArgs = [
+      "-D", this.root, "-b", "--register=no", "--keep-unit", "--console=read-only", "--resolv-conf=off",
+      `--machine=${o.name}`, `--hostname=${o.name}`, `--bind=${o.volumeDir}:${PATHS.volume}`,
+      // In its own network namespace the droplet may manage its firewall, as a real one does.
+      ...(o.network ? ["--capability=CAP_NET_ADMIN"] : []),
+    ];
+    const [cmd, args] = o.network
+      ? // nsenter, not `ip netns exec`: that remounts /sys and hides the cgroup tree nspawn needs.
+        ["nsenter", [`--net=/run/netns/${o.network.netns}`, "--", "systemd-nspawn", ...nspawnArgs]]
+      : ["systemd-nspawn", nspawnArgs];
+    this.console = "";
+    this.bootedAt = Date.now();
+    const child = childProcess.spawn(cmd, args, {
+      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.nspawn = child;
+    const keep = (chunk: Buffer) => {
+      this.console = (this.console + chunk.toString()).slice(-50000);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    process.on("exit", () => child.kill("SIGKILL"));
+    this.leader = await this.findLeader(child);
+  }
+
+  private prepareRoot(): void {
+    const o = this.options;
+    const write = (file: string, content: string, mode = 0o644) => {
+      const full = path.join(this.root, file);
+      fs.mkdirSync(path.dirname(full), { recursive: true });
+      fs.rmSync(full, { force: true });
+      fs.writeFileSync(full, content, { mode });
+    };
+    // A true first boot: systemd generates the machine id, cloud-init sees a new instance.
+    write("etc/machine-id", "uninitialized\n");
+    write("etc/cloud/cloud.cfg.d/99-local-droplet.cfg", YAML.stringify({
+      datasource_list: ["NoCloud", "None"],
+      network: { config: "disabled" },
+    }));
+    write("var/lib/cloud/seed/nocloud/user-data", o.userData, 0o600);
+    write("var/lib/cloud/seed/nocloud/meta-data", YAML.stringify({ "instance-id": o.instanceId, "local-hostname": o.name }));
+    write("etc/resolv.conf", o.resolvConf);
+    if (o.network) {
+      // The platform's network config, as DigitalOcean's image has it: the interface is up
+      // with its address, so network-online.target is reached as on a droplet.
+      write("etc/systemd/network/10-droplet.network", [
+        "[Match]", `Name=${o.network.interface}`, "", "[Network]", `Address=${o.network.address}/24`, `Gateway=${o.network.gateway}`, "",
+      ].join("\n"));
+    }
+  }
+
+  private async findLeader(child: childProcess.ChildProcess): Promise<number> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`systemd-nspawn exited (${child.exitCode}):\n${this.console}`);
+      const pid = descendants(child.pid!).find((p) => comm(p) === "systemd");
+      if (pid) return pid;
+      await sleep(100);
+    }
+    throw new Error(`systemd did not start in the container:\n${this.console}`);
+  }
+
+  /** Run a command inside the droplet (all its namespaces), as root. */
+  exec(command: string[], input?: string): Exec {
+    return run("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { input, env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" } });
+  }
+
+  /** Same, without blocking the event loop (for long waits). */
+  execAsync(command: string[], timeoutMs: number): Promise<Exec> {
+    return new Promise((resolve) => {
+      const child = childProcess.spawn("nsenter", ["-t", String(this.leader), "-a", "--", ...command], {
+        env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c) => (stdout += c));
+      child.stderr.on("data", (c) => (stderr += c));
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+    });
+  }
+
+  /** Wait until cloud-init has finished; returns its status exit code (0, or 2 for recoverable errors). */
+  async waitForCloudInit(timeoutMs: number): Promise<Exec> {
+    return this.execAsync(["cloud-init", "status", "--wait", "--long"], timeoutMs);
+  }
+
+  /** The first boot's log, for failure messages. */
+  cloudInitOutput(lines = 120): string {
+    const file = path.join(this.root, "var/log/cloud-init-output.log");
+    if (!fs.existsSync(file)) return "(no cloud-init-output.log)";
+    return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  }
+
+  consoleOutput(): string {
+    return this.console;
+  }
+
+  /** Clean shutdown (systemctl poweroff), as DigitalOcean's graceful shutdown does. */
+  async poweroff(timeoutMs = 90_000): Promise<void> {
+    const child = this.nspawn;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    this.exec(["systemctl", "poweroff", "--no-block"]);
+    const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs).then(() => true)]);
+    if (timedOut) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+
+  /** Remove the droplet's root (the volume directory stays). */
+  destroy(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function comm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** All descendant PIDs of a process (breadth first). */
+function descendants(pid: number): number[] {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of fs.readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {
+          found.push(Number(c));
+          queue.push(Number(c));
+        }
+      } catch {
+        // task ended
+      }
+    }
+  }
+  return found;
+}

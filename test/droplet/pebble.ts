@@ -1,0 +1,61 @@
+/**
+ * Pebble, Let's Encrypt's ACME test server (Go module, built here): Caddy on the local
+ * droplet obtains its certificates from it by HTTP-01, exactly as from Let's Encrypt.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { run } from "../fixtures";
+import { ROOT, Service, request, startProcess, waitUntil } from "../local-services";
+import { TestCa } from "./testPki";
+
+export const PEBBLE_MODULE = "github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3";
+
+/** The pebble binary, built into .cache/go-bin once. */
+export function ensurePebble(): string {
+  const bin = path.join(ROOT, ".cache", "go-bin");
+  const pebble = path.join(bin, "pebble");
+  if (fs.existsSync(pebble)) return pebble;
+  const go = [process.env.GOROOT ? path.join(process.env.GOROOT, "bin", "go") : "", "/usr/local/go/bin/go"].find((g) => g && fs.existsSync(g)) ?? "go";
+  const r = run(go, ["install", PEBBLE_MODULE], { env: { ...process.env, GOBIN: bin, GOFLAGS: "-mod=mod" } });
+  if (r.code !== 0) throw new Error(`go install ${PEBBLE_MODULE}: ${r.stderr}`);
+  return pebble;
+}
+
+export interface Pebble {
+  directoryUrl: string;
+  /** Root of the certificates Pebble issues (made anew each start). */
+  issuingRoot: string;
+  stop(): Promise<void>;
+}
+
+export async function startPebble(dir: string, listenIp: string, dnsServer: string, ca: TestCa): Promise<Pebble> {
+  fs.mkdirSync(dir, { recursive: true });
+  const tls = ca.issue("pebble", [listenIp]);
+  fs.writeFileSync(path.join(dir, "cert.pem"), tls.cert);
+  fs.writeFileSync(path.join(dir, "key.pem"), tls.key);
+  fs.writeFileSync(path.join(dir, "pebble.json"), JSON.stringify({
+    pebble: {
+      listenAddress: `${listenIp}:14000`,
+      managementListenAddress: `${listenIp}:15000`,
+      certificate: path.join(dir, "cert.pem"),
+      privateKey: path.join(dir, "key.pem"),
+      httpPort: 80,
+      tlsPort: 443,
+      ocspResponderURL: "",
+      externalAccountBindingRequired: false,
+    },
+  }));
+  const service: Service = startProcess(ensurePebble(), ["-config", path.join(dir, "pebble.json"), "-dnsserver", `${dnsServer}:53`], {
+    ...process.env,
+    PEBBLE_VA_NOSLEEP: "1",
+    PEBBLE_WFE_NONCEREJECT: "0",
+  });
+  let issuingRoot = "";
+  await waitUntil("Pebble", 30, async () => {
+    if (service.process.exitCode !== null) throw new Error(`pebble exited:\n${service.output()}`);
+    const r = await request(`https://${listenIp}:15000/roots/0`, ca.certPem, { address: listenIp });
+    issuingRoot = r.status === 200 ? r.body : "";
+    return issuingRoot.includes("BEGIN CERTIFICATE");
+  });
+  return { directoryUrl: `https://${listenIp}:14000/dir`, issuingRoot, stop: () => service.stop() };
+}
