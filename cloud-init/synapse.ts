@@ -84,6 +84,8 @@ export function synapseSecretsConfig(secrets: Secrets, site: SynapseSite = DROPL
         dbname: SYNAPSE_DB.name,
         host: site.dbHost,
         port: site.dbPort,
+        // Loopback only: TLS would cost CPU and memory and protect nothing.
+        sslmode: "disable",
         cp_min: 5,
         cp_max: 10,
         keepalives_idle: 10,

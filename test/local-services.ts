@@ -24,7 +24,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitUntil(what: string, seconds: number, check: () => Promise<boolean> | boolean): Promise<void> {
+export async function waitUntil(what: string, seconds: number, check: () => Promise<boolean> | boolean, intervalMs = 250): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     try {
@@ -32,7 +32,7 @@ export async function waitUntil(what: string, seconds: number, check: () => Prom
     } catch {
       // not yet
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out after ${seconds}s waiting for ${what}`);
 }

@@ -11,8 +11,6 @@ log "bootstrap started"
 id -u synapse >/dev/null 2>&1 \
   || adduser --system --group --home "$SYNAPSE_DATA" --no-create-home --quiet synapse
 update-ca-certificates >/dev/null
-# No waiting: on first boot sshd's own start may be queued behind cloud-init, which waits for us.
-systemctl try-reload-or-restart --no-block ssh.service 2>/dev/null || true
 
 "$here/mount-volume.sh"
 "$here/setup-postgres.sh"

@@ -17,9 +17,6 @@ else
   mount "$VOLUME_MOUNT"
 fi
 
-# Services must not write to the root disk copies while we swap the directories.
-systemctl stop caddy.service postgresql.service 2>/dev/null || true
-
 # STATE_BINDS: "name:target name:target …" (directory on the volume : where it is mounted).
 for bind in $STATE_BINDS; do
   name=${bind%%:*}
@@ -27,6 +24,9 @@ for bind in $STATE_BINDS; do
   source="$VOLUME_MOUNT/$name"
   mkdir -p "$source" "$target"
   if ! mountpoint -q "$target"; then
+    # Nothing may write to the root disk's copy while the directories are swapped (only the
+    # first run on a droplet gets here; a re-run leaves the services alone).
+    systemctl stop caddy.service postgresql.service 2>/dev/null || true
     # First use of this volume: keep what the package put there (e.g. caddy's home).
     if [ -z "$(ls -A "$source")" ] && [ -n "$(ls -A "$target")" ]; then
       cp -a "$target/." "$source/"
