@@ -13,10 +13,11 @@ import { after, before, describe, it } from "node:test";
 import { resolveArgs } from "../components/settings";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
-import { DEFAULT_ELEMENT_VERSION } from "../cloud-init/versions";
+import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
 import { Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
+import { Session, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "./droplet/localDroplet";
 import { DropletAddress, TestNetwork } from "./droplet/network";
 import { Pebble, startPebble } from "./droplet/pebble";
@@ -27,6 +28,7 @@ const HOST_CA_DIR = "/usr/local/share/ca-certificates";
 const secrets = testSecrets();
 const log = (line: string) => console.log(`  [droplet] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
+const [NEWEST_SYNAPSE, PREVIOUS_SYNAPSE] = SYNAPSE_VERSIONS;
 
 describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const dir = scratchDir("matrix-droplet-");
@@ -37,6 +39,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   let pebble: Pebble;
   let mirror: ElementMirror;
   let settings: Settings;
+  let testSettings: (synapseVersion: string) => Settings;
   let userData: string;
   let droplet: LocalDroplet;
   let trust: string;
@@ -91,14 +94,17 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const hostCas = fs.existsSync(HOST_CA_DIR)
       ? fs.readdirSync(HOST_CA_DIR).filter((f) => f.endsWith(".crt")).map((f) => fs.readFileSync(path.join(HOST_CA_DIR, f), "utf8"))
       : [];
-    settings = resolveArgs({
+    testSettings = (synapseVersion: string) => resolveArgs({
       ...VALID_ARGS,
+      synapseVersion,
       acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
       extraCaCertificates: [ca.certPem, pebble.issuingRoot, ...hostCas], // test CA, Pebble's root, this machine's registry proxy
       elementDownloadBase: mirror.base, // a test-signed Element release from loopback
       elementKeyUrl: mirror.keyUrl,
       elementKeyFingerprint: mirror.fingerprint,
     }).settings;
+    // Start on the previous Synapse release we ship, so the last replacement is an upgrade.
+    settings = testSettings(PREVIOUS_SYNAPSE);
     userData = renderUserData(settings, secrets);
   });
 
@@ -209,10 +215,15 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     return droplet.exec(["systemctl", "show", "-p", "MainPID", "--value", "matrix-synapse"]).stdout.trim();
   }
 
-  it("an admin adds a user on the droplet; the user creates a room and talks", async () => {
+  /** Add a user the way the README tells an admin to: on the droplet, with the shared secret. */
+  function addUser(user: string, password: string): void {
     const r = droplet.exec(["/opt/synapse/current/bin/register_new_matrix_user", "-c", "/etc/synapse/conf.d/10-secrets.yaml",
-      "-u", alice.user, "-p", alice.password, "--no-admin", "http://127.0.0.1:8008"]);
+      "-u", user, "-p", password, "--no-admin", "http://127.0.0.1:8008"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+  }
+
+  it("an admin adds a user on the droplet; the user creates a room and talks", async () => {
+    addUser(alice.user, alice.password);
     const token = await login(alice.user, alice.password);
     const room = await https(`https://${settings.matrixHost}/_matrix/client/v3/createRoom`, {
       method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "persistence" }),
@@ -222,6 +233,89 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     for (let i = 0; i < 5; i++) await send(token, `before replacement ${i}`);
     assert.deepEqual(await history(token), sent);
     certBefore = await servedCertificate();
+  });
+
+  it("matrix-js-sdk: the admin logs in; two users the admin adds share a room; 200 messages arrive in order", async () => {
+    const { ClientEvent, RoomEvent } = await loadSdk();
+    const base = `https://${settings.matrixHost}`;
+    const fetchFn = fetchVia(address.ip, trust);
+    const admin = await loginClient(base, fetchFn, settings.adminUser, secrets.adminPassword);
+    assert.equal(admin.userId, "@admin:example.test");
+    const passwords = { bob: crypto.randomBytes(12).toString("hex"), carol: crypto.randomBytes(12).toString("hex") };
+    addUser("bob", passwords.bob);
+    addUser("carol", passwords.carol);
+    // Synapse's message rate limit (0.2/s) would make this take 17 minutes; the admin lifts it
+    // for bob, as an admin would for a bot (admin API, reachable on the droplet only).
+    const override = droplet.exec(["curl", "-fsS", "-X", "POST", "-H", `Authorization: Bearer ${admin.client.getAccessToken()}`,
+      "-d", JSON.stringify({ messages_per_second: 0, burst_count: 0 }),
+      "http://127.0.0.1:8008/_synapse/admin/v1/users/@bob:example.test/override_ratelimit"]);
+    assert.equal(override.code, 0, override.stderr);
+
+    const bob: Session = await loginClient(base, fetchFn, "bob", passwords.bob);
+    const carol: Session = await loginClient(base, fetchFn, "carol", passwords.carol);
+    const { room_id: room } = await bob.client.createRoom({ name: "two hundred", invite: [carol.userId] });
+    await carol.client.joinRoom(room);
+
+    const messages = Array.from({ length: 200 }, (_, i) => `message ${i + 1} of 200`);
+    const received: string[] = [];
+    const allReceived = new Promise<void>((resolve) => {
+      carol.client.on(RoomEvent.Timeline, (event, timelineRoom, toStartOfTimeline) => {
+        if (toStartOfTimeline || timelineRoom?.roomId !== room || event.getType() !== "m.room.message") return;
+        received.push(event.getContent().body as string);
+        if (received.length === messages.length) resolve();
+      });
+    });
+    const synced = new Promise<void>((resolve) => carol.client.once(ClientEvent.Sync, () => resolve()));
+    await carol.client.startClient({ initialSyncLimit: 0 });
+    await synced;
+    const started = Date.now();
+    try {
+      for (const body of messages) await bob.client.sendTextMessage(room, body);
+      const sentIn = Date.now() - started;
+      await Promise.race([allReceived, new Promise((_, reject) => setTimeout(() => reject(new Error(`received ${received.length} of 200`)), 120_000))]);
+      log(`200 messages: sent one after another in ${seconds(sentIn)} s (${Math.round(200 / (sentIn / 1000))} msg/s), all in carol's sync after ${seconds(Date.now() - started)} s`);
+      assert.deepEqual(received, messages, "every message, once, in order");
+    } finally {
+      carol.client.stopClient();
+    }
+  });
+
+  it("matrix-js-sdk: public registration is refused", async () => {
+    const { createClient } = await loadSdk();
+    const anonymous = createClient({ baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(address.ip, trust) });
+    await assert.rejects(
+      anonymous.registerRequest({ username: "mallory", password: "correct horse battery staple", auth: { type: "m.login.dummy" } }),
+      (error: { httpStatus?: number }) => error.httpStatus === 403,
+    );
+  });
+
+  it("matrix-js-sdk: an upload at the limit succeeds, one byte more gets 413", async () => {
+    const base = `https://${settings.matrixHost}`;
+    const bob = await loginClient(base, fetchVia(address.ip, trust), "alice", alice.password);
+    const limit = settings.synapse.maxUploadMb * 1024 * 1024;
+    const ok = await bob.client.uploadContent(Buffer.alloc(limit, 1), { name: "at-limit.bin", type: "application/octet-stream" });
+    assert.match(ok.content_uri, /^mxc:\/\/example\.test\//);
+    await assert.rejects(
+      bob.client.uploadContent(Buffer.alloc(limit + 1, 1), { name: "too-large.bin", type: "application/octet-stream" }),
+      (error: { httpStatus?: number; errcode?: string }) => error.httpStatus === 413 && error.errcode === "M_TOO_LARGE",
+    );
+  });
+
+  it("from outside: .well-known with CORS, no admin API on 443 or 8448, Element with its headers and config", async () => {
+    const client = await https(`https://${settings.serverName}/.well-known/matrix/client`);
+    assert.deepEqual(client.json(), { "m.homeserver": { base_url: `https://${settings.matrixHost}` } });
+    assert.equal(client.headers["access-control-allow-origin"], "*");
+    for (const base of [`https://${settings.matrixHost}`, `https://${settings.matrixHost}:8448`, `https://${settings.serverName}:8448`]) {
+      assert.equal((await https(`${base}/_synapse/admin/v1/server_version`)).status, 404, base);
+    }
+    const element = await https(`https://${settings.elementHost}/`);
+    assert.equal(element.status, 200);
+    assert.equal(element.headers["x-frame-options"], "SAMEORIGIN");
+    assert.equal(element.headers["content-security-policy"], "frame-ancestors 'self'");
+    assert.equal(element.headers["x-content-type-options"], "nosniff");
+    assert.match(String(element.headers["strict-transport-security"]), /max-age=/);
+    const config = (await https(`https://${settings.elementHost}/config.json`)).json<{ default_server_config: Record<string, { base_url: string }> }>();
+    assert.equal(config.default_server_config["m.homeserver"].base_url, `https://${settings.matrixHost}`);
   });
 
   it("measures the memory of Synapse, PostgreSQL and Caddy after warm-up (PSS per service)", () => {
@@ -293,6 +387,25 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(token), sent);
     const admin = await login(settings.adminUser, secrets.adminPassword);
     assert.ok(admin);
+  });
+
+  it(`replacing it with Synapse ${NEWEST_SYNAPSE} (from ${PREVIOUS_SYNAPSE}) migrates the database and keeps the data`, async () => {
+    const deltas = () => Number(droplet.exec(["runuser", "-u", "postgres", "--", "psql", "-d", "synapse", "-Atc",
+      "SELECT count(*) FROM applied_schema_deltas"]).stdout.trim());
+    const serverVersion = () => JSON.parse(droplet.exec(["curl", "-fsS", "http://127.0.0.1:8008/_synapse/admin/v1/server_version"]).stdout).server_version;
+    assert.equal(serverVersion(), PREVIOUS_SYNAPSE);
+    const deltasBefore = deltas();
+    await droplet.poweroff();
+    droplet.destroy();
+    settings = testSettings(NEWEST_SYNAPSE);
+    userData = renderUserData(settings, secrets);
+    await bootDroplet(`upgrade to Synapse ${NEWEST_SYNAPSE}`);
+    assert.equal(serverVersion(), NEWEST_SYNAPSE);
+    assert.ok(deltas() > deltasBefore, `schema deltas applied: ${deltasBefore} → ${deltas()}`);
+    const token = await login(alice.user, alice.password);
+    assert.deepEqual(await history(token), sent);
+    await send(token, "after upgrade");
+    assert.deepEqual(await history(token), sent);
   });
 
   it("reports the size of the cached root", () => {

@@ -104,6 +104,7 @@ export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  raw: Buffer;
   json<T = Record<string, unknown>>(): T;
 }
 
@@ -115,7 +116,7 @@ export interface Reply {
 export function request(
   url: string,
   ca: string,
-  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; address?: string } = {},
+  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; address?: string; signal?: AbortSignal } = {},
 ): Promise<Reply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
@@ -132,13 +133,15 @@ export function request(
           ...(options.headers ?? {}),
         },
         ca,
+        signal: options.signal,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
-          const body = Buffer.concat(chunks).toString("utf8");
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+          const raw = Buffer.concat(chunks);
+          const body = raw.toString("utf8");
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, raw, json: () => JSON.parse(body) });
         });
       },
     );
