@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, then every test file under node's test runner
-# (unit tests under Pulumi mocks, and the rendered artifacts checked by the real tools).
+# The test suite: type check, then the test files under node's test runner: all of them, or
+# those named on the command line (e.g. `npm test -- test/droplet.test.ts`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,4 +15,5 @@ node node_modules/typescript/bin/tsc --noEmit -p .
 
 echo "== tests"
 # Files are listed by the shell: node's runner does not expand quoted globs on every version.
-node --import tsx --test --test-reporter=spec test/*.test.ts
+if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/*.test.ts); fi
+node --import tsx --test --test-reporter=spec "${files[@]}"

@@ -17,7 +17,7 @@ import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/version
 import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
 import { Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
-import { Session, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
+import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "./droplet/localDroplet";
 import { DropletAddress, TestNetwork } from "./droplet/network";
 import { Pebble, startPebble } from "./droplet/pebble";
@@ -281,8 +281,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   });
 
   it("matrix-js-sdk: public registration is refused", async () => {
-    const { createClient } = await loadSdk();
-    const anonymous = createClient({ baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(address.ip, trust) });
+    const anonymous = await anonymousClient(`https://${settings.matrixHost}`, fetchVia(address.ip, trust));
     await assert.rejects(
       anonymous.registerRequest({ username: "mallory", password: "correct horse battery staple", auth: { type: "m.login.dummy" } }),
       (error: { httpStatus?: number }) => error.httpStatus === 403,
@@ -291,12 +290,12 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
 
   it("matrix-js-sdk: an upload at the limit succeeds, one byte more gets 413", async () => {
     const base = `https://${settings.matrixHost}`;
-    const bob = await loginClient(base, fetchVia(address.ip, trust), "alice", alice.password);
+    const uploader = await loginClient(base, fetchVia(address.ip, trust), "alice", alice.password);
     const limit = settings.synapse.maxUploadMb * 1024 * 1024;
-    const ok = await bob.client.uploadContent(Buffer.alloc(limit, 1), { name: "at-limit.bin", type: "application/octet-stream" });
+    const ok = await uploader.client.uploadContent(Buffer.alloc(limit, 1), { name: "at-limit.bin", type: "application/octet-stream" });
     assert.match(ok.content_uri, /^mxc:\/\/example\.test\//);
     await assert.rejects(
-      bob.client.uploadContent(Buffer.alloc(limit + 1, 1), { name: "too-large.bin", type: "application/octet-stream" }),
+      uploader.client.uploadContent(Buffer.alloc(limit + 1, 1), { name: "too-large.bin", type: "application/octet-stream" }),
       (error: { httpStatus?: number; errcode?: string }) => error.httpStatus === 413 && error.errcode === "M_TOO_LARGE",
     );
   });

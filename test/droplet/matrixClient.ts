@@ -10,7 +10,12 @@ type Sdk = typeof import("matrix-js-sdk");
 let sdk: Sdk | undefined;
 
 export async function loadSdk(): Promise<Sdk> {
-  sdk ??= await import("matrix-js-sdk");
+  if (!sdk) {
+    sdk = await import("matrix-js-sdk");
+    // Parts of the SDK log through its global logger (loglevel) at debug level; keep warnings.
+    const { logger } = await import("matrix-js-sdk/lib/logger.js");
+    (logger as unknown as { setLevel(level: string): void }).setLevel("warn");
+  }
   return sdk;
 }
 
@@ -60,10 +65,16 @@ export interface Session {
   userId: string;
 }
 
+/** A client with no account, for what anyone on the internet can try. */
+export async function anonymousClient(baseUrl: string, fetchFn: typeof fetch): Promise<MatrixClient> {
+  const { createClient } = await loadSdk();
+  return createClient({ baseUrl, fetchFn, logger: quiet });
+}
+
 /** Log in with a password, as Element would. */
 export async function loginClient(baseUrl: string, fetchFn: typeof fetch, user: string, password: string): Promise<Session> {
   const { createClient } = await loadSdk();
-  const anonymous = createClient({ baseUrl, fetchFn, logger: quiet });
+  const anonymous = await anonymousClient(baseUrl, fetchFn);
   const login = await anonymous.loginRequest({ type: "m.login.password", identifier: { type: "m.id.user", user }, password });
   const client = createClient({ baseUrl, fetchFn, logger: quiet, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id });
   return { client, userId: login.user_id };
