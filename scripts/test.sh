@@ -16,4 +16,5 @@ node node_modules/typescript/bin/tsc --noEmit -p .
 echo "== tests"
 # Files are listed by the shell: node's runner does not expand quoted globs on every version.
 if [ "$#" -gt 0 ]; then files=("$@"); else files=(test/*.test.ts); fi
-node --import tsx --test --test-reporter=spec "${files[@]}"
+# One file at a time: the service tests bind ports 80, 443 and 8448.
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

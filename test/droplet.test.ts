@@ -15,7 +15,7 @@ import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
-import { Reply, request, waitUntil } from "./local-services";
+import { ROOT, Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "./droplet/localDroplet";
@@ -126,6 +126,14 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const versions = await https(`https://${settings.matrixHost}/_matrix/client/versions`);
     assert.ok(Array.isArray(versions.json().versions));
     assert.ok(fs.existsSync(path.join(dir, "roots", droplet.options.name, "var/lib/matrix-do/bootstrap.done")));
+  });
+
+  it("the check `pulumi up` runs over SSH (wait-cloud-init.sh) reports the boot done", () => {
+    // As @pulumi/command sends it: the script text, with its setting prepended.
+    const script = fs.readFileSync(path.join(ROOT, "components", "readiness", "wait-cloud-init.sh"), "utf8");
+    const r = droplet.exec(["bash", "-c", `WAIT_SECONDS=60\n${script}`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /cloud-init finished; bootstrap done at /);
   });
 
   it("runs every service, enabled for the next boot", () => {
