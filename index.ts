@@ -31,6 +31,7 @@ const server = new MatrixServer("matrix", {
   acmeServer: config.get("acmeServer"),
   caaIssuer: config.get("caaIssuer"),
   extraCaCertificates: config.getObject<string[]>("extraCaCertificates"),
+  privateFederationCidrs: config.getObject<string[]>("privateFederationCidrs"),
   elementDownloadBase: config.get("elementDownloadBase"),
   elementKeyUrl: config.get("elementKeyUrl"),
   elementKeyFingerprint: config.get("elementKeyFingerprint"),

@@ -31,6 +31,8 @@ export interface Settings {
     version: string;
     presence: boolean;
     maxUploadMb: number;
+    /** Private CIDRs allowed for outgoing federation (Synapse's ip_range_whitelist). */
+    privateFederationCidrs: string[];
   };
   element: {
     version: string;

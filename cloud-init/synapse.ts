@@ -67,6 +67,8 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     // Caddy serves /.well-known/matrix/*; Synapse need not.
     serve_server_wellknown: false,
     trusted_key_servers: [{ server_name: "matrix.org" }],
+    // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
+    ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,
   };
 }

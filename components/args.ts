@@ -58,6 +58,8 @@ export interface MatrixServerArgs {
   caaIssuer?: pulumi.Input<string>;
   /** Extra CA certificates (PEM) the droplet trusts, e.g. a private ACME CA's root. */
   extraCaCertificates?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Private networks (CIDRs) Synapse may reach other servers on; it refuses private addresses otherwise. */
+  privateFederationCidrs?: pulumi.Input<pulumi.Input<string>[]>;
   /** Where to fetch Element releases from (a mirror); `<base>/v<version>/element-v<version>.tar.gz`. */
   elementDownloadBase?: pulumi.Input<string>;
   /** URL of the OpenPGP key that signs Element releases. */

@@ -208,6 +208,9 @@ export function resolveArgs(args: PlainArgs): Resolved {
   const caaIssuer = args.caaIssuer ?? DEFAULTS.caaIssuer;
   if (!DOMAIN_RE.test(caaIssuer)) bad("caaIssuer", "the CA's domain such as letsencrypt.org", caaIssuer);
 
+  const privateFederationCidrs = args.privateFederationCidrs ?? [];
+  for (const cidr of privateFederationCidrs) if (!isCidr(cidr)) bad("privateFederationCidrs", "CIDRs such as 10.10.0.0/16", cidr);
+
   const extraCaCertificates = args.extraCaCertificates ?? [];
   for (const pem of extraCaCertificates) {
     if (!PEM_RE.test(pem)) bad("extraCaCertificates", "PEM certificates (-----BEGIN CERTIFICATE----- …)", pem.slice(0, 40));
@@ -254,6 +257,7 @@ export function resolveArgs(args: PlainArgs): Resolved {
       version: synapseVersion,
       presence: args.presence ?? memoryMb >= PRESENCE_MIN_MEMORY_MB,
       maxUploadMb,
+      privateFederationCidrs: [...privateFederationCidrs],
     },
     element: {
       version: elementVersion,

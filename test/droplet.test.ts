@@ -29,6 +29,8 @@ const secrets = testSecrets();
 const log = (line: string) => console.log(`  [droplet] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const [NEWEST_SYNAPSE, PREVIOUS_SYNAPSE] = SYNAPSE_VERSIONS;
+/** An address nothing answers at (no route). */
+const UNREACHABLE = "10.213.250.250";
 
 describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const dir = scratchDir("matrix-droplet-");
@@ -39,11 +41,13 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   let pebble: Pebble;
   let mirror: ElementMirror;
   let settings: Settings;
-  let testSettings: (synapseVersion: string) => Settings;
+  let testSettings: (synapseVersion: string, domain?: string) => Settings;
+  let otherAddress: DropletAddress;
   let userData: string;
   let droplet: LocalDroplet;
   let trust: string;
   let generation = 0;
+  let other: LocalDroplet | undefined;
 
   /** HTTPS to a name of the test domain, at the droplet's address, trusting Pebble's root. */
   const https = (url: string, options: Parameters<typeof request>[2] = {}): Promise<Reply> =>
@@ -78,12 +82,23 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     ensureRootfs(log);
     network = TestNetwork.create();
     address = network.addHost(1);
-    await network.serveDns({
-      addresses: { "example.test": address.ip },
-      srv: [
-        ["_matrix-fed._tcp.example.test", "matrix.example.test", 8448],
-        ["_matrix._tcp.example.test", "matrix.example.test", 8448],
-      ],
+    otherAddress = network.addHost(2);
+    // Both servers' names, as public DNS would have them. The second server gets a view in
+    // which example.test's apex leads nowhere: it can reach example.test only through SRV.
+    const zone = (domain: string, ip: string) => ({
+      [domain]: ip, [`matrix.${domain}`]: ip, [`element.${domain}`]: ip,
+    });
+    const srv = (domain: string): [string, string, number][] => [
+      [`_matrix-fed._tcp.${domain}`, `matrix.${domain}`, 8448],
+      [`_matrix._tcp.${domain}`, `matrix.${domain}`, 8448],
+    ];
+    const everything = { ...zone("example.test", address.ip), ...zone("other.test", otherAddress.ip) };
+    const srvRecords = [...srv("example.test"), ...srv("other.test")];
+    await network.serveDns(address, { zones: ["example.test", "other.test"], hosts: everything, srv: srvRecords });
+    await network.serveDns(otherAddress, {
+      zones: ["example.test", "other.test"],
+      hosts: { ...everything, "example.test": UNREACHABLE },
+      srv: srvRecords,
     });
     ca = createTestCa(path.join(dir, "ca"));
     pebble = await startPebble(path.join(dir, "pebble"), address.hostIp, address.hostIp, ca);
@@ -94,9 +109,11 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const hostCas = fs.existsSync(HOST_CA_DIR)
       ? fs.readdirSync(HOST_CA_DIR).filter((f) => f.endsWith(".crt")).map((f) => fs.readFileSync(path.join(HOST_CA_DIR, f), "utf8"))
       : [];
-    testSettings = (synapseVersion: string) => resolveArgs({
+    testSettings = (synapseVersion: string, domain = "example.test") => resolveArgs({
       ...VALID_ARGS,
+      domain,
       synapseVersion,
+      privateFederationCidrs: ["10.213.0.0/16"], // the test network is private
       acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
       extraCaCertificates: [ca.certPem, pebble.issuingRoot, ...hostCas], // test CA, Pebble's root, this machine's registry proxy
       elementDownloadBase: mirror.base, // a test-signed Element release from loopback
@@ -109,6 +126,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   });
 
   after(async () => {
+    await other?.poweroff();
+    other?.destroy();
     if (process.env.MATRIX_DO_KEEP_DROPLET) {
       // For a developer: leave it running to look inside (nsenter -t <pid> -a bash).
       log(`kept running: nsenter -t ${droplet.leader} -a bash; volume ${volumeDir}`);
@@ -224,8 +243,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   }
 
   /** Add a user the way the README tells an admin to: on the droplet, with the shared secret. */
-  function addUser(user: string, password: string): void {
-    const r = droplet.exec(["/opt/synapse/current/bin/register_new_matrix_user", "-c", "/etc/synapse/conf.d/10-secrets.yaml",
+  function addUser(user: string, password: string, on: LocalDroplet = droplet): void {
+    const r = on.exec(["/opt/synapse/current/bin/register_new_matrix_user", "-c", "/etc/synapse/conf.d/10-secrets.yaml",
       "-u", user, "-p", password, "--no-admin", "http://127.0.0.1:8008"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   }
@@ -413,6 +432,49 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(token), sent);
     await send(token, "after upgrade");
     assert.deepEqual(await history(token), sent);
+  });
+
+  it("federates with a second server: invite over .well-known, join over SRV, messages both ways", async () => {
+    const { Direction } = await loadSdk();
+    const otherSettings = testSettings(NEWEST_SYNAPSE, "other.test");
+    const otherSecrets = testSecrets();
+    other = new LocalDroplet({
+      name: "other",
+      rootfs: rootfsTarball(),
+      workDir: path.join(dir, "roots"),
+      volumeDir: path.join(dir, "other-volume"),
+      userData: renderUserData(otherSettings, otherSecrets),
+      instanceId: `i-other-${crypto.randomBytes(4).toString("hex")}`,
+      resolvConf: network.resolvConf(otherAddress),
+      network: { netns: otherAddress.netns, interface: otherAddress.interface, address: otherAddress.ip, gateway: otherAddress.hostIp },
+    });
+    await other.boot();
+    const status = await other.waitForCloudInit(25 * 60_000);
+    assert.ok([0, 2].includes(status.code), `cloud-init failed on other.test:\n${other.cloudInitOutput()}`);
+    const daveBase = `https://${otherSettings.matrixHost}`;
+    await waitUntil("HTTPS on other.test", 300, async () =>
+      (await request(`${daveBase}/_matrix/client/versions`, trust, { address: otherAddress.ip })).status === 200);
+
+    const davePassword = crypto.randomBytes(12).toString("hex");
+    addUser("dave", davePassword, other);
+    const aliceSession = await loginClient(`https://${settings.matrixHost}`, fetchVia(address.ip, trust), alice.user, alice.password);
+    const dave = await loginClient(daveBase, fetchVia(otherAddress.ip, trust), "dave", davePassword);
+
+    // example.test → other.test: the invite travels by other.test's .well-known.
+    const { room_id: room } = await aliceSession.client.createRoom({ name: "across servers", invite: [dave.userId] });
+    // other.test → example.test: its DNS gives example.test's apex no address, so the join can
+    // only have found example.test through the SRV record (matrix.example.test:8448, with a
+    // certificate for example.test).
+    await dave.client.joinRoom(room, { viaServers: ["example.test"] });
+
+    const bodies = async (session: Session) => {
+      const res = await session.client.createMessagesRequest(room, null, 50, Direction.Backward);
+      return res.chunk.filter((e) => e.type === "m.room.message").map((e) => e.content.body as string);
+    };
+    await dave.client.sendTextMessage(room, "hello from other.test");
+    await waitUntil("dave's message on example.test", 60, async () => (await bodies(aliceSession)).includes("hello from other.test"), 1000);
+    await aliceSession.client.sendTextMessage(room, "hello from example.test");
+    await waitUntil("alice's message on other.test", 60, async () => (await bodies(dave)).includes("hello from example.test"), 1000);
   });
 
   it("reports the size of the cached root", () => {

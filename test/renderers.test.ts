@@ -36,6 +36,12 @@ describe("Synapse config", () => {
     assert.equal(homeserver.report_stats, false);
   });
 
+  it("lets federation reach private networks only when asked to", () => {
+    assert.equal("ip_range_whitelist" in homeserver, false);
+    const allowing = YAML.parse(fileIn(renderUserData(settingsFor({ privateFederationCidrs: ["10.10.0.0/16"] }), secrets), `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.deepEqual(allowing.ip_range_whitelist, ["10.10.0.0/16"]);
+  });
+
   it("names the server and its public URL, and drops the 1-Click's dead keys", () => {
     assert.equal(homeserver.server_name, "example.test");
     assert.equal(homeserver.public_baseurl, "https://matrix.example.test/");

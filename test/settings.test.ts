@@ -44,6 +44,7 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["an unknown ACME server", { acmeServer: "zerossl" }, "acmeServer"],
   ["a plain-http ACME directory", { acmeServer: "http://localhost:14000/dir" }, "acmeServer"],
   ["a bad CAA issuer", { caaIssuer: "lets encrypt" }, "caaIssuer"],
+  ["a bad private federation CIDR", { privateFederationCidrs: ["10.0.0.0"] }, "privateFederationCidrs"],
   ["a value that is not a PEM certificate", { extraCaCertificates: ["hello"] }, "extraCaCertificates"],
   ["a short key fingerprint", { elementKeyFingerprint: "ABCD" }, "elementKeyFingerprint"],
   ["a plain-http Element mirror", { elementDownloadBase: "http://mirror.example.org" }, "elementDownloadBase"],

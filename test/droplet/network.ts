@@ -25,8 +25,10 @@ export interface DropletAddress {
 }
 
 export interface DnsRecords {
-  /** Domain → address; covers its subdomains too. */
-  addresses: Record<string, string>;
+  /** Zones answered here only (no forwarding): names not listed get no address. */
+  zones: string[];
+  /** Host name → IPv4 address. */
+  hosts: Record<string, string>;
   /** SRV records: [name, target, port]. */
   srv: [string, string, number][];
 }
@@ -39,7 +41,7 @@ function must(cmd: string, args: string[]): string {
 
 export class TestNetwork {
   private readonly hosts: { netns: string; link: string }[] = [];
-  private dns?: Service;
+  private readonly dns = new Map<string, Service>();
   private readonly oldForward: string;
 
   private closed = false;
@@ -91,28 +93,30 @@ export class TestNetwork {
     return { netns, interface: peer, hostIp, ip };
   }
 
-  /** Start (or restart) the DNS server on every host-side address with these records. */
-  async serveDns(records: DnsRecords): Promise<void> {
-    await this.dns?.stop();
+  /**
+   * Serve DNS to one droplet (on its host-side address) with these records; every other name
+   * is forwarded to this machine's resolver. Each droplet can have its own view.
+   */
+  async serveDns(view: DropletAddress, records: DnsRecords): Promise<void> {
+    await this.dns.get(view.hostIp)?.stop();
     const upstream = fs.readFileSync("/etc/resolv.conf", "utf8").match(/^nameserver\s+(\S+)/m)?.[1];
     if (!upstream) throw new Error("no nameserver in /etc/resolv.conf");
-    const listen = this.hosts.map((_, i) => `${SUBNET}.${i + 1}.1`);
     const args = [
-      "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces", "--log-facility=-",
-      `--server=${upstream}`, ...listen.map((a) => `--listen-address=${a}`),
-      ...Object.entries(records.addresses).map(([name, ip]) => `--address=/${name}/${ip}`),
-      // Answer everything else in the test domains here (AAAA: no data) instead of forwarding.
-      ...Object.keys(records.addresses).map((name) => `--local=/${name}/`),
+      "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces", "--log-facility=-", "--pid-file=",
+      `--server=${upstream}`, `--listen-address=${view.hostIp}`,
+      // Answer the test zones here only (AAAA: no data) instead of forwarding.
+      ...records.zones.map((zone) => `--local=/${zone}/`),
+      ...Object.entries(records.hosts).map(([name, ip]) => `--host-record=${name},${ip}`),
       ...records.srv.map(([name, target, port]) => `--srv-host=${name},${target},${port},10,5`),
-      "--pid-file=",
     ];
-    this.dns = startProcess("dnsmasq", args);
+    const service = startProcess("dnsmasq", args);
+    this.dns.set(view.hostIp, service);
     const resolver = new dns.Resolver({ timeout: 1000, tries: 1 });
-    resolver.setServers([listen[0]]);
-    await waitUntil("dnsmasq", 10, async () => (await resolver.resolve4(Object.keys(records.addresses)[0])).length > 0)
-      .catch((error) => {
-        throw new Error(`${error.message}\n${this.dns?.output()}`);
-      });
+    resolver.setServers([view.hostIp]);
+    const [name, ip] = Object.entries(records.hosts)[0];
+    await waitUntil("dnsmasq", 10, async () => (await resolver.resolve4(name)).includes(ip)).catch((error) => {
+      throw new Error(`${error.message}\n${service.output()}`);
+    });
   }
 
   /** resolv.conf content for a droplet or tool that should use our DNS. */
@@ -121,7 +125,7 @@ export class TestNetwork {
   }
 
   async close(): Promise<void> {
-    await this.dns?.stop();
+    for (const service of this.dns.values()) await service.stop();
     this.closeSync();
   }
 
@@ -129,7 +133,7 @@ export class TestNetwork {
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;
-    this.dns?.process.kill("SIGKILL");
+    for (const service of this.dns.values()) service.process.kill("SIGKILL");
     for (const { netns, link } of this.hosts) {
       run("ip", ["link", "delete", link]);
       run("ip", ["netns", "delete", netns]);
