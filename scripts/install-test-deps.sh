@@ -7,18 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly TEST_DEBIAN_PACKAGES="caddy cloud-init shellcheck postgresql nftables openssl curl gnupg systemd-container debootstrap dnsmasq-base iproute2"
 
-missing=()
-for pkg in $TEST_DEBIAN_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "install-test-deps: need root to install: ${missing[*]}" >&2; exit 1; }
-  # cloud-init is only a validator here: never let it act on this machine's next boot.
-  mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
-  echo "install-test-deps: apt-get install ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck disable=SC2086 # a list of package names
+bash "$root/scripts/apt-ensure.sh" $TEST_DEBIAN_PACKAGES
 
 # The Synapse release the payload installs by default, from the same lock file.
 version=$(sed -n 's/^export const SYNAPSE_VERSIONS = \["\([^"]*\)".*/\1/p' "$root/cloud-init/versions.ts")

@@ -18,10 +18,10 @@ import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
 import { ROOT, Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
-import { LocalDroplet } from "./droplet/localDroplet";
-import { DropletAddress, TestNetwork } from "./droplet/network";
+import { LocalDroplet } from "../local/localDroplet";
+import { DropletAddress, LocalNetwork } from "../local/network";
 import { Pebble, startPebble } from "./droplet/pebble";
-import { ensureRootfs, rootfsTarball } from "./droplet/rootfs";
+import { ensureRootfs, rootfsTarball } from "../local/rootfs";
 import { TestCa, createTestCa } from "./droplet/testPki";
 
 const HOST_CA_DIR = "/usr/local/share/ca-certificates";
@@ -35,7 +35,7 @@ const UNREACHABLE = "10.213.250.250";
 describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const dir = scratchDir("matrix-droplet-");
   const volumeDir = path.join(dir, "volume");
-  let network: TestNetwork;
+  let network: LocalNetwork;
   let address: DropletAddress;
   let ca: TestCa;
   let pebble: Pebble;
@@ -80,7 +80,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
 
   before(async () => {
     ensureRootfs(log);
-    network = TestNetwork.create();
+    network = LocalNetwork.create();
     address = network.addHost(1);
     otherAddress = network.addHost(2);
     // Both servers' names, as public DNS would have them. The second server gets a view in

@@ -1,5 +1,4 @@
 /** Shared test inputs: valid args, and fixed secrets for rendering without Pulumi. */
-import * as childProcess from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -48,9 +47,4 @@ export function scratchDir(prefix: string): string {
   return dir;
 }
 
-/** Run a command; resolves with its exit code and output (never rejects on a non-zero exit). */
-export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const result = childProcess.spawnSync(cmd, args, { input: options.input, env: options.env ?? process.env, encoding: "utf8" });
-  if (result.error) throw result.error;
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
+export { run } from "../local/process";

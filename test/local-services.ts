@@ -2,7 +2,6 @@
  * Real services for the integration tests, run as plain processes on this machine in a
  * scratch directory: a throwaway PostgreSQL cluster, the pinned Synapse, and Caddy.
  */
-import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as net from "net";
@@ -24,18 +23,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitUntil(what: string, seconds: number, check: () => Promise<boolean> | boolean, intervalMs = 250): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out after ${seconds}s waiting for ${what}`);
-}
 
 function postgresBin(tool: string): string {
   const versions = fs.readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
@@ -69,34 +56,6 @@ export async function startPostgres(dir: string, extraConf: string): Promise<Pos
     socketDir: dir,
     psql: (args, input) => asPostgres("psql", ["--no-psqlrc", "-h", dir, "-p", String(port), "-v", "ON_ERROR_STOP=1", ...args], input),
     stop: () => void asPostgres(postgresBin("pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"]),
-  };
-}
-
-export interface Service {
-  process: childProcess.ChildProcess;
-  output: () => string;
-  stop(): Promise<void>;
-}
-
-/** Start a long-running process, keeping its output for failure messages. */
-export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Service {
-  const child = childProcess.spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20000);
-  };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  process.on("exit", () => child.kill("SIGKILL"));
-  return {
-    process: child,
-    output: () => output,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
   };
 }
 
@@ -150,3 +109,5 @@ export function request(
     req.end();
   });
 }
+
+export { Service, startProcess, waitUntil } from "../local/process";

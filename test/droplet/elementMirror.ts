@@ -15,7 +15,15 @@ export interface ElementMirror {
   close(): Promise<void>;
 }
 
-export async function startElementMirror(dir: string, versions: string[], ca: TestCa, listenIp: string, port: number): Promise<ElementMirror> {
+export async function startElementMirror(
+  dir: string,
+  versions: string[],
+  ca: TestCa,
+  listenIp: string,
+  port: number,
+  /** The address droplets use, when it differs from the one listened on (e.g. 0.0.0.0). */
+  advertisedIp = listenIp,
+): Promise<ElementMirror> {
   const gnupg = path.join(dir, "gnupg");
   fs.mkdirSync(gnupg, { recursive: true, mode: 0o700 });
   const gpg = (...args: string[]) => {
@@ -42,7 +50,7 @@ export async function startElementMirror(dir: string, versions: string[], ca: Te
   }
   fs.writeFileSync(path.join(files, "release-key.asc"), gpg("--armor", "--export", fingerprint));
 
-  const tls = ca.issue("element-mirror", [listenIp]);
+  const tls = ca.issue("element-mirror", [advertisedIp]);
   const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     const file = path.join(files, path.normalize(decodeURIComponent(new URL(req.url!, "https://x").pathname)));
     if (!file.startsWith(files) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return void res.writeHead(404).end();
@@ -50,6 +58,6 @@ export async function startElementMirror(dir: string, versions: string[], ca: Te
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(port, listenIp, resolve));
-  const base = `https://${listenIp}:${port}`;
+  const base = `https://${advertisedIp}:${port}`;
   return { base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => server.close(() => r())) };
 }

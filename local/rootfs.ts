@@ -5,8 +5,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../fixtures";
-import { ROOT } from "../local-services";
+import { run } from "./process";
+import { PACKAGE_ROOT as ROOT } from "../cloud-init/assets";
 
 /** What a DigitalOcean Debian 13 image has that the payload relies on. */
 export const ROOTFS_PACKAGES = [

@@ -9,8 +9,8 @@ import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { run } from "../fixtures";
-import { PATHS } from "../../cloud-init/paths";
+import { run } from "./process";
+import { PATHS } from "../cloud-init/paths";
 
 export interface DropletOptions {
   name: string;

@@ -9,12 +9,11 @@
  */
 import * as dns from "dns/promises";
 import * as fs from "fs";
-import { run } from "../fixtures";
-import { Service, startProcess, waitUntil } from "../local-services";
+import { Service, run, startProcess, waitUntil } from "./process";
 
 const SUBNET = "10.213";
-const NAT_TABLE = "matrix_do_test";
-const FORWARD_STATE = "/run/matrix-do-test.ip_forward";
+const NAT_TABLE = "matrix_do_local";
+const FORWARD_STATE = "/run/matrix-do-local.ip_forward";
 
 export interface DropletAddress {
   netns: string;
@@ -39,7 +38,7 @@ function must(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
-export class TestNetwork {
+export class LocalNetwork {
   private readonly hosts: { netns: string; link: string }[] = [];
   private readonly dns = new Map<string, Service>();
   private readonly oldForward: string;
@@ -55,8 +54,8 @@ export class TestNetwork {
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
   }
 
-  static create(): TestNetwork {
-    const net = new TestNetwork();
+  static create(): LocalNetwork {
+    const net = new LocalNetwork();
     run("nft", ["delete", "table", "ip", NAT_TABLE]);
     const rules = `table ip ${NAT_TABLE} {
   chain postrouting {
@@ -129,7 +128,7 @@ export class TestNetwork {
     this.closeSync();
   }
 
-  /** Undo every change; also run if the test process is interrupted. */
+  /** Undo every change; also run if the process is interrupted. */
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;

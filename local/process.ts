@@ -1,0 +1,53 @@
+/**
+ * Running programs: one-shot commands, long-running services, and waiting for a condition.
+ * Shared by `npm run local` and the test suite.
+ */
+import * as childProcess from "child_process";
+
+/** Run a command; resolves with its exit code and output (never rejects on a non-zero exit). */
+export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const result = childProcess.spawnSync(cmd, args, { input: options.input, env: options.env ?? process.env, encoding: "utf8" });
+  if (result.error) throw result.error;
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+export async function waitUntil(what: string, seconds: number, check: () => Promise<boolean> | boolean, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+}
+
+export interface Service {
+  process: childProcess.ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** Start a long-running process, keeping its output for failure messages. */
+export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Service {
+  const child = childProcess.spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  process.on("exit", () => child.kill("SIGKILL"));
+  return {
+    process: child,
+    output: () => output,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
