@@ -17,6 +17,7 @@ import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/version
 import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
 import { ROOT, Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
+import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "../local/localDroplet";
 import { DropletAddress, LocalNetwork } from "../local/network";
@@ -475,6 +476,25 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     await waitUntil("dave's message on example.test", 60, async () => (await bodies(aliceSession)).includes("hello from other.test"), 1000);
     await aliceSession.client.sendTextMessage(room, "hello from example.test");
     await waitUntil("alice's message on other.test", 60, async () => (await bodies(dave)).includes("hello from example.test"), 1000);
+  });
+
+  it("passes the federation tester's checks, through .well-known and through SRV", async () => {
+    // Seen from example.test's DNS view: other.test and example.test delegate by .well-known.
+    const byWellKnown = await checkFederation("example.test", address.hostIp, trust);
+    assert.deepEqual([byWellKnown.via, byWellKnown.host, byWellKnown.port, byWellKnown.tlsName], ["well-known", "matrix.example.test", 443, "matrix.example.test"]);
+    assert.equal((await checkFederation("other.test", address.hostIp, trust)).via, "well-known");
+    // Seen from other.test's view, where example.test's apex has no address: the SRV record,
+    // with a certificate valid for the server name on matrix.example.test:8448.
+    const bySrv = await checkFederation("example.test", otherAddress.hostIp, trust);
+    assert.deepEqual([bySrv.via, bySrv.host, bySrv.port, bySrv.tlsName], ["srv", "matrix.example.test", 8448, "example.test"]);
+    assert.match(bySrv.serverVersion, new RegExp(`^Synapse ${NEWEST_SYNAPSE.replace(/\./g, "\\.")}`));
+    assert.deepEqual(bySrv.keyIds, [`ed25519:${secrets.signingKey.split(" ")[1]}`]);
+    log(`federation checks: ${byWellKnown.via} → ${byWellKnown.host}:${byWellKnown.port}; ${bySrv.via} → ${bySrv.host}:${bySrv.port} (TLS name ${bySrv.tlsName}); ${bySrv.serverVersion}`);
+
+    // The signature check is real: a changed field breaks it.
+    const keys = (await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json<Record<string, unknown>>();
+    assert.doesNotThrow(() => verifyServerKeys("example.test", JSON.stringify(keys)));
+    assert.throws(() => verifyServerKeys("example.test", JSON.stringify({ ...keys, valid_until_ts: (keys.valid_until_ts as number) + 1 })), /bad signature/);
   });
 
   it("reports the size of the cached root", () => {
