@@ -16,15 +16,14 @@ import * as YAML from "yaml";
 import { PlainArgs, resolveArgs } from "../components/settings";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { Secrets } from "../cloud-init/settings";
-import { formatSigningKey } from "../cloud-init/synapse";
 import { renderUserData } from "../cloud-init/userData";
 import { LocalDroplet } from "./localDroplet";
 import { LocalNetwork } from "./network";
 import { ensureRootfs } from "./rootfs";
 import { waitUntil } from "./process";
+import { hostCaCertificates, newSecrets } from "./secrets";
 
 const PROJECT = "matrix-do";
-const HOST_CA_DIR = "/usr/local/share/ca-certificates";
 
 /** The stack's plain config values (secret ones are left out: they stay in Pulumi). */
 export function readStackConfig(projectDir: string, stack?: string): { stack: string; args: PlainArgs } {
@@ -44,18 +43,10 @@ export function readStackConfig(projectDir: string, stack?: string): { stack: st
   return { stack: name, args: args as unknown as PlainArgs };
 }
 
-/** Secrets like the ones Pulumi generates, made once and kept beside the local volume. */
+/** Secrets made once and kept beside the local volume, so the next run is the same server. */
 export function localSecrets(file: string): Secrets {
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as Secrets;
-  const alnum = (n: number) => crypto.randomBytes(n * 2).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, n);
-  const secrets: Secrets = {
-    postgresPassword: alnum(32),
-    registrationSharedSecret: alnum(48),
-    macaroonSecretKey: alnum(48),
-    formSecret: alnum(48),
-    adminPassword: alnum(24),
-    signingKey: formatSigningKey(alnum(4), crypto.randomBytes(32).toString("base64")),
-  };
+  const secrets = newSecrets();
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -67,13 +58,10 @@ async function main(): Promise<void> {
   const { stack, args } = readStackConfig(process.cwd(), stackFlag > 0 ? process.argv[stackFlag + 1] : undefined);
   const home = path.join(PACKAGE_ROOT, ".cache", "local", stack);
   const secrets = localSecrets(path.join(home, "secrets.json"));
-  const hostCas = fs.existsSync(HOST_CA_DIR)
-    ? fs.readdirSync(HOST_CA_DIR).filter((f) => f.endsWith(".crt")).map((f) => fs.readFileSync(path.join(HOST_CA_DIR, f), "utf8"))
-    : [];
   const { settings } = resolveArgs({
     ...args,
     acmeServer: "internal", // nobody outside can reach this server: Caddy's own CA signs
-    extraCaCertificates: [...(args.extraCaCertificates ?? []), ...hostCas], // this machine's proxies, if any
+    extraCaCertificates: [...(args.extraCaCertificates ?? []), ...hostCaCertificates()], // this machine's proxies, if any
   });
 
   const log = (line: string) => console.log(`local: ${line}`);

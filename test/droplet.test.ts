@@ -20,12 +20,12 @@ import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
 import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "../local/localDroplet";
+import { hostCaCertificates } from "../local/secrets";
 import { DropletAddress, LocalNetwork } from "../local/network";
 import { Pebble, startPebble } from "./droplet/pebble";
 import { ensureRootfs, rootfsTarball } from "../local/rootfs";
 import { TestCa, createTestCa } from "./droplet/testPki";
 
-const HOST_CA_DIR = "/usr/local/share/ca-certificates";
 const secrets = testSecrets();
 const log = (line: string) => console.log(`  [droplet] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -107,9 +107,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     trust = pebble.issuingRoot;
 
     // What differs from production, and nothing else: each is a setting of the renderer.
-    const hostCas = fs.existsSync(HOST_CA_DIR)
-      ? fs.readdirSync(HOST_CA_DIR).filter((f) => f.endsWith(".crt")).map((f) => fs.readFileSync(path.join(HOST_CA_DIR, f), "utf8"))
-      : [];
+    const hostCas = hostCaCertificates();
     testSettings = (synapseVersion: string, domain = "example.test") => resolveArgs({
       ...VALID_ARGS,
       domain,

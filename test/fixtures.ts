@@ -1,12 +1,11 @@
-/** Shared test inputs: valid args, and fixed secrets for rendering without Pulumi. */
-import * as crypto from "crypto";
+/** Shared test inputs: valid args, and random secrets for rendering without Pulumi. */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { PlainArgs, resolveArgs } from "../components/settings";
-import { Secrets, Settings } from "../cloud-init/settings";
-import { formatSigningKey } from "../cloud-init/synapse";
+import { Settings } from "../cloud-init/settings";
+import { newSecrets } from "../local/secrets";
 
 export const VALID_ARGS: PlainArgs = {
   domain: "example.test",
@@ -19,17 +18,7 @@ export function settingsFor(overrides: Partial<PlainArgs> = {}): Settings {
 }
 
 /** Fresh random secrets, shaped like the ones Pulumi generates. */
-export function testSecrets(): Secrets {
-  const random = (n: number) => crypto.randomBytes(n).toString("base64url").slice(0, n);
-  return {
-    postgresPassword: random(32),
-    registrationSharedSecret: random(48),
-    macaroonSecretKey: random(48),
-    formSecret: random(48),
-    adminPassword: random(24),
-    signingKey: formatSigningKey("Ab12", crypto.randomBytes(32).toString("base64")),
-  };
-}
+export const testSecrets = newSecrets;
 
 /** The content of one file the payload writes, looked up by path. */
 export function fileIn(userData: string, path: string): string {
