@@ -11,6 +11,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { run } from "./process";
 import { PATHS } from "../cloud-init/paths";
+import { DropletAddress } from "./network";
 
 export interface DropletOptions {
   name: string;
@@ -25,8 +26,8 @@ export interface DropletOptions {
   instanceId: string;
   /** /etc/resolv.conf inside the droplet. */
   resolvConf: string;
-  /** Network namespace (ip netns) to boot in, with the droplet's interface already configured. */
-  network?: { netns: string; interface: string; address: string; gateway: string };
+  /** Where on the local network it boots (network.ts); the host's namespace when unset. */
+  network?: DropletAddress;
   log?: (line: string) => void;
 }
 
@@ -109,7 +110,7 @@ export class LocalDroplet {
       // The platform's network config, as DigitalOcean's image has it: the interface is up
       // with its address, so network-online.target is reached as on a droplet.
       write("etc/systemd/network/10-droplet.network", [
-        "[Match]", `Name=${o.network.interface}`, "", "[Network]", `Address=${o.network.address}/24`, `Gateway=${o.network.gateway}`, "",
+        "[Match]", `Name=${o.network.interface}`, "", "[Network]", `Address=${o.network.ip}/24`, `Gateway=${o.network.hostIp}`, "",
       ].join("\n"));
     }
   }
@@ -127,15 +128,13 @@ export class LocalDroplet {
 
   /** Run a command inside the droplet (all its namespaces), as root. */
   exec(command: string[], input?: string): Exec {
-    return run("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { input, env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" } });
+    return run("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { input, env: EXEC_ENV });
   }
 
   /** Same, without blocking the event loop (for long waits). */
   execAsync(command: string[], timeoutMs: number): Promise<Exec> {
     return new Promise((resolve) => {
-      const child = childProcess.spawn("nsenter", ["-t", String(this.leader), "-a", "--", ...command], {
-        env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
-      });
+      const child = childProcess.spawn("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { env: EXEC_ENV });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (c) => (stdout += c));
@@ -182,6 +181,9 @@ export class LocalDroplet {
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
+
+/** The environment of commands run inside the droplet (not this process's). */
+const EXEC_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

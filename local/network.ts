@@ -66,6 +66,10 @@ export class LocalNetwork {
 `;
     const r = run("nft", ["-f", "-"], { input: rules });
     if (r.code !== 0) throw new Error(`nft: ${r.stderr}`);
+    // An address of the subnet that no droplet has fails here at once, instead of being
+    // routed out of this machine (droplets' routes are more specific and still win).
+    run("ip", ["route", "delete", "unreachable", `${SUBNET}.0.0/16`]);
+    must("ip", ["route", "add", "unreachable", `${SUBNET}.0.0/16`]);
     return net;
   }
 
@@ -138,6 +142,7 @@ export class LocalNetwork {
       run("ip", ["netns", "delete", netns]);
     }
     run("nft", ["delete", "table", "ip", NAT_TABLE]);
+    run("ip", ["route", "delete", "unreachable", `${SUBNET}.0.0/16`]);
     fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", this.oldForward);
     fs.rmSync(FORWARD_STATE, { force: true });
   }

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     userData: renderUserData(settings, secrets),
     instanceId: `local-${crypto.createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 12)}`,
     resolvConf: network.resolvConf(address),
-    network: { netns: address.netns, interface: address.interface, address: address.ip, gateway: address.hostIp },
+    network: address,
   });
 
   let stopping = false;

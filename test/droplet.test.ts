@@ -30,7 +30,7 @@ const secrets = testSecrets();
 const log = (line: string) => console.log(`  [droplet] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const [NEWEST_SYNAPSE, PREVIOUS_SYNAPSE] = SYNAPSE_VERSIONS;
-/** An address nothing answers at (no route). */
+/** An address of the test subnet that no droplet has: unreachable, refused on this machine. */
 const UNREACHABLE = "10.213.250.250";
 
 describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
@@ -64,7 +64,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       userData,
       instanceId: `i-${generation}-${crypto.randomBytes(4).toString("hex")}`,
       resolvConf: network.resolvConf(address),
-      network: { netns: address.netns, interface: address.interface, address: address.ip, gateway: address.hostIp },
+      network: address,
     });
     const started = Date.now();
     await droplet.boot();
@@ -445,7 +445,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       userData: renderUserData(otherSettings, otherSecrets),
       instanceId: `i-other-${crypto.randomBytes(4).toString("hex")}`,
       resolvConf: network.resolvConf(otherAddress),
-      network: { netns: otherAddress.netns, interface: otherAddress.interface, address: otherAddress.ip, gateway: otherAddress.hostIp },
+      network: otherAddress,
     });
     await other.boot();
     const status = await other.waitForCloudInit(25 * 60_000);

@@ -76,6 +76,7 @@ describe("npm run local", { timeout: 20 * 60_000 }, () => {
       assert.match(output, /stopped; the data stays in/);
       assert.equal(run("ip", ["netns", "list"]).stdout.includes("matrix-do-"), false, "network namespace removed");
       assert.equal(run("nft", ["list", "tables"]).stdout.includes("matrix_do_local"), false, "NAT table removed");
+      assert.equal(run("ip", ["route", "show"]).stdout.includes("10.213."), false, "routes removed");
     } finally {
       await mirror.close();
     }

@@ -6,7 +6,7 @@
  */
 import * as crypto from "crypto";
 import * as dns from "dns/promises";
-import * as https from "https";
+import { Reply, request } from "../local-services";
 
 export interface FederationReport {
   /** How the server was found. */
@@ -19,22 +19,9 @@ export interface FederationReport {
   keyIds: string[];
 }
 
-interface Fetched {
-  status: number;
-  body: string;
-}
-
-function get(address: string, port: number, tlsName: string, hostHeader: string, path: string, ca: string): Promise<Fetched> {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: address, port, servername: tlsName, path, headers: { host: hostHeader }, ca, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-  });
+/** GET https://<tlsName>:<port><path> from `address`: the certificate must be valid for tlsName. */
+function get(address: string, port: number, tlsName: string, path: string, ca: string): Promise<Reply> {
+  return request(`https://${tlsName}:${port}${path}`, ca, { address });
 }
 
 /** Matrix canonical JSON: sorted keys, no insignificant whitespace. */
@@ -88,9 +75,9 @@ export async function checkFederation(serverName: string, nameserver: string, ca
   let host: string;
   let port: number;
   let tlsName: string;
-  let wellKnown: Fetched | undefined;
+  let wellKnown: Reply | undefined;
   try {
-    wellKnown = await get(await addressOf(serverName), 443, serverName, serverName, "/.well-known/matrix/server", ca);
+    wellKnown = await get(await addressOf(serverName), 443, serverName, "/.well-known/matrix/server", ca);
   } catch {
     wellKnown = undefined; // no usable .well-known: fall through to SRV, as servers do
   }
@@ -110,11 +97,10 @@ export async function checkFederation(serverName: string, nameserver: string, ca
     tlsName = serverName; // SRV: the certificate must be valid for the server name
   }
   const address = await addressOf(host);
-  const hostHeader = via === "srv" ? serverName : `${host}:${port}`;
-  const keys = await get(address, port, tlsName, hostHeader, "/_matrix/key/v2/server", ca);
+  const keys = await get(address, port, tlsName, "/_matrix/key/v2/server", ca);
   if (keys.status !== 200) throw new Error(`/_matrix/key/v2/server answered ${keys.status}`);
   const keyIds = verifyServerKeys(serverName, keys.body);
-  const version = await get(address, port, tlsName, hostHeader, "/_matrix/federation/v1/version", ca);
+  const version = await get(address, port, tlsName, "/_matrix/federation/v1/version", ca);
   if (version.status !== 200) throw new Error(`/_matrix/federation/v1/version answered ${version.status}`);
   const server = JSON.parse(version.body).server as { name: string; version: string };
   return { via, host, port, tlsName, serverVersion: `${server.name} ${server.version}`, keyIds };
