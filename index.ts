@@ -28,6 +28,18 @@ const server = new MatrixServer("matrix", {
   elementVersion: config.get("elementVersion"),
   presence: config.getBoolean("presence"),
   maxUploadMb: config.getNumber("maxUploadMb"),
+  registration: config.get("registration"),
+  backupTime: config.get("backupTime"),
+  backupKeepDaily: config.getNumber("backupKeepDaily"),
+  backupKeepWeekly: config.getNumber("backupKeepWeekly"),
+  spacesBucket: config.get("spacesBucket"),
+  spacesRegion: config.get("spacesRegion"),
+  spacesAccessKeyId: config.get("spacesAccessKeyId"),
+  spacesSecretKey: config.getSecret("spacesSecretKey"),
+  spacesEndpoint: config.get("spacesEndpoint"),
+  dropletBackups: config.get("dropletBackups"),
+  alerts: config.getBoolean("alerts"),
+  alertEmails: config.getObject<string[]>("alertEmails"),
   acmeServer: config.get("acmeServer"),
   caaIssuer: config.get("caaIssuer"),
   extraCaCertificates: config.getObject<string[]>("extraCaCertificates"),
@@ -47,3 +59,5 @@ export const adminUserId = server.adminUserId;
 export const adminPassword = server.adminPassword;
 export const reservedIp = server.reservedIp;
 export const sshCommand = server.sshCommand;
+export const sshHostKey = server.sshHostKey;
+export const backupPassword = server.backupPassword;

@@ -15,7 +15,8 @@ export function elementConfig(settings: Settings): Record<string, unknown> {
     brand: "Element",
     room_directory: { servers: [settings.serverName] },
     show_labs_settings: false,
-    setting_defaults: { "UIFeature.registration": false },
+    // Sign-up shows only where the server allows it (registration tokens).
+    setting_defaults: { "UIFeature.registration": settings.synapse.registration === "token" },
   };
 }
 

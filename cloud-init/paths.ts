@@ -36,6 +36,21 @@ export const PATHS = {
   elementRoot: "/var/www/element",
   elementConfig: "/etc/matrix/element-config.json",
 
+  /** Backups: an encrypted restic repository on the volume, and the scratch space a dump is made in. */
+  backupRepository: "/var/backups/matrix/restic",
+  backupStaging: "/var/backups/matrix/staging",
+  /** Secrets for backups (repository password, off-site keys); root only. */
+  backupEnv: "/etc/matrix/backup.env",
+  backupPassword: "/etc/matrix/backup-password",
+
+  /** The admin command, its settings, and the password of the account it acts as. */
+  matrixctl: "/usr/local/sbin/matrixctl",
+  matrixctlConfig: "/etc/matrix/matrixctl.json",
+  opsPassword: "/etc/matrix/ops-password",
+
+  /** Bookkeeping of the scripts (change hashes, last bootstrap and backup); on the root disk. */
+  stateDir: "/var/lib/matrix-do",
+
   readme: "/root/README.txt",
 } as const;
 

@@ -29,6 +29,8 @@ export interface Settings {
   };
   synapse: {
     version: string;
+    /** `disabled`: only admins add users; `token`: anyone holding a registration token may sign up. */
+    registration: "disabled" | "token";
     presence: boolean;
     maxUploadMb: number;
     /** Private CIDRs allowed for outgoing federation (Synapse's ip_range_whitelist). */
@@ -49,6 +51,21 @@ export interface Settings {
   /** PEM certificates the droplet trusts besides the system store (e.g. a private ACME CA). */
   extraCaCertificates: string[];
   postgres: PostgresTuning;
+  backups: BackupSettings;
+}
+
+export interface BackupSettings {
+  /** Time of day (UTC, HH:MM) of the nightly backup. */
+  time: string;
+  /** Snapshots kept: the last N days, then one a week for M weeks. */
+  keepDaily: number;
+  keepWeekly: number;
+  /** An S3 bucket (DigitalOcean Spaces) every backup is copied to as well. */
+  offsite?: {
+    /** restic repository: s3:<endpoint>/<bucket>/<path>. */
+    repository: string;
+    accessKeyId: string;
+  };
 }
 
 export interface PostgresTuning {
@@ -68,4 +85,12 @@ export interface Secrets {
   adminPassword: string;
   /** One line: `ed25519 a_XXXX <unpadded base64 seed>`. */
   signingKey: string;
+  /** Password of the `matrixctl` admin account the admin command acts as. */
+  opsPassword: string;
+  /** Encrypts the backups (restic repository password). Losing it loses the backups. */
+  backupPassword: string;
+  /** The droplet's SSH host key (OpenSSH format), so every droplet of this stack has the same one. */
+  sshHostKey: { privateKey: string; publicKey: string };
+  /** Secret key for the off-site bucket, when one is configured. */
+  offsiteSecretKey?: string;
 }

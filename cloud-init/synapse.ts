@@ -60,7 +60,9 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     media_store_path: site.media,
     signing_key_path: site.signingKey,
     max_upload_size: `${settings.synapse.maxUploadMb}M`,
-    enable_registration: false,
+    // Accounts come from the admin (matrixctl), or from sign-ups holding a registration token.
+    enable_registration: settings.synapse.registration === "token",
+    ...(settings.synapse.registration === "token" ? { registration_requires_token: true } : {}),
     allow_guest_access: false,
     url_preview_enabled: false,
     presence: { enabled: settings.synapse.presence },

@@ -6,11 +6,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as zlib from "zlib";
 import * as YAML from "yaml";
 import { asset } from "./assets";
+import { backupEnv, backupFiles } from "./backups";
 import { renderCaddyfile } from "./caddy";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
+import { matrixctlFiles, OPS_USER } from "./matrixctl";
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { renderPostgresSetupSql, renderPostgresTuning } from "./postgres";
 import { renderRootReadme } from "./readme";
@@ -31,7 +34,17 @@ export const SCRIPT_FILES = [
   "install-element.sh",
   "start-caddy.sh",
   "create-admin.sh",
+  "backup-lib.sh",
+  "backup.sh",
+  "restore.sh",
+  "list-backups.sh",
+  "apply-config.py",
 ];
+/** Sourced by other scripts, not run. */
+const SOURCED_SCRIPTS = ["lib.sh", "backup-lib.sh"];
+
+/** What `pulumi up` runs over SSH, with the new payload on stdin, to apply it in place. */
+export const APPLY_COMMAND = `python3 ${PATHS.scriptsDir}/apply-config.py`;
 
 /** Values the shell scripts read from /etc/matrix/deploy.env. */
 export function deployEnv(settings: Settings): Record<string, string | number> {
@@ -46,7 +59,7 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     // The volume is attached after the droplet is created; give the API time.
     VOLUME_WAIT_SECONDS: 600,
     STATE_BINDS: Object.entries(PATHS.stateBinds).map(([name, target]) => `${name}:${target}`).join(" "),
-    MATRIX_STATE_DIR: "/var/lib/matrix-do",
+    MATRIX_STATE_DIR: PATHS.stateDir,
     PG_MAJOR: POSTGRESQL_MAJOR,
     PG_TUNING_FILE: PATHS.postgresTuning,
     PG_SETUP_SQL: PATHS.postgresSetupSql,
@@ -57,7 +70,10 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     SYNAPSE_SIGNING_KEY: PATHS.synapseSigningKey,
     SYNAPSE_LOG_CONFIG: PATHS.synapseLogConfig,
     SYNAPSE_DATA: PATHS.synapseData,
+    SYNAPSE_MEDIA: PATHS.synapseMedia,
     SYNAPSE_PORT,
+    OPS_USER,
+    OPS_PASSWORD_FILE: PATHS.opsPassword,
     ELEMENT_VERSION: settings.element.version,
     ELEMENT_TARBALL_URL: settings.element.tarballUrl,
     ELEMENT_SIGNATURE_URL: settings.element.signatureUrl,
@@ -67,6 +83,7 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     ELEMENT_ROOT: PATHS.elementRoot,
     ELEMENT_CONFIG: PATHS.elementConfig,
     CADDYFILE: PATHS.caddyfile,
+    ...backupEnv(settings),
   };
 }
 
@@ -145,7 +162,7 @@ export function scriptFiles(): RenderedFile[] {
   return SCRIPT_FILES.map((name) => ({
     path: `${PATHS.scriptsDir}/${name}`,
     content: fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, name), "utf8"),
-    permissions: name === "lib.sh" ? "0644" : "0755",
+    permissions: SOURCED_SCRIPTS.includes(name) ? "0644" : "0755",
   }));
 }
 
@@ -159,8 +176,31 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
     { path: PATHS.caddyfile, content: renderCaddyfile(settings), permissions: "0644" },
     { path: PATHS.elementConfig, content: renderElementConfig(settings), permissions: "0644" },
     { path: PATHS.readme, content: renderRootReadme(settings), permissions: "0600" },
+    ...backupFiles(settings, secrets),
+    ...matrixctlFiles(settings, secrets, fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "matrixctl"), "utf8")),
     ...scriptFiles(),
   ];
+}
+
+/** Files above this size are gzipped (cloud-init's gz+b64), to stay under the 64 KiB limit. */
+export const COMPRESS_ABOVE_BYTES = 2048;
+
+/** One cloud-init write_files entry. Gzip output is deterministic (no name, no mtime). */
+export function writeFilesEntry(file: RenderedFile): Record<string, string> {
+  const large = Buffer.byteLength(file.content) > COMPRESS_ABOVE_BYTES;
+  return {
+    path: file.path,
+    ...(large
+      ? { encoding: "gz+b64", content: zlib.gzipSync(file.content, { level: 9 }).toString("base64") }
+      : { content: file.content }),
+    permissions: file.permissions,
+    owner: "root:root",
+  };
+}
+
+/** The content of a write_files entry as the droplet gets it. */
+export function decodeEntry(entry: { content: string; encoding?: string }): string {
+  return entry.encoding === "gz+b64" ? zlib.gunzipSync(Buffer.from(entry.content, "base64")).toString("utf8") : entry.content;
 }
 
 export function cloudConfig(settings: Settings, secrets: Secrets): Record<string, unknown> {
@@ -170,12 +210,12 @@ export function cloudConfig(settings: Settings, secrets: Secrets): Record<string
     packages: DEBIAN_PACKAGES,
     ssh_pwauth: false,
     disable_root: false,
-    write_files: renderFiles(settings, secrets).map((file) => ({
-      path: file.path,
-      content: file.content,
-      permissions: file.permissions,
-      owner: "root:root",
-    })),
+    // The host key comes from Pulumi: every droplet of the stack has the same one, and
+    // `pulumi up` pins it when it connects.
+    ssh_deletekeys: true,
+    ssh_genkeytypes: ["ed25519"], // present already (ssh_keys), so none is generated
+    ssh_keys: { ed25519_private: secrets.sshHostKey.privateKey, ed25519_public: secrets.sshHostKey.publicKey },
+    write_files: renderFiles(settings, secrets).map(writeFilesEntry),
     runcmd: [[`${PATHS.scriptsDir}/bootstrap.sh`]],
   };
 }

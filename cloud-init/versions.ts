@@ -42,6 +42,7 @@ export const DEBIAN_PACKAGES = [
   "ca-certificates",
   "nftables",
   "unattended-upgrades",
+  "restic",
 ];
 
 export function synapseLockFile(version: string): string {

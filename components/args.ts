@@ -51,6 +51,32 @@ export interface MatrixServerArgs {
   presence?: pulumi.Input<boolean>;
   /** Largest upload in MB, enforced by Synapse and Caddy alike. Default 50. */
   maxUploadMb?: pulumi.Input<number>;
+  /** Who may create accounts: `disabled` (default; admins add users) or `token` (anyone with a registration token). */
+  registration?: pulumi.Input<string>;
+
+  /** Time of day (UTC, `HH:MM`) of the nightly backup onto the volume. Default `03:30`. */
+  backupTime?: pulumi.Input<string>;
+  /** Daily backups kept. Default 7. */
+  backupKeepDaily?: pulumi.Input<number>;
+  /** Weekly backups kept after the daily ones. Default 4. */
+  backupKeepWeekly?: pulumi.Input<number>;
+  /** DigitalOcean Spaces bucket that every backup is also copied to (off-site). Off when unset. */
+  spacesBucket?: pulumi.Input<string>;
+  /** Region of that bucket. Default: the droplet's region. */
+  spacesRegion?: pulumi.Input<string>;
+  /** Spaces access key ID (with read/write on the bucket). */
+  spacesAccessKeyId?: pulumi.Input<string>;
+  /** Spaces secret key. Secret. */
+  spacesSecretKey?: pulumi.Input<string>;
+  /** S3 endpoint of the bucket, for S3-compatible stores other than Spaces. Default `https://<spacesRegion>.digitaloceanspaces.com`. */
+  spacesEndpoint?: pulumi.Input<string>;
+  /** DigitalOcean's own droplet backups (the root disk only, not the volume): `off` (default), `daily` or `weekly`. */
+  dropletBackups?: pulumi.Input<string>;
+
+  /** DigitalOcean alerts (CPU, memory, disk, homeserver down, certificate expiring) by email. Default true. */
+  alerts?: boolean;
+  /** Where alerts go. Default: `adminEmail`. */
+  alertEmails?: pulumi.Input<pulumi.Input<string>[]>;
 
   /** `letsencrypt` (default), `letsencrypt-staging`, `internal` (Caddy's local CA, for trials), or an https ACME directory URL. */
   acmeServer?: pulumi.Input<string>;

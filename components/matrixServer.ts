@@ -4,6 +4,7 @@
  *
  *   const chat = new MatrixServer("chat", { domain: "example.org", adminEmail: "me@example.org", sshKeys: [...] });
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,14 +13,17 @@ import * as command from "@pulumi/command";
 import { MatrixServerArgs } from "./args";
 import { declareDns } from "./dns";
 import { declareFirewall } from "./firewall";
+import { declareMonitoring } from "./monitoring";
 import { generateSecrets } from "./secrets";
 import { DEFAULTS, PlainArgs, Resolved, resolveArgs } from "./settings";
 import { asset } from "../cloud-init/assets";
-import { renderUserData } from "../cloud-init/userData";
+import { APPLY_COMMAND, renderUserData } from "../cloud-init/userData";
 
 export type { MatrixServerArgs } from "./args";
 
 const READINESS_DIR = asset("components", "readiness");
+const readinessScript = (file: string) => fs.readFileSync(path.join(READINESS_DIR, file), "utf8");
+const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
 export class MatrixServer extends pulumi.ComponentResource {
   /** https://matrix.<domain>: the homeserver's client API. */
@@ -36,6 +40,10 @@ export class MatrixServer extends pulumi.ComponentResource {
   public readonly sshCommand: pulumi.Output<string>;
   public readonly dropletId: pulumi.Output<string>;
   public readonly volumeId: pulumi.Output<string>;
+  /** The droplet's SSH host key (`ssh-ed25519 …`), the same for every droplet of the stack: add it to known_hosts. */
+  public readonly sshHostKey: pulumi.Output<string>;
+  /** Password of the backups (restic). Secret. Needed to read them without this stack. */
+  public readonly backupPassword: pulumi.Output<string>;
 
   constructor(name: string, args: MatrixServerArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate first: bad input fails before any resource, this one included, is declared.
@@ -46,10 +54,13 @@ export class MatrixServer extends pulumi.ComponentResource {
     const c = resolved.apply((r) => r.cloud);
     const child = { parent: this };
 
-    const secrets = generateSecrets(name, child);
+    const secrets = generateSecrets(name, child, args.spacesSecretKey === undefined ? undefined : pulumi.secret(args.spacesSecretKey));
     const userData = pulumi.secret(
       pulumi.all([s, secrets.values]).apply(([settings, values]) => renderUserData(settings, values)),
     );
+    // With SSH, a changed payload is applied to the running droplet (below); without it, a
+    // changed payload means a new droplet (the volume, and so all data, stays).
+    const inPlace = args.sshPrivateKey !== undefined;
 
     const volume = new digitalocean.Volume(`${name}-data`, {
       name: s.volume.name,
@@ -73,8 +84,10 @@ export class MatrixServer extends pulumi.ComponentResource {
       gracefulShutdown: true,
       resizeDisk: false,
       tags: s.droplet.tags,
+      backups: c.dropletBackups.apply((plan) => plan !== "off"),
+      backupPolicy: c.dropletBackups.apply((plan) => plan === "off" ? undefined : { plan, hour: 0 }),
       userData,
-    }, { ...child, deleteBeforeReplace: true });
+    }, { ...child, deleteBeforeReplace: true, ...(inPlace ? { ignoreChanges: ["userData"] } : {}) });
     const dropletNumber = droplet.id.apply(Number);
 
     const attachment = new digitalocean.VolumeAttachment(`${name}-data-attachment`, {
@@ -108,23 +121,38 @@ export class MatrixServer extends pulumi.ComponentResource {
       }, child);
     }
 
+    if (args.alerts ?? DEFAULTS.alerts) {
+      declareMonitoring(name, { settings: s, dropletId: droplet.id, emails: c.alertEmails }, child);
+    }
+
     const deployed = [attachment, ipAssignment, firewall, ...dns.records];
+    const timeoutSeconds = c.readyTimeoutMinutes.apply((m) => String(m * 60));
+    let cloudInitDone: pulumi.Resource | undefined;
+    if (args.sshPrivateKey !== undefined) {
+      const connection = {
+        host: reservedIp.ipAddress,
+        user: "root",
+        privateKey: pulumi.secret(args.sshPrivateKey),
+        // Pinned: the key is generated here and installed by cloud-init.
+        hostKey: secrets.sshHostPublicKey,
+        dialErrorLimit: 60,
+      };
+      const booted = new command.remote.Command(`${name}-cloud-init`, {
+        connection,
+        // sshd passes no custom environment (AcceptEnv), so the setting goes in the script.
+        create: pulumi.interpolate`WAIT_SECONDS=${timeoutSeconds}\n${readinessScript("wait-cloud-init.sh")}`,
+        triggers: [droplet.id],
+      }, { ...child, dependsOn: deployed });
+      // The payload, applied to the running droplet whenever it changes: the files are
+      // rewritten and only the services whose files changed restart (apply-config.py).
+      cloudInitDone = new command.remote.Command(`${name}-apply-config`, {
+        connection,
+        create: APPLY_COMMAND,
+        stdin: userData,
+        triggers: [droplet.id, pulumi.secret(userData.apply(sha256))],
+      }, { ...child, dependsOn: [booted] });
+    }
     if (args.waitForReady ?? DEFAULTS.waitForReady) {
-      const timeoutSeconds = c.readyTimeoutMinutes.apply((m) => String(m * 60));
-      let cloudInitDone: pulumi.Resource | undefined;
-      if (args.sshPrivateKey !== undefined) {
-        cloudInitDone = new command.remote.Command(`${name}-cloud-init`, {
-          connection: {
-            host: reservedIp.ipAddress,
-            user: "root",
-            privateKey: pulumi.secret(args.sshPrivateKey),
-            dialErrorLimit: 60,
-          },
-          // sshd passes no custom environment (AcceptEnv), so the setting goes in the script.
-          create: pulumi.interpolate`WAIT_SECONDS=${timeoutSeconds}\n${fs.readFileSync(path.join(READINESS_DIR, "wait-cloud-init.sh"), "utf8")}`,
-          triggers: [droplet.id],
-        }, { ...child, dependsOn: deployed });
-      }
       new command.local.Command(`${name}-ready`, {
         create: `node ${path.relative(process.cwd(), path.join(READINESS_DIR, "wait-for-homeserver.mjs"))}`,
         environment: {
@@ -133,7 +161,8 @@ export class MatrixServer extends pulumi.ComponentResource {
           MATRIX_DOMAIN: s.serverName,
           MATRIX_TIMEOUT_SECONDS: timeoutSeconds,
         },
-        triggers: [droplet.id],
+        // Checked again after every change applied in place, too.
+        triggers: inPlace ? [droplet.id, pulumi.secret(userData.apply(sha256))] : [droplet.id],
       }, { ...child, dependsOn: cloudInitDone ? [...deployed, cloudInitDone] : deployed });
     }
 
@@ -146,6 +175,8 @@ export class MatrixServer extends pulumi.ComponentResource {
     this.sshCommand = pulumi.interpolate`ssh root@${reservedIp.ipAddress}`;
     this.dropletId = droplet.id;
     this.volumeId = volume.id;
+    this.sshHostKey = secrets.sshHostPublicKey;
+    this.backupPassword = secrets.backupPassword;
 
     this.registerOutputs({
       homeserverUrl: this.homeserverUrl,
@@ -157,6 +188,8 @@ export class MatrixServer extends pulumi.ComponentResource {
       sshCommand: this.sshCommand,
       dropletId: this.dropletId,
       volumeId: this.volumeId,
+      sshHostKey: this.sshHostKey,
+      backupPassword: this.backupPassword,
     });
   }
 }
@@ -167,7 +200,9 @@ export class MatrixServer extends pulumi.ComponentResource {
  * are validated once they resolve.
  */
 function resolveAll(args: MatrixServerArgs): pulumi.Output<Resolved> {
-  const { sshPrivateKey: _secret, ...settingsArgs } = args;
+  // Secrets are only checked for presence: their values never enter the settings.
+  const { sshPrivateKey: _ssh, spacesSecretKey, ...rest } = args;
+  const settingsArgs = { ...rest, spacesSecretKey: spacesSecretKey === undefined ? undefined : "[secret]" };
   const plain = knownValue(settingsArgs) as PlainArgs | undefined;
   if (plain !== undefined) return pulumi.output(resolveArgs(plain));
   return pulumi.output(settingsArgs as pulumi.Inputs).apply((unwrapped) => resolveArgs(unwrapped as PlainArgs));

@@ -5,15 +5,20 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
 import { Secrets } from "../cloud-init/settings";
 import { formatSigningKey } from "../cloud-init/synapse";
 
 export interface GeneratedSecrets {
   values: pulumi.Output<Secrets>;
   adminPassword: pulumi.Output<string>;
+  backupPassword: pulumi.Output<string>;
+  /** The droplet's SSH host key, `ssh-ed25519 AAAA…`, for pinning. */
+  sshHostPublicKey: pulumi.Output<string>;
 }
 
-export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions): GeneratedSecrets {
+/** `offsiteSecretKey`: the user's Spaces secret key, when off-site backups are on. */
+export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions, offsiteSecretKey?: pulumi.Input<string>): GeneratedSecrets {
   // Letters and digits only: these end up in YAML, SQL and config files.
   const password = (id: string, length: number) =>
     new random.RandomPassword(`${name}-${id}`, { length, special: false }, opts).result;
@@ -23,21 +28,35 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
   const macaroonSecretKey = password("macaroon-secret-key", 48);
   const formSecret = password("form-secret", 48);
   const adminPassword = password("admin-password", 24);
+  const opsPassword = password("matrixctl-password", 32);
+  // Encrypts every backup; it lives in the stack's state, so a new droplet can read old backups.
+  const backupPassword = password("backup-password", 40);
+  const hostKey = new tls.PrivateKey(`${name}-ssh-host-key`, { algorithm: "ED25519" }, opts);
   // The signing key: 32 bytes from a CSPRNG (never a fixed seed) and a random key id.
   const signingSeed = new random.RandomBytes(`${name}-signing-key`, { length: 32 }, opts).base64;
   const signingKeyId = new random.RandomString(`${name}-signing-key-id`, { length: 4, special: false }, opts).result;
 
+  const generated = pulumi.all([opsPassword, backupPassword, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(offsiteSecretKey)]);
   const values = pulumi.secret(
     pulumi
-      .all([postgresPassword, registrationSharedSecret, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId])
-      .apply(([postgres, registration, macaroon, form, admin, seed, keyId]): Secrets => ({
+      .all([postgresPassword, registrationSharedSecret, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId, generated])
+      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, hostPrivate, hostPublic, offsite]]): Secrets => ({
         postgresPassword: postgres,
         registrationSharedSecret: registration,
         macaroonSecretKey: macaroon,
         formSecret: form,
         adminPassword: admin,
         signingKey: formatSigningKey(keyId, seed),
+        opsPassword: ops,
+        backupPassword: backup,
+        sshHostKey: { privateKey: hostPrivate, publicKey: hostPublic.trim() },
+        ...(offsite !== undefined ? { offsiteSecretKey: offsite } : {}),
       })),
   );
-  return { values, adminPassword: pulumi.secret(adminPassword) };
+  return {
+    values,
+    adminPassword: pulumi.secret(adminPassword),
+    backupPassword: pulumi.secret(backupPassword),
+    sshHostPublicKey: hostKey.publicKeyOpenssh.apply((key) => key.trim()),
+  };
 }

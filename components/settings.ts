@@ -5,7 +5,7 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
-import { PostgresTuning, Settings } from "../cloud-init/settings";
+import { BackupSettings, PostgresTuning, Settings } from "../cloud-init/settings";
 import {
   DEFAULT_ELEMENT_VERSION,
   DEFAULT_SYNAPSE_VERSION,
@@ -34,6 +34,12 @@ export const DEFAULTS = {
   maxUploadMb: 50,
   acmeServer: "letsencrypt",
   caaIssuer: "letsencrypt.org",
+  registration: "disabled",
+  backupTime: "03:30",
+  backupKeepDaily: 7,
+  backupKeepWeekly: 4,
+  dropletBackups: "off",
+  alerts: true,
   waitForReady: true,
   readyTimeoutMinutes: 20,
   elementDownloadBase: ELEMENT_DOWNLOAD_BASE,
@@ -48,6 +54,12 @@ export const PRESENCE_MIN_MEMORY_MB = 4096;
 export const REGIONS = [
   "nyc1", "nyc2", "nyc3", "sfo2", "sfo3", "ams3", "sgp1", "lon1", "fra1", "tor1", "blr1", "syd1", "atl1", "ric1",
 ];
+
+/** Regions with Spaces (the off-site backup target). */
+export const SPACES_REGIONS = ["nyc3", "sfo2", "sfo3", "ams3", "sgp1", "fra1", "syd1", "blr1", "lon1", "tor1", "atl1"];
+
+export const REGISTRATION_MODES = ["disabled", "token"] as const;
+export const DROPLET_BACKUP_PLANS = ["off", "daily", "weekly"] as const;
 
 /** Droplet sizes this stack accepts, with their memory in MB (1 GB is Synapse's floor). */
 export const SIZES: Record<string, number> = {
@@ -127,6 +139,11 @@ export interface CloudOptions {
   waitForReady: boolean;
   readyTimeoutMinutes: number;
   caaIssuer: string;
+  dropletBackups: (typeof DROPLET_BACKUP_PLANS)[number];
+  alerts: boolean;
+  alertEmails: string[];
+  /** The Spaces secret key is passed on as a secret when off-site backups are on. */
+  offsiteBackups: boolean;
 }
 
 export interface Resolved {
@@ -232,6 +249,21 @@ export function resolveArgs(args: PlainArgs): Resolved {
   const tags = args.tags ?? [];
   for (const tag of tags) if (!/^[a-zA-Z0-9_\-:]{1,255}$/.test(tag)) bad("tags", "tags of letters, digits, _ - :", tag);
 
+  const registration = args.registration ?? DEFAULTS.registration;
+  if (!(REGISTRATION_MODES as readonly string[]).includes(registration)) {
+    bad("registration", REGISTRATION_MODES.join(" or "), registration);
+  }
+  const backups = resolveBackups(args, region, bad);
+  const dropletBackups = args.dropletBackups ?? DEFAULTS.dropletBackups;
+  if (!(DROPLET_BACKUP_PLANS as readonly string[]).includes(dropletBackups)) {
+    bad("dropletBackups", DROPLET_BACKUP_PLANS.join(", "), dropletBackups);
+  }
+  const alertEmails = args.alertEmails ?? [adminEmail];
+  if (args.alertEmails !== undefined) {
+    if (!Array.isArray(alertEmails) || alertEmails.length === 0) bad("alertEmails", "at least one email address", alertEmails);
+    else for (const email of alertEmails) if (!EMAIL_RE.test(email)) bad("alertEmails", "email addresses", email);
+  }
+
   if (problems.length > 0) throw new SettingsError(problems);
 
   const base = resourceBaseName(domain);
@@ -244,6 +276,10 @@ export function resolveArgs(args: PlainArgs): Resolved {
     waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
     readyTimeoutMinutes,
     caaIssuer,
+    dropletBackups: dropletBackups as CloudOptions["dropletBackups"],
+    alerts: args.alerts ?? DEFAULTS.alerts,
+    alertEmails: [...alertEmails],
+    offsiteBackups: backups.offsite !== undefined,
   };
   const settings: Settings = {
     serverName: domain,
@@ -257,6 +293,7 @@ export function resolveArgs(args: PlainArgs): Resolved {
       version: synapseVersion,
       presence: args.presence ?? memoryMb >= PRESENCE_MIN_MEMORY_MB,
       maxUploadMb,
+      registration: registration as Settings["synapse"]["registration"],
       privateFederationCidrs: [...privateFederationCidrs],
     },
     element: {
@@ -269,6 +306,46 @@ export function resolveArgs(args: PlainArgs): Resolved {
     acme: { directoryUrl: acmeDirectory!, email: adminEmail },
     extraCaCertificates: [...extraCaCertificates],
     postgres: postgresTuning(memoryMb),
+    backups,
   };
   return { settings, cloud };
+}
+
+const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d$/;
+const BUCKET_RE = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
+/** Backup settings; the off-site copy is on when a bucket is named, and then needs its keys. */
+function resolveBackups(args: PlainArgs, region: string, bad: (key: string, expected: string, got: unknown) => void): BackupSettings {
+  const time = args.backupTime ?? DEFAULTS.backupTime;
+  if (!TIME_RE.test(time)) bad("backupTime", "a UTC time of day as HH:MM, e.g. 03:30", time);
+  const keepDaily = args.backupKeepDaily ?? DEFAULTS.backupKeepDaily;
+  if (!Number.isInteger(keepDaily) || keepDaily < 1 || keepDaily > 366) bad("backupKeepDaily", "a whole number from 1 to 366", keepDaily);
+  const keepWeekly = args.backupKeepWeekly ?? DEFAULTS.backupKeepWeekly;
+  if (!Number.isInteger(keepWeekly) || keepWeekly < 0 || keepWeekly > 520) bad("backupKeepWeekly", "a whole number from 0 to 520", keepWeekly);
+  const backups: BackupSettings = { time, keepDaily, keepWeekly };
+
+  const bucket = args.spacesBucket;
+  const related = { spacesRegion: args.spacesRegion, spacesAccessKeyId: args.spacesAccessKeyId, spacesEndpoint: args.spacesEndpoint, spacesSecretKey: args.spacesSecretKey };
+  if (bucket === undefined) {
+    for (const [key, value] of Object.entries(related)) {
+      if (value !== undefined) bad(key, "to be set only together with spacesBucket (off-site backups)", key === "spacesSecretKey" ? "[secret]" : value);
+    }
+    return backups;
+  }
+  if (!BUCKET_RE.test(bucket)) bad("spacesBucket", "a bucket name: 3-63 lowercase letters, digits and dashes", bucket);
+  const spacesRegion = args.spacesRegion ?? region;
+  let endpoint = args.spacesEndpoint;
+  if (endpoint === undefined) {
+    if (!SPACES_REGIONS.includes(spacesRegion)) bad("spacesRegion", `a region with Spaces: ${SPACES_REGIONS.join(", ")}`, spacesRegion);
+    endpoint = `https://${spacesRegion}.digitaloceanspaces.com`;
+  } else if (!isHttpsUrl(endpoint)) {
+    bad("spacesEndpoint", "an https:// URL of an S3-compatible service", endpoint);
+  }
+  const accessKeyId = args.spacesAccessKeyId;
+  if (typeof accessKeyId !== "string" || !/^[A-Za-z0-9+/=_-]{8,128}$/.test(accessKeyId)) {
+    bad("spacesAccessKeyId", "the access key ID of a Spaces key (set it with spacesBucket)", accessKeyId);
+  }
+  if (args.spacesSecretKey === undefined) bad("spacesSecretKey", "the Spaces secret key, as a secret: pulumi config set --secret spacesSecretKey …", undefined);
+  backups.offsite = { repository: `s3:${endpoint.replace(/\/+$/, "")}/${bucket}/${args.domain}`, accessKeyId: accessKeyId as string };
+  return backups;
 }

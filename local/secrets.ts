@@ -4,7 +4,9 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { run } from "./process";
 import { Secrets } from "../cloud-init/settings";
 import { formatSigningKey } from "../cloud-init/synapse";
 
@@ -23,7 +25,23 @@ export function newSecrets(): Secrets {
     formSecret: alphanumeric(48),
     adminPassword: alphanumeric(24),
     signingKey: formatSigningKey(alphanumeric(4), crypto.randomBytes(32).toString("base64")),
+    opsPassword: alphanumeric(32),
+    backupPassword: alphanumeric(40),
+    sshHostKey: newSshHostKey(),
   };
+}
+
+/** An ed25519 key in OpenSSH format, as @pulumi/tls's privateKeyOpenssh gives it. */
+export function newSshHostKey(): { privateKey: string; publicKey: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "matrix-hostkey-"));
+  try {
+    const file = path.join(dir, "key");
+    const r = run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
+    if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+    return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const HOST_CA_DIR = "/usr/local/share/ca-certificates";

@@ -4,14 +4,18 @@ import { before, describe, it } from "node:test";
 import * as YAML from "yaml";
 import type { MatrixServer as MatrixServerClass } from "../components";
 import type { PlainArgs } from "../components/settings";
-import { VALID_ARGS } from "./fixtures";
+import * as crypto from "node:crypto";
+import { APPLY_COMMAND } from "../cloud-init/userData";
+import { VALID_ARGS, fileIn } from "./fixtures";
+
+const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
 import { DROPLET_IPV6, Declared, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
 
 let MatrixServer: typeof MatrixServerClass;
 let counter = 0;
 
 /** Declare a MatrixServer with the given overrides; returns it and everything it declared. */
-function deploy(overrides: Partial<PlainArgs> & { sshPrivateKey?: string } = {}) {
+function deploy(overrides: Partial<PlainArgs> & { sshPrivateKey?: string; spacesSecretKey?: string } = {}) {
   const declared: Declared[] = [];
   const server = new MatrixServer(`t${++counter}`, { ...VALID_ARGS, ...overrides }, recording(declared));
   return { server, declared };
@@ -30,6 +34,10 @@ const T = {
   password: "random:index/randomPassword:RandomPassword",
   bytes: "random:index/randomBytes:RandomBytes",
   string: "random:index/randomString:RandomString",
+  tlsKey: "tls:index/privateKey:PrivateKey",
+  monitorAlert: "digitalocean:index/monitorAlert:MonitorAlert",
+  uptimeCheck: "digitalocean:index/uptimeCheck:UptimeCheck",
+  uptimeAlert: "digitalocean:index/uptimeAlert:UptimeAlert",
   local: "command:local:Command",
   remote: "command:remote:Command",
 };
@@ -67,8 +75,12 @@ describe("MatrixServer component", () => {
     assert.equal(count(T.domain), 1);
     assert.equal(count(T.record), 3 + 3 + 2 + 1, "A and AAAA for apex/matrix/element, two SRV, one CAA");
     assert.equal(count(T.firewall), 1);
-    assert.equal(count(T.password), 5, "postgres, registration secret, macaroon key, form secret, admin password");
+    assert.equal(count(T.password), 7, "postgres, registration secret, macaroon key, form secret, admin, matrixctl and backup passwords");
     assert.equal(count(T.bytes), 1, "the signing key seed");
+    assert.equal(count(T.tlsKey), 1, "the SSH host key");
+    assert.equal(count(T.monitorAlert), 3, "CPU, memory, disk");
+    assert.equal(count(T.uptimeCheck), 1);
+    assert.equal(count(T.uptimeAlert), 2, "down, certificate expiring");
     assert.equal(count(T.local), 1);
     assert.equal(count(T.remote), 0, "no SSH wait without a private key");
     assert.equal(count(T.project), 0);
@@ -202,11 +214,12 @@ describe("MatrixServer component", () => {
     });
     assert.match(await valueOf(ready.props.create as string), /^node \S*wait-for-homeserver\.mjs$/);
 
-    const withKey = deploy({ sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n" });
+    const withKey = deploy({ sshPrivateKey: FAKE_KEY });
     const [remote] = ofType(withKey.declared, T.remote);
     const connection = remote.props.connection as Record<string, unknown>;
     assert.equal(await valueOf(connection.host as string), RESERVED_IP);
     assert.equal(await isSecret(connection.privateKey), true);
+    assert.match(await valueOf(connection.hostKey as string), /^ssh-ed25519 AAAA\S+$/, "the host key is pinned");
     const script = await valueOf(remote.props.create as string);
     assert.match(script, /^WAIT_SECONDS=1200\n/, "the timeout travels in the script: sshd drops custom environment");
     assert.match(script, /cloud-init status --wait/);
@@ -219,6 +232,70 @@ describe("MatrixServer component", () => {
 
     const noWait = deploy({ waitForReady: false });
     assert.equal(ofType(noWait.declared, T.local).length, 0);
+  });
+
+  it("with an SSH key, applies a changed payload in place: pinned host key, payload on stdin, droplet ignores user_data", async () => {
+    const { declared, server } = deploy({ sshPrivateKey: FAKE_KEY });
+    const [droplet] = ofType(declared, T.droplet);
+    assert.deepEqual(droplet.opts.ignoreChanges, ["userData"], "a changed payload does not replace the droplet");
+    const apply = ofType(declared, T.remote).find((r) => r.name.endsWith("-apply-config"))!;
+    assert.equal(await valueOf(apply.props.create as string), APPLY_COMMAND);
+    assert.equal(await isSecret(apply.props.stdin), true, "the payload holds secrets");
+    assert.equal(await valueOf(apply.props.stdin as string), await valueOf(droplet.props.userData as string));
+    const triggers = await valueOf(apply.props.triggers as string[]);
+    const hash = crypto.createHash("sha256").update(await valueOf(droplet.props.userData as string)).digest("hex");
+    assert.deepEqual(triggers, [await valueOf(server.dropletId), hash], "re-run on a new droplet or a changed payload");
+    const hostKey = await valueOf((apply.props.connection as Record<string, string>).hostKey);
+    assert.equal(hostKey, await valueOf(server.sshHostKey));
+    // The same key is the one the droplet is given.
+    const doc = YAML.parse(await valueOf(droplet.props.userData as string));
+    assert.equal(doc.ssh_keys.ed25519_public, hostKey);
+    assert.match(doc.ssh_keys.ed25519_private, /^-----BEGIN OPENSSH PRIVATE KEY-----/);
+
+    const withoutKey = deploy();
+    assert.equal(ofType(withoutKey.declared, T.droplet)[0].opts.ignoreChanges, undefined, "without SSH, a changed payload replaces the droplet");
+  });
+
+  it("alerts by email on CPU, memory and disk, and when the homeserver is down or its certificate ages", async () => {
+    const { declared, server } = deploy({ alertEmails: ["ops@example.test", "me@example.test"] });
+    const dropletId = await valueOf(server.dropletId);
+    for (const alert of ofType(declared, T.monitorAlert)) {
+      assert.deepEqual(await valueOf(alert.props.entities as string[]), [dropletId]);
+      assert.deepEqual(await valueOf(alert.props.alerts as { emails: string[] }), { emails: ["ops@example.test", "me@example.test"] });
+      assert.equal(await valueOf(alert.props.compare as string), "GreaterThan");
+    }
+    const types = await Promise.all(ofType(declared, T.monitorAlert).map((a) => valueOf(a.props.type as string)));
+    assert.deepEqual(types.sort(), ["v1/insights/droplet/cpu", "v1/insights/droplet/disk_utilization_percent", "v1/insights/droplet/memory_utilization_percent"]);
+    const [check] = ofType(declared, T.uptimeCheck);
+    assert.equal(await valueOf(check.props.target as string), "https://matrix.example.test/_matrix/client/versions");
+    const uptimeTypes = await Promise.all(ofType(declared, T.uptimeAlert).map((a) => valueOf(a.props.type as string)));
+    assert.deepEqual(uptimeTypes.sort(), ["down", "ssl_expiry"]);
+
+    const defaults = deploy();
+    const [first] = ofType(defaults.declared, T.monitorAlert);
+    assert.deepEqual(await valueOf(first.props.alerts as { emails: string[] }), { emails: [VALID_ARGS.adminEmail] }, "to the admin by default");
+    const off = deploy({ alerts: false });
+    assert.equal(ofType(off.declared, T.monitorAlert).length + ofType(off.declared, T.uptimeCheck).length, 0);
+  });
+
+  it("turns DigitalOcean droplet backups on only when asked", async () => {
+    const [off] = ofType(deploy().declared, T.droplet);
+    assert.equal(await valueOf(off.props.backups as boolean), false);
+    const [weekly] = ofType(deploy({ dropletBackups: "weekly" }).declared, T.droplet);
+    assert.equal(await valueOf(weekly.props.backups as boolean), true);
+    assert.deepEqual(await valueOf(weekly.props.backupPolicy as object), { plan: "weekly", hour: 0 });
+  });
+
+  it("passes the Spaces secret key into the payload as a secret, and exports the backup password as one", async () => {
+    const { declared, server } = deploy({
+      spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "s3cr3t-spaces-key",
+    });
+    const [droplet] = ofType(declared, T.droplet);
+    const userData = await valueOf(droplet.props.userData as string);
+    assert.match(fileIn(userData, "/etc/matrix/backup.env"), /OFFSITE_SECRET_KEY='s3cr3t-spaces-key'/);
+    assert.match(fileIn(userData, "/etc/matrix/deploy.env"), /OFFSITE_REPOSITORY='s3:https:\/\/nyc3\.digitaloceanspaces\.com\/chat-backups\/example\.test'/);
+    assert.equal(await isSecret(server.backupPassword), true);
+    assert.match(await valueOf(server.backupPassword), /^[A-Za-z0-9]{40}$/);
   });
 
   it("groups everything in a DigitalOcean project when projectName is set", async () => {

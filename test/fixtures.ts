@@ -5,6 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { PlainArgs, resolveArgs } from "../components/settings";
 import { Settings } from "../cloud-init/settings";
+import { decodeEntry } from "../cloud-init/userData";
 import { newSecrets } from "../local/secrets";
 
 export const VALID_ARGS: PlainArgs = {
@@ -22,10 +23,10 @@ export const testSecrets = newSecrets;
 
 /** The content of one file the payload writes, looked up by path. */
 export function fileIn(userData: string, path: string): string {
-  const doc = YAML.parse(userData) as { write_files: { path: string; content: string }[] };
+  const doc = YAML.parse(userData) as { write_files: { path: string; content: string; encoding?: string }[] };
   const file = doc.write_files.find((f) => f.path === path);
   if (!file) throw new Error(`the payload writes no ${path}`);
-  return file.content;
+  return decodeEntry(file);
 }
 
 /** A scratch directory removed when the process exits. */

@@ -25,7 +25,8 @@ describe("MatrixServer imported by another project", () => {
       const pulumi = require(${JSON.stringify(path.join(ROOT, "node_modules", "@pulumi", "pulumi"))});
       pulumi.runtime.setMocks({
         newResource: (a) => ({ id: a.name + "-id", state: { ...a.inputs, result: "x".repeat(a.inputs.length || 4),
-          base64: Buffer.alloc(32, 7).toString("base64"), ipAddress: "203.0.113.5" } }),
+          base64: Buffer.alloc(32, 7).toString("base64"), ipAddress: "203.0.113.5",
+          privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\\n", publicKeyOpenssh: "ssh-ed25519 AAAA\\n" } }),
         call: () => ({}),
       }, "consumer", "dev", false);
       const lib = require("matrix-do");

@@ -5,6 +5,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { newSshHostKey } from "../local/secrets";
 
 export const RESERVED_IP = "203.0.113.10";
 export const DROPLET_IPV6 = "2001:db8::10";
@@ -39,6 +40,12 @@ export async function installMocks(): Promise<void> {
             const bytes = crypto.randomBytes(args.inputs.length);
             state.base64 = bytes.toString("base64");
             state.hex = bytes.toString("hex");
+            break;
+          }
+          case "tls:index/privateKey:PrivateKey": {
+            const key = newSshHostKey();
+            state.privateKeyOpenssh = key.privateKey;
+            state.publicKeyOpenssh = `${key.publicKey}\n`;
             break;
           }
           case "digitalocean:index/droplet:Droplet":

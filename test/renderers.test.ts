@@ -9,9 +9,16 @@ import { token } from "../cloud-init/caddyfile";
 import { renderEnvFile, renderPostgresConf, renderUnit } from "../cloud-init/formats";
 import { PATHS } from "../cloud-init/paths";
 import { formatSigningKey } from "../cloud-init/synapse";
-import { cloudConfig, renderUserData } from "../cloud-init/userData";
+import { Secrets } from "../cloud-init/settings";
+import { renderFiles, renderUserData } from "../cloud-init/userData";
 import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR, readSynapseLock } from "../cloud-init/versions";
 import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+
+/** The secret strings in Secrets (the signing key's seed; the host key's private half). */
+function secretValues(secrets: Secrets): string[] {
+  const { signingKey, sshHostKey, ...plain } = secrets;
+  return [...Object.values(plain) as string[], signingKey.split(" ")[2], sshHostKey.privateKey];
+}
 
 const secrets = testSecrets();
 const userData = renderUserData(settingsFor(), secrets);
@@ -34,6 +41,17 @@ describe("Synapse config", () => {
     assert.equal(homeserver.url_preview_enabled, false);
     assert.deepEqual(homeserver.presence, { enabled: false });
     assert.equal(homeserver.report_stats, false);
+  });
+
+  it("opens sign-up to registration-token holders only, with Element showing it, when registration is token", () => {
+    assert.equal("registration_requires_token" in homeserver, false);
+    const withTokens = settingsFor({ registration: "token" });
+    const payload = renderUserData(withTokens, secrets);
+    const config = YAML.parse(fileIn(payload, `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.equal(config.enable_registration, true);
+    assert.equal(config.registration_requires_token, true);
+    assert.equal(JSON.parse(fileIn(payload, PATHS.elementConfig)).setting_defaults["UIFeature.registration"], true);
+    assert.equal(JSON.parse(fileIn(payload, PATHS.matrixctlConfig)).registrationByToken, true);
   });
 
   it("lets federation reach private networks only when asked to", () => {
@@ -87,15 +105,17 @@ describe("the payload as a whole", () => {
   });
 
   it("puts no secret into a world-readable file", () => {
-    const doc = cloudConfig(settingsFor(), secrets) as { write_files: { path: string; content: string; permissions: string }[] };
-    const values = Object.values(secrets).map((v) => (v.startsWith("ed25519") ? v.split(" ")[2] : v));
-    for (const file of doc.write_files) {
+    const files = renderFiles(settingsFor(), secrets);
+    const values = secretValues(secrets);
+    for (const file of files) {
       const worldReadable = (parseInt(file.permissions, 8) & 0o004) !== 0;
       const leaked = values.filter((v) => file.content.includes(v));
       if (worldReadable) assert.deepEqual(leaked, [], `${file.path} (${file.permissions}) holds a secret`);
     }
-    const secretFiles = doc.write_files.filter((f) => values.some((v) => f.content.includes(v))).map((f) => `${f.path} ${f.permissions}`);
+    const secretFiles = files.filter((f) => values.some((v) => f.content.includes(v))).map((f) => `${f.path} ${f.permissions}`);
     assert.deepEqual(secretFiles.sort(), [
+      "/etc/matrix/backup-password 0600",
+      "/etc/matrix/ops-password 0600",
       "/etc/matrix/postgres-setup.sql 0600",
       "/etc/synapse/admin-password 0600",
       "/etc/synapse/conf.d/10-secrets.yaml 0640",
@@ -120,6 +140,32 @@ describe("the payload as a whole", () => {
     const called = [...bootstrap.matchAll(/"\$here\/([a-z-]+\.sh)"/g)].map((m) => m[1]);
     assert.ok(called.length >= 6);
     for (const script of called) fileIn(userData, `${PATHS.scriptsDir}/${script}`);
+  });
+
+  it("backs up nightly at the configured UTC time, catching up after downtime, with the repository keys root-only", () => {
+    const payload = renderUserData(settingsFor({ backupTime: "04:15", backupKeepDaily: 10, backupKeepWeekly: 2 }), secrets);
+    const timer = fileIn(payload, "/etc/systemd/system/matrix-backup.timer");
+    assert.match(timer, /^OnCalendar=\*-\*-\* 04:15:00 UTC$/m);
+    assert.match(timer, /^Persistent=true$/m);
+    assert.match(fileIn(payload, "/etc/systemd/system/matrix-backup.service"), /^ExecStart=\/usr\/local\/lib\/matrix\/backup\.sh$/m);
+    const env = fileIn(payload, PATHS.deployEnv);
+    assert.match(env, /^BACKUP_KEEP_DAILY='10'$/m);
+    assert.match(env, /^BACKUP_KEEP_WEEKLY='2'$/m);
+    assert.match(env, /^OFFSITE_REPOSITORY=''$/m, "no off-site copy unless a bucket is configured");
+    assert.equal(fileIn(payload, PATHS.backupPassword), secrets.backupPassword);
+    const doc = YAML.parse(payload) as { write_files: { path: string; permissions: string }[] };
+    for (const file of [PATHS.backupPassword, PATHS.backupEnv, PATHS.opsPassword]) {
+      assert.equal(doc.write_files.find((f) => f.path === file)!.permissions, "0600", file);
+    }
+    assert.ok(YAML.parse(payload).packages.includes("restic"));
+  });
+
+  it("gzips large files (cloud-init's gz+b64) and leaves small ones readable", () => {
+    const doc = YAML.parse(userData) as { write_files: { path: string; encoding?: string; content: string }[] };
+    const lock = doc.write_files.find((f) => f.path === PATHS.synapseRequirements)!;
+    assert.equal(lock.encoding, "gz+b64");
+    assert.equal(fileIn(userData, PATHS.synapseRequirements), readSynapseLock(settingsFor().synapse.version));
+    assert.equal(doc.write_files.find((f) => f.path === PATHS.synapseSigningKey)!.encoding, undefined);
   });
 
   it("points Caddy at its own Caddyfile without touching the package's", () => {

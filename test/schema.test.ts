@@ -47,7 +47,8 @@ describe("MatrixServer schema for other languages", () => {
 
   it("outputs exactly the public endpoints and identifiers", () => {
     assert.deepEqual(Object.keys(resource.properties).sort(), [
-      "adminPassword", "adminUserId", "dropletId", "elementUrl", "homeserverUrl", "reservedIp", "serverName", "sshCommand", "volumeId",
+      "adminPassword", "adminUserId", "backupPassword", "dropletId", "elementUrl", "homeserverUrl", "reservedIp", "serverName", "sshCommand",
+      "sshHostKey", "volumeId",
     ]);
     for (const [key, output] of Object.entries(resource.properties)) assert.equal(output.type, "string", key);
   });

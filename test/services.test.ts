@@ -14,6 +14,7 @@ import { renderElementConfig } from "../cloud-init/element";
 import { renderEnvFile } from "../cloud-init/formats";
 import { SYNAPSE_DB, renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/postgres";
 import { SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { deployEnv } from "../cloud-init/userData";
 import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, request, startPostgres, startProcess, waitUntil } from "./local-services";
@@ -33,6 +34,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
   let site: SynapseSite;
   let ca: string;
   let adminToken: string;
+  const opsPasswordFile = path.join(dir, "ops-password");
 
   before(async () => {
     postgres = await startPostgres(path.join(dir, "postgres"), renderPostgresTuning(settings));
@@ -118,12 +120,13 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
   });
 
-  it("the payload's create-admin.sh makes the admin account, and a second run changes nothing", () => {
+  it("the payload's create-admin.sh makes the admin and matrixctl accounts, and a second run changes nothing", () => {
     const venvRoot = path.join(dir, "opt-synapse");
     fs.mkdirSync(venvRoot, { recursive: true });
     fs.symlinkSync(SYNAPSE_VENV, path.join(venvRoot, "current"));
     const passwordFile = path.join(dir, "admin-password");
     fs.writeFileSync(passwordFile, secrets.adminPassword, { mode: 0o600 });
+    fs.writeFileSync(opsPasswordFile, secrets.opsPassword, { mode: 0o600 });
     const envFile = path.join(dir, "deploy.env");
     fs.writeFileSync(envFile, renderEnvFile({
       ...deployEnv(settings),
@@ -131,12 +134,92 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       SYNAPSE_CONF_D: path.join(dir, "synapse", "conf.d"),
       SYNAPSE_PORT: site.port,
       ADMIN_PASSWORD_FILE: passwordFile,
+      OPS_PASSWORD_FILE: opsPasswordFile,
     }));
     for (let i = 0; i < 2; i++) {
       const r = run("bash", [path.join(ROOT, "cloud-init", "scripts", "create-admin.sh")], { env: { ...process.env, MATRIX_ENV_FILE: envFile } });
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stderr, /admin account @admin:example\.test present/);
+      assert.match(r.stderr, /admin accounts @admin:example\.test and @matrixctl:example\.test present/);
     }
+  });
+
+  describe("matrixctl, the admin command, against this Synapse", () => {
+    const matrixctl = (args: string[], input?: string) => {
+      const config = path.join(dir, "matrixctl.json");
+      fs.writeFileSync(config, JSON.stringify({
+        ...matrixctlConfig(settings),
+        synapseUrl: `http://127.0.0.1:${site.port}`,
+        opsPasswordFile: opsPasswordFile,
+        tokenFile: path.join(dir, "matrixctl", "token"),
+      }));
+      return run("python3", [path.join(ROOT, "cloud-init", "scripts", "matrixctl"), ...args], { input, env: { ...process.env, MATRIXCTL_CONFIG: config } });
+    };
+    // Straight to Synapse, each from its own address (X-Forwarded-For, trusted on loopback):
+    // Synapse allows 5 logins per address, and matrixctl's own logins come from 127.0.0.1.
+    let client = 0;
+    const loginStatus = async (user: string, password: string) => (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+      method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": `198.51.100.${++client}` },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+    })).status;
+
+    it("adds a user with a generated password, refuses a duplicate and a bad name", async () => {
+      const r = matrixctl(["user", "add", "erin"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^created @erin:example\.test\npassword: (\S{20,})\n$/);
+      const password = /password: (\S+)/.exec(r.stdout)![1];
+      assert.equal(await loginStatus("erin", password), 200);
+      const again = matrixctl(["user", "add", "@erin:example.test"]);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /@erin:example\.test already exists/);
+      const bad = matrixctl(["user", "add", "Erin Smith"]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /user name 'Erin Smith': expected lowercase letters/);
+      const elsewhere = matrixctl(["user", "add", "@erin:other.test"]);
+      assert.match(elsewhere.stderr, /not on this server \(example\.test\)/);
+    });
+
+    it("resets a password from stdin and logs the user's sessions out", async () => {
+      const newPassword = crypto.randomBytes(12).toString("hex");
+      const r = matrixctl(["user", "password", "erin", "--password-file", "-"], `${newPassword}\n`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /password of @erin:example\.test reset; its sessions are logged out/);
+      assert.equal(await loginStatus("erin", newPassword), 200);
+      const short = matrixctl(["user", "password", "erin", "--password-file", "-"], "short\n");
+      assert.match(short.stderr, /password: expected 8 to 512 characters/);
+      assert.match(matrixctl(["user", "password", "nobody"]).stderr, /no such user: @nobody:example\.test/);
+    });
+
+    it("lists users, deactivates one (who can no longer log in), and keeps its own account", async () => {
+      const list = matrixctl(["user", "list"]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(list.stdout.trim().split("\n").sort(),
+        ["@admin:example.test  (admin)", "@erin:example.test", "@matrixctl:example.test  (admin)"]);
+      const r = matrixctl(["user", "deactivate", "erin"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(await loginStatus("erin", "anything-at-all"), 403);
+      assert.match(matrixctl(["user", "list", "--all"]).stdout, /@erin:example\.test {2}\(deactivated\)/);
+      assert.doesNotMatch(matrixctl(["user", "list"]).stdout, /erin/);
+      assert.match(matrixctl(["user", "deactivate", "matrixctl"]).stderr, /cannot be deactivated/);
+    });
+
+    it("creates, lists and revokes registration tokens", () => {
+      const created = matrixctl(["token", "add", "--uses", "2", "--days", "7"]);
+      assert.equal(created.code, 0, created.stderr);
+      const token = created.stdout.trim();
+      assert.match(token, /^[A-Za-z0-9._~-]{8,64}$/);
+      assert.match(created.stderr, /registration is disabled on this server/, "the admin is told the token cannot be used yet");
+      assert.match(matrixctl(["token", "list"]).stdout, new RegExp(`^${token} {2}0/2 uses, expires \\d{4}-`, "m"));
+      assert.match(matrixctl(["token", "add", "--uses", "0"]).stderr, /--uses: expected a whole number of at least 1/);
+      assert.equal(matrixctl(["token", "revoke", token]).code, 0);
+      assert.doesNotMatch(matrixctl(["token", "list"]).stdout, new RegExp(token));
+    });
+
+    it("logs in again by itself when its cached token is revoked", () => {
+      fs.writeFileSync(path.join(dir, "matrixctl", "token"), "syt_revoked_token");
+      const r = matrixctl(["user", "list"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /@admin:example\.test/);
+    });
   });
 
   it("the admin logs in through Caddy with the generated password", async () => {

@@ -49,6 +49,19 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["a short key fingerprint", { elementKeyFingerprint: "ABCD" }, "elementKeyFingerprint"],
   ["a plain-http Element mirror", { elementDownloadBase: "http://mirror.example.org" }, "elementDownloadBase"],
   ["a timeout out of range", { readyTimeoutMinutes: 0 }, "readyTimeoutMinutes"],
+  ["open registration", { registration: "open" }, "registration"],
+  ["a backup time without minutes", { backupTime: "3" }, "backupTime"],
+  ["a backup time past midnight", { backupTime: "24:00" }, "backupTime"],
+  ["no daily backups kept", { backupKeepDaily: 0 }, "backupKeepDaily"],
+  ["a Spaces key without a bucket", { spacesAccessKeyId: "DO00EXAMPLEKEY" }, "spacesAccessKeyId"],
+  ["a bucket without its secret key", { spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY" }, "spacesSecretKey"],
+  ["a bucket without its access key", { spacesBucket: "chat-backups", spacesSecretKey: "[secret]" }, "spacesAccessKeyId"],
+  ["a bucket name with capitals", { spacesBucket: "Chat", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]" }, "spacesBucket"],
+  ["a bucket in a region without Spaces", { region: "nyc1", spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]" }, "spacesRegion"],
+  ["a plain-http S3 endpoint", { spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]", spacesEndpoint: "http://s3.example.org" }, "spacesEndpoint"],
+  ["an unknown droplet backup plan", { dropletBackups: "hourly" }, "dropletBackups"],
+  ["a bad alert address", { alertEmails: ["ops"] }, "alertEmails"],
+  ["no alert address", { alertEmails: [] }, "alertEmails"],
 ];
 
 describe("settings validation", () => {
@@ -112,6 +125,18 @@ describe("settings validation", () => {
     const { cloud } = resolveArgs({ ...VALID_ARGS, sshKeys: ["12345678"], sshAllowCidrs: ["2001:db8::/32", "198.51.100.0/24"] });
     assert.deepEqual(cloud.sshKeys, ["12345678"]);
     assert.deepEqual(cloud.sshAllowCidrs, ["2001:db8::/32", "198.51.100.0/24"]);
+  });
+
+  it("builds the off-site repository from the bucket, the region (or the droplet's) and the domain", () => {
+    const spaces = { spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]" };
+    const { settings, cloud } = resolveArgs({ ...VALID_ARGS, region: "ams3", ...spaces });
+    assert.deepEqual(settings.backups.offsite, { repository: "s3:https://ams3.digitaloceanspaces.com/chat-backups/example.test", accessKeyId: "DO00EXAMPLEKEY" });
+    assert.equal(cloud.offsiteBackups, true);
+    const elsewhere = resolveArgs({ ...VALID_ARGS, region: "nyc1", spacesRegion: "fra1", ...spaces }).settings;
+    assert.equal(elsewhere.backups.offsite!.repository, "s3:https://fra1.digitaloceanspaces.com/chat-backups/example.test");
+    const custom = resolveArgs({ ...VALID_ARGS, spacesEndpoint: "https://s3.example.org/", ...spaces }).settings;
+    assert.equal(custom.backups.offsite!.repository, "s3:https://s3.example.org/chat-backups/example.test");
+    assert.equal(resolveArgs(VALID_ARGS).settings.backups.offsite, undefined, "off unless a bucket is named");
   });
 
   it("Pulumi.yaml declares exactly the component's defaults", () => {

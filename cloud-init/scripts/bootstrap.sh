@@ -20,6 +20,6 @@ update-ca-certificates >/dev/null
 "$here/create-admin.sh"
 
 systemctl daemon-reload
-systemctl enable --now matrix-metadata-guard.service >/dev/null 2>&1
+systemctl enable --now matrix-metadata-guard.service matrix-backup.timer >/dev/null 2>&1
 date -u +%FT%TZ >"$MATRIX_STATE_DIR/bootstrap.done"
 log "bootstrap finished: https://$ELEMENT_HOST (admin @$ADMIN_USER:$SERVER_NAME)"

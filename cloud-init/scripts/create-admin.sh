@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Create the admin account through Synapse's shared-secret registration, once. An existing
-# account is left as it is.
+# Create the admin account, and the account matrixctl acts as, through Synapse's shared-secret
+# registration, once. Existing accounts are left as they are.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
-"$SYNAPSE_VENV_ROOT/current/bin/register_new_matrix_user" \
-  --config "$SYNAPSE_CONF_D/10-secrets.yaml" \
-  --user "$ADMIN_USER" \
-  --password-file "$ADMIN_PASSWORD_FILE" \
-  --admin --exists-ok \
-  "http://127.0.0.1:$SYNAPSE_PORT"
-log "admin account @$ADMIN_USER:$SERVER_NAME present"
+for account in "$ADMIN_USER:$ADMIN_PASSWORD_FILE" "$OPS_USER:$OPS_PASSWORD_FILE"; do
+  "$SYNAPSE_VENV_ROOT/current/bin/register_new_matrix_user" \
+    --config "$SYNAPSE_CONF_D/10-secrets.yaml" \
+    --user "${account%%:*}" \
+    --password-file "${account#*:}" \
+    --admin --exists-ok \
+    "http://127.0.0.1:$SYNAPSE_PORT"
+done
+log "admin accounts @$ADMIN_USER:$SERVER_NAME and @$OPS_USER:$SERVER_NAME present"

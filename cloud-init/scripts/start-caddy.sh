@@ -8,8 +8,16 @@ caddy validate --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1 \
   || die "the rendered Caddyfile does not validate: caddy validate --adapter caddyfile --config $CADDYFILE"
 systemctl daemon-reload
 systemctl enable caddy.service >/dev/null 2>&1
+first_run=true
+[ ! -f "$MATRIX_STATE_DIR/caddy.sum" ] || first_run=false
 if changed caddy "$CADDYFILE"; then
-  systemctl restart caddy.service
+  # A reload swaps the config without dropping a connection; the first run needs a restart
+  # (the package started Caddy with its own config, before our drop-in).
+  if ! $first_run && systemctl is-active --quiet caddy.service; then
+    systemctl reload caddy.service
+  else
+    systemctl restart caddy.service
+  fi
 else
   systemctl start caddy.service
 fi

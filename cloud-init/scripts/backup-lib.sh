@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Shared by backup.sh and restore.sh; sourced after lib.sh. The repositories are restic's,
+# encrypted with the stack's backup password; the off-site one is an S3 bucket.
+
+readonly BACKUP_ENV_FILE="${BACKUP_ENV_FILE:-/etc/matrix/backup.env}"
+# shellcheck source=/dev/null
+. "$BACKUP_ENV_FILE"
+export RESTIC_PASSWORD_FILE RESTIC_CACHE_DIR="$MATRIX_STATE_DIR/restic-cache"
+
+# One backup or restore at a time.
+take_backup_lock() {
+  exec 9>/run/matrix-backup.lock
+  flock -n 9 || die "another backup or restore is running"
+}
+
+# The repositories to write to: the volume's, and the off-site one when configured.
+backup_repositories() {
+  printf '%s\n' "$BACKUP_REPOSITORY"
+  if [ -n "${OFFSITE_REPOSITORY:-}" ]; then printf '%s\n' "$OFFSITE_REPOSITORY"; fi
+}
+
+# repository_for local|offsite: where that repository is.
+repository_for() {
+  case "$1" in
+    local) printf '%s\n' "$BACKUP_REPOSITORY" ;;
+    offsite)
+      [ -n "${OFFSITE_REPOSITORY:-}" ] || die "no off-site backups are configured (spacesBucket)"
+      printf '%s\n' "$OFFSITE_REPOSITORY"
+      ;;
+    *) die "expected local or offsite, got '$1'" ;;
+  esac
+}
+
+repository_label() {
+  if [ "$1" = "$BACKUP_REPOSITORY" ]; then echo "the volume ($1)"; else echo "off-site ($1)"; fi
+}
+
+# with_repository REPO COMMAND...: run COMMAND with restic pointed at REPO (and its keys).
+with_repository() {
+  local repo=$1
+  shift
+  if [ "$repo" = "$BACKUP_REPOSITORY" ]; then
+    RESTIC_REPOSITORY=$repo "$@"
+  else
+    RESTIC_REPOSITORY=$repo AWS_ACCESS_KEY_ID=$OFFSITE_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$OFFSITE_SECRET_KEY "$@"
+  fi
+}
+
+# ensure_repository REPO: create the repository unless it exists.
+ensure_repository() {
+  if ! with_repository "$1" restic cat config >/dev/null 2>&1; then
+    log "creating restic repository in $(repository_label "$1")"
+    with_repository "$1" restic init >/dev/null || die "cannot create the repository in $(repository_label "$1")"
+  fi
+}
