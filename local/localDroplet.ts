@@ -26,6 +26,8 @@ export interface DropletOptions {
   instanceId: string;
   /** /etc/resolv.conf inside the droplet. */
   resolvConf: string;
+  /** Public keys root may log in with (as DigitalOcean's metadata gives the droplet's sshKeys). */
+  sshAuthorizedKeys?: string[];
   /** Where on the local network it boots (network.ts); the host's namespace when unset. */
   network?: DropletAddress;
   log?: (line: string) => void;
@@ -104,7 +106,9 @@ export class LocalDroplet {
       network: { config: "disabled" },
     }));
     write("var/lib/cloud/seed/nocloud/user-data", o.userData, 0o600);
-    write("var/lib/cloud/seed/nocloud/meta-data", YAML.stringify({ "instance-id": o.instanceId, "local-hostname": o.name }));
+    write("var/lib/cloud/seed/nocloud/meta-data", YAML.stringify({
+      "instance-id": o.instanceId, "local-hostname": o.name, ...(o.sshAuthorizedKeys ? { "public-keys": o.sshAuthorizedKeys } : {}),
+    }));
     write("etc/resolv.conf", o.resolvConf);
     if (o.network) {
       // The platform's network config, as DigitalOcean's image has it: the interface is up

@@ -22,3 +22,14 @@ if [ ! -f "$venv/.installed" ]; then
     --require-hashes --no-deps --only-binary=:all: -r "$root/cloud-init/synapse/requirements-$version.txt"
   touch "$venv/.installed"
 fi
+
+# An S3 service (moto) standing in for DigitalOcean Spaces in the off-site backup tests.
+readonly MOTO_VERSION=5.2.5
+moto="$root/.cache/moto"
+if [ ! -f "$moto/.installed-$MOTO_VERSION" ]; then
+  echo "install-test-deps: installing moto $MOTO_VERSION into $moto" >&2
+  rm -rf "$moto"
+  python3 -m venv "$moto"
+  "$moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  touch "$moto/.installed-$MOTO_VERSION"
+fi

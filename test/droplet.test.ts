@@ -5,16 +5,18 @@
  * other servers use it, replaced, and broken on purpose.
  */
 import assert from "node:assert/strict";
+import * as childProcess from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { after, before, describe, it } from "node:test";
-import { resolveArgs } from "../components/settings";
+import { PlainArgs, resolveArgs } from "../components/settings";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
-import { VALID_ARGS, scratchDir, testSecrets } from "./fixtures";
+import { VALID_ARGS, run, scratchDir, testSecrets } from "./fixtures";
+import { S3, startS3 } from "./droplet/s3";
 import { ROOT, Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
 import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
@@ -27,6 +29,7 @@ import { ensureRootfs, rootfsTarball } from "../local/rootfs";
 import { TestCa, createTestCa } from "./droplet/testPki";
 
 const secrets = testSecrets();
+const APPLY = "python3 /usr/local/lib/matrix/apply-config.py";
 const log = (line: string) => console.log(`  [droplet] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const [NEWEST_SYNAPSE, PREVIOUS_SYNAPSE] = SYNAPSE_VERSIONS;
@@ -35,14 +38,18 @@ const UNREACHABLE = "10.213.250.250";
 
 describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const dir = scratchDir("matrix-droplet-");
-  const volumeDir = path.join(dir, "volume");
+  let volumeDir = path.join(dir, "volume");
   let network: LocalNetwork;
   let address: DropletAddress;
   let ca: TestCa;
   let pebble: Pebble;
   let mirror: ElementMirror;
   let settings: Settings;
-  let testSettings: (synapseVersion: string, domain?: string) => Settings;
+  let testSettings: (synapseVersion: string, domain?: string, extra?: Partial<PlainArgs>) => Settings;
+  let s3: S3;
+  /** The key `pulumi up` would log in with (sshPrivateKey), and the known_hosts line for the pinned host key. */
+  const sshKey = path.join(dir, "ssh-key");
+  const knownHosts = path.join(dir, "known_hosts");
   let otherAddress: DropletAddress;
   let userData: string;
   let droplet: LocalDroplet;
@@ -65,6 +72,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       instanceId: `i-${generation}-${crypto.randomBytes(4).toString("hex")}`,
       resolvConf: network.resolvConf(address),
       network: address,
+      sshAuthorizedKeys: [fs.readFileSync(`${sshKey}.pub`, "utf8").trim()],
     });
     const started = Date.now();
     await droplet.boot();
@@ -105,13 +113,23 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     pebble = await startPebble(path.join(dir, "pebble"), address.hostIp, address.hostIp, ca);
     mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, address.hostIp, 8443);
     trust = pebble.issuingRoot;
+    s3 = await startS3(path.join(dir, "s3"), address.hostIp, ca);
+    secrets.offsiteSecretKey = s3.secretKey;
+    assert.equal(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey]).code, 0);
+    fs.writeFileSync(knownHosts, `${address.ip} ${secrets.sshHostKey.publicKey}\n`);
 
     // What differs from production, and nothing else: each is a setting of the renderer.
     const hostCas = hostCaCertificates();
-    testSettings = (synapseVersion: string, domain = "example.test") => resolveArgs({
+    testSettings = (synapseVersion: string, domain = "example.test", extra: Partial<PlainArgs> = {}) => resolveArgs({
       ...VALID_ARGS,
+      ...extra,
       domain,
       synapseVersion,
+      // Off-site backups to the S3 service standing in for Spaces.
+      spacesBucket: "matrix-backups",
+      spacesAccessKeyId: s3.accessKeyId,
+      spacesSecretKey: "[secret]",
+      spacesEndpoint: s3.endpoint,
       privateFederationCidrs: ["10.213.0.0/16"], // the test network is private
       acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
       extraCaCertificates: [ca.certPem, pebble.issuingRoot, ...hostCas], // test CA, Pebble's root, this machine's registry proxy
@@ -135,6 +153,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     await droplet?.poweroff();
     droplet?.destroy();
     await mirror?.close();
+    await s3?.stop();
     await pebble?.stop();
     await network?.close();
   });
@@ -436,7 +455,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   it("federates with a second server: invite over .well-known, join over SRV, messages both ways", async () => {
     const { Direction } = await loadSdk();
     const otherSettings = testSettings(NEWEST_SYNAPSE, "other.test");
-    const otherSecrets = testSecrets();
+    const otherSecrets = { ...testSecrets(), offsiteSecretKey: s3.secretKey };
     other = new LocalDroplet({
       name: "other",
       rootfs: rootfsTarball(),
@@ -493,6 +512,193 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const keys = (await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json<Record<string, unknown>>();
     assert.doesNotThrow(() => verifyServerKeys("example.test", JSON.stringify(keys)));
     assert.throws(() => verifyServerKeys("example.test", JSON.stringify({ ...keys, valid_until_ts: (keys.valid_until_ts as number) + 1 })), /bad signature/);
+  });
+
+  // Day 2: the admin command, backups and restores, a change applied in place.
+
+  /** matrixctl on the droplet, as root. */
+  function matrixctl(args: string[], input?: string) {
+    return droplet.exec(["matrixctl", ...args], input);
+  }
+  let mediaUri = "";
+  const mediaBody = crypto.randomBytes(4096);
+
+  async function downloadMedia(token: string): Promise<Buffer> {
+    const [server, id] = mediaUri.slice("mxc://".length).split("/");
+    const r = await https(`https://${settings.matrixHost}/_matrix/client/v1/media/download/${server}/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200, r.body);
+    return r.raw;
+  }
+
+  it("matrixctl status: services, versions, certificates, disk; matrixctl adds a user", async () => {
+    const status = matrixctl(["status"]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    for (const line of [/matrix-synapse\s+active/, /postgresql@17-main\s+active/, /caddy\s+active/, /matrix-backup\.timer\s+active/,
+      new RegExp(`Synapse\\s+${NEWEST_SYNAPSE.replace(/\./g, "\\.")}`), new RegExp(`Element Web\\s+${DEFAULT_ELEMENT_VERSION}`),
+      /certificate matrix\.example\.test\s+valid until \d{4}-\d\d-\d\d/, /volume \/mnt\/matrix\s+\d+% used/]) {
+      assert.match(status.stdout, line);
+    }
+    const added = matrixctl(["user", "add", "frank", "--password-file", "-"], "frank-password-1234\n");
+    assert.equal(added.code, 0, added.stderr);
+    await login("frank", "frank-password-1234");
+    // Something in the media store, to find again after the restores.
+    const token = await login(alice.user, alice.password);
+    const upload = await https(`https://${settings.matrixHost}/_matrix/media/v3/upload?filename=note.bin`, {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, body: mediaBody,
+    });
+    assert.equal(upload.status, 200, upload.body);
+    mediaUri = upload.json().content_uri as string;
+  });
+
+  it("backs up the database, media and signing key to the volume and off-site (restic), and lists the snapshots", () => {
+    const started = Date.now();
+    const r = matrixctl(["backup"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const took = seconds(Date.now() - started);
+    const dump = /database dump (\d+) bytes/.exec(r.stderr)![1];
+    const repoBytes = (dirName: string) => Number(droplet.exec(["du", "-sb", dirName]).stdout.split("\t")[0]);
+    const media = repoBytes("/var/lib/synapse/media");
+    log(`backup: ${took} s; database dump ${Math.round(Number(dump) / 1024)} KiB, media ${Math.round(media / 1024 / 1024)} MiB, ` +
+      `repository on the volume ${Math.round(repoBytes("/var/backups/matrix/restic") / 1024 / 1024)} MiB (local and off-site)`);
+    assert.match(r.stderr, /backing up to the volume/);
+    assert.match(r.stderr, /backing up to off-site \(s3:https:\/\/10\.213\.1\.1:9443\/matrix-backups\/example\.test\)/);
+    for (const where of [[], ["--offsite"]]) {
+      const list = matrixctl(["backups", ...where]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /1 snapshots/);
+      assert.match(list.stdout, /backup,matrix-do,synapse-1\.163\.2|matrix-do,backup/);
+    }
+    // Encrypted: the dump's contents are not readable in the repository.
+    const grep = droplet.exec(["grep", "-r", "-l", "before replacement 0", "/var/backups/matrix/restic"]);
+    assert.notEqual(grep.code, 0, "a message in plain text in the repository");
+  });
+
+  it("restores after the database is dropped and the media store wiped: every message, user and file is back", async () => {
+    for (const cmd of [["systemctl", "stop", "matrix-synapse"],
+      ["runuser", "-u", "postgres", "--", "psql", "-c", "DROP DATABASE synapse WITH (FORCE)"],
+      ["sh", "-c", "rm -rf /var/lib/synapse/media/*"],
+      ["systemctl", "start", "matrix-synapse"]]) {
+      droplet.exec(cmd);
+    }
+    assert.notEqual((await https(`https://${settings.matrixHost}/_matrix/client/v3/login`)).status, 200, "the server is broken");
+    const refused = matrixctl(["restore"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /add --yes/);
+    const started = Date.now();
+    const r = matrixctl(["restore", "--yes"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    log(`restore from the volume: ${seconds(Date.now() - started)} s`);
+    assert.match(r.stderr, /nothing to back up before restoring/);
+    const token = await login(alice.user, alice.password);
+    assert.deepEqual(await history(token), sent);
+    assert.deepEqual(await downloadMedia(token), mediaBody);
+    await login("frank", "frank-password-1234");
+    await send(token, "after restore");
+    assert.deepEqual(await history(token), sent);
+  });
+
+  it("applies a config change in place over SSH, host key pinned: registration by token, a new upload limit; measures the downtime", async () => {
+    const ssh = (known: string, input: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = childProcess.spawn("ssh", ["-i", sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+        "-o", `UserKnownHostsFile=${known}`, `root@${address.ip}`, APPLY]);
+      let stderr = "";
+      child.stderr.on("data", (c) => (stderr += c));
+      child.on("exit", (code) => resolve({ code: code ?? -1, stderr }));
+      child.stdin.end(input);
+    });
+    // Another host key than the one Pulumi generated: refused before anything is sent.
+    const wrongKnownHosts = path.join(dir, "known_hosts.wrong");
+    fs.writeFileSync(wrongKnownHosts, `${address.ip} ${testSecrets().sshHostKey.publicKey}\n`);
+    const wrong = await ssh(wrongKnownHosts, "");
+    assert.equal(wrong.code, 255);
+    assert.match(wrong.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+
+    settings = testSettings(NEWEST_SYNAPSE, "example.test", { registration: "token", maxUploadMb: 20 });
+    userData = renderUserData(settings, secrets);
+    const pid = await synapsePid();
+    // Poll the homeserver every 100 ms while the change is applied.
+    let polling = true;
+    let failures = 0;
+    let downSince = 0;
+    let downtime = 0;
+    const poller = (async () => {
+      while (polling) {
+        const ok = await https(`https://${settings.matrixHost}/_matrix/client/versions`, { signal: AbortSignal.timeout(2000) })
+          .then((r) => r.status === 200, () => false);
+        const now = Date.now();
+        if (!ok && !downSince) downSince = now;
+        if (ok && downSince) { downtime += now - downSince; downSince = 0; }
+        failures += ok ? 0 : 1;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const started = Date.now();
+    const applied = await ssh(knownHosts, userData);
+    const took = Date.now() - started;
+    await waitUntil("HTTPS after the change", 120, async () => (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200);
+    polling = false;
+    await poller;
+    assert.equal(applied.code, 0, applied.stderr);
+    log(`in-place change (registration, upload limit) over SSH: applied in ${seconds(took)} s; homeserver unavailable ${seconds(downtime)} s (${failures} failed polls of 100 ms)`);
+    assert.match(applied.stderr, /\/etc\/synapse\/conf\.d\/00-homeserver\.yaml/);
+    assert.notEqual(await synapsePid(), pid, "Synapse restarted for its new config");
+    assert.equal(droplet.exec(["systemctl", "is-active", "caddy"]).stdout.trim(), "active");
+
+    // Registration now needs a token from matrixctl.
+    const token = matrixctl(["token", "add", "--uses", "1"]);
+    assert.equal(token.code, 0, token.stderr);
+    const register = (auth?: Record<string, unknown>) => https(`https://${settings.matrixHost}/_matrix/client/v3/register`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "grace", password: "grace-password-1234", ...(auth ? { auth } : {}) }),
+    });
+    const first = await register();
+    assert.equal(first.status, 401, first.body);
+    const session = first.json().session as string;
+    assert.ok(JSON.stringify(first.json().flows).includes("m.login.registration_token"));
+    assert.equal((await register({ type: "m.login.dummy", session })).status, 401, "no sign-up without a token");
+    let reply = await register({ type: "m.login.registration_token", token: token.stdout.trim(), session });
+    if (reply.status === 401) reply = await register({ type: "m.login.dummy", session });
+    assert.equal(reply.status, 200, reply.body);
+    assert.equal(reply.json().user_id, "@grace:example.test");
+    // The new upload limit holds, in Caddy and Synapse alike.
+    const bearer = await login(alice.user, alice.password);
+    const upload = (size: number) => https(`https://${settings.matrixHost}/_matrix/media/v3/upload?filename=x.bin`, {
+      method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/octet-stream" }, body: Buffer.alloc(size, 1),
+    });
+    assert.equal((await upload(20 * 1024 * 1024 + 1)).status, 413);
+    assert.equal((await upload(20 * 1024 * 1024)).status, 200);
+    // Applying the same payload again changes nothing and restarts nothing.
+    const pidAfter = await synapsePid();
+    const again = await ssh(knownHosts, userData);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /0 file\(s\) changed/);
+    assert.equal(await synapsePid(), pidAfter);
+    assert.deepEqual(await history(bearer), sent);
+  });
+
+  it("a fresh droplet with an empty volume restores everything from the off-site copy", async () => {
+    const backup = matrixctl(["backup"]);
+    assert.equal(backup.code, 0, backup.stderr);
+    const stopped = Date.now();
+    await droplet.poweroff();
+    droplet.destroy();
+    volumeDir = path.join(dir, "volume-new");
+    await bootDroplet("fresh droplet, empty volume");
+    const bootedAt = Date.now();
+    const empty = await login(settings.adminUser, secrets.adminPassword);
+    assert.equal((await https(`https://${settings.matrixHost}/_matrix/client/v3/joined_rooms`, { headers: { authorization: `Bearer ${empty}` } })).json<{ joined_rooms: string[] }>().joined_rooms.length, 0, "a new, empty server");
+    const r = matrixctl(["restore", "--offsite", "--yes"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /backing up the current state first \(tag pre-restore\)/);
+    log(`disaster recovery: new droplet and volume up in ${seconds(bootedAt - stopped)} s, off-site restore ${seconds(Date.now() - bootedAt)} s`);
+    const token = await login(alice.user, alice.password);
+    assert.deepEqual(await history(token), sent);
+    assert.deepEqual(await downloadMedia(token), mediaBody);
+    await login("grace", "grace-password-1234");
+    const users = matrixctl(["user", "list"]).stdout;
+    for (const user of ["alice", "bob", "carol", "frank", "grace", "admin"]) assert.match(users, new RegExp(`@${user}:example\\.test`));
+    await send(token, "after disaster recovery");
+    assert.deepEqual(await history(token), sent);
   });
 
   it("reports the size of the cached root", () => {

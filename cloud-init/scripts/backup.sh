@@ -31,9 +31,14 @@ for repo in $(backup_repositories); do
   log "backing up to $(repository_label "$repo")"
   with_repository "$repo" restic backup --quiet --host "$SERVER_NAME" "${tags[@]}" "$stage" "$SYNAPSE_MEDIA" \
     || die "backup to $(repository_label "$repo") failed"
-  with_repository "$repo" restic forget --quiet --host "$SERVER_NAME" --tag matrix-do --prune \
-    --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" >/dev/null \
-    || die "pruning $(repository_label "$repo") failed"
+  # Regular backups by the retention; the safety copies restores take, the last three. Kept
+  # apart, so a safety copy never counts as the day's backup.
+  if ! with_repository "$repo" restic forget --quiet --host "$SERVER_NAME" --tag backup --group-by host \
+      --keep-daily "$BACKUP_KEEP_DAILY" --keep-weekly "$BACKUP_KEEP_WEEKLY" >/dev/null \
+    || ! with_repository "$repo" restic forget --quiet --host "$SERVER_NAME" --tag pre-restore --group-by host \
+      --keep-last 3 --prune >/dev/null; then
+    die "pruning $(repository_label "$repo") failed"
+  fi
 done
 dump_bytes=$(stat -c %s "$stage/synapse.pgdump")
 date -u +%FT%TZ >"$MATRIX_STATE_DIR/backup.done"
