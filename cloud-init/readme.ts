@@ -35,16 +35,18 @@ Services
   journalctl -u caddy -f                   Caddy's log (certificates, requests)
   cat /var/log/cloud-init-output.log       what the first boot did
 
-Add a user
-  ${venv}/bin/register_new_matrix_user -c ${PATHS.synapseConfD}/10-secrets.yaml -u alice http://127.0.0.1:8008
-  (add --admin for an administrator)
+Administer (users, registration tokens, backups, status, logs): matrixctl --help
+  matrixctl user add alice             prints a new password
+  matrixctl status                     services, versions, certificates, disk, last backup
 
-Back up by hand
-  runuser -u postgres -- pg_dump -Fc --exclude-table-data=e2e_one_time_keys_json synapse > /var/backups/matrix/synapse.dump
-  and copy ${PATHS.synapseMedia} and ${PATHS.synapseSigningKey}.
+Backups
+  Nightly (matrix-backup.timer): database, media and signing key, encrypted with restic, in
+  ${PATHS.backupRepository}${settings.backups.offsite ? ` and off-site in ${settings.backups.offsite.repository}` : " (set spacesBucket for an off-site copy)"}.
+  matrixctl backup | matrixctl backups | matrixctl restore --yes
 
 Upgrade
   Debian security updates install themselves (unattended-upgrades).
   Synapse and Element: set synapseVersion / elementVersion in the Pulumi config and run \`pulumi up\`.
+  With sshPrivateKey set, \`pulumi up\` applies changes here in place (apply-config.py).
 `;
 }

@@ -33,6 +33,10 @@ export interface Settings {
     registration: "disabled" | "token";
     presence: boolean;
     maxUploadMb: number;
+    /** Outgoing mail (password resets, notifications) through an SMTP relay; off when unset. */
+    email?: { host: string; port: number; user: string; from: string };
+    /** Days after which media and forgotten rooms are purged; unset keeps them for ever. */
+    retention: { localMediaDays?: number; remoteMediaDays?: number; forgottenRoomDays?: number };
     /** Private CIDRs allowed for outgoing federation (Synapse's ip_range_whitelist). */
     privateFederationCidrs: string[];
   };
@@ -91,6 +95,8 @@ export interface Secrets {
   backupPassword: string;
   /** The droplet's SSH host key (OpenSSH format), so every droplet of this stack has the same one. */
   sshHostKey: { privateKey: string; publicKey: string };
+  /** Password for the SMTP relay, when email is configured. */
+  smtpPassword?: string;
   /** Secret key for the off-site bucket, when one is configured. */
   offsiteSecretKey?: string;
 }

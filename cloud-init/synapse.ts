@@ -69,14 +69,50 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     // Caddy serves /.well-known/matrix/*; Synapse need not.
     serve_server_wellknown: false,
     trusted_key_servers: [{ server_name: "matrix.org" }],
+    ...emailConfig(settings),
+    ...retentionConfig(settings),
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,
   };
 }
 
-export function synapseSecretsConfig(secrets: Secrets, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
+/** Mail through the relay, TLS required (STARTTLS on 587, implicit TLS on 465). The password is in the secrets fragment. */
+function emailConfig(settings: Settings): Record<string, unknown> {
+  const email = settings.synapse.email;
+  if (!email) return {};
   return {
+    email: {
+      smtp_host: email.host,
+      smtp_port: email.port,
+      ...(email.user ? { smtp_user: email.user } : {}),
+      force_tls: email.port === 465,
+      require_transport_security: true,
+      notif_from: email.from,
+      app_name: "Matrix",
+      enable_notifs: true,
+      client_base_url: `https://${settings.elementHost}`,
+    },
+  };
+}
+
+function retentionConfig(settings: Settings): Record<string, unknown> {
+  const r = settings.synapse.retention;
+  const media = {
+    ...(r.localMediaDays ? { local_media_lifetime: `${r.localMediaDays}d` } : {}),
+    ...(r.remoteMediaDays ? { remote_media_lifetime: `${r.remoteMediaDays}d` } : {}),
+  };
+  return {
+    ...(Object.keys(media).length > 0 ? { media_retention: media } : {}),
+    ...(r.forgottenRoomDays ? { forgotten_room_retention_period: `${r.forgottenRoomDays}d` } : {}),
+  };
+}
+
+export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
+  return {
+    // Synapse merges its config files key by key at the top level: this email block, with the
+    // password, replaces the main fragment's.
+    ...(settings.synapse.email?.user ? { email: { ...(emailConfig(settings).email as object), smtp_pass: secrets.smtpPassword } } : {}),
     registration_shared_secret: secrets.registrationSharedSecret,
     macaroon_secret_key: secrets.macaroonSecretKey,
     form_secret: secrets.formSecret,
@@ -175,7 +211,7 @@ export function synapseFiles(settings: Settings, secrets: Secrets): RenderedFile
     { path: `${PATHS.synapseConfD}/00-homeserver.yaml`, content: renderYaml(synapseConfig(settings), generated), permissions: "0644" },
     {
       path: `${PATHS.synapseConfD}/10-secrets.yaml`,
-      content: renderYaml(synapseSecretsConfig(secrets), generated),
+      content: renderYaml(synapseSecretsConfig(settings, secrets), generated),
       permissions: "0640",
       group: "synapse",
     },

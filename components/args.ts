@@ -54,6 +54,23 @@ export interface MatrixServerArgs {
   /** Who may create accounts: `disabled` (default; admins add users) or `token` (anyone with a registration token). */
   registration?: pulumi.Input<string>;
 
+  /** SMTP relay for Synapse's mail (password resets, notifications), e.g. `smtp.sendgrid.net`. Email is off when unset. */
+  smtpHost?: pulumi.Input<string>;
+  /** Its port: 587 (STARTTLS) or 465 (TLS); DigitalOcean blocks 25. Default 587. */
+  smtpPort?: pulumi.Input<number>;
+  /** SMTP user name. */
+  smtpUser?: pulumi.Input<string>;
+  /** SMTP password. Secret. */
+  smtpPassword?: pulumi.Input<string>;
+  /** Sender of Synapse's mail. Default `Matrix <noreply@<domain>>`. */
+  emailFrom?: pulumi.Input<string>;
+  /** Delete media uploaded here after this many days. Default: keep for ever. */
+  localMediaRetentionDays?: pulumi.Input<number>;
+  /** Delete cached media from other servers after this many days unused. Default: keep for ever. */
+  remoteMediaRetentionDays?: pulumi.Input<number>;
+  /** Purge rooms everyone here has forgotten after this many days. Default: keep for ever. */
+  forgottenRoomRetentionDays?: pulumi.Input<number>;
+
   /** Time of day (UTC, `HH:MM`) of the nightly backup onto the volume. Default `03:30`. */
   backupTime?: pulumi.Input<string>;
   /** Daily backups kept. Default 7. */

@@ -54,7 +54,10 @@ export class MatrixServer extends pulumi.ComponentResource {
     const c = resolved.apply((r) => r.cloud);
     const child = { parent: this };
 
-    const secrets = generateSecrets(name, child, args.spacesSecretKey === undefined ? undefined : pulumi.secret(args.spacesSecretKey));
+    const secrets = generateSecrets(name, child, {
+      offsiteSecretKey: args.spacesSecretKey === undefined ? undefined : pulumi.secret(args.spacesSecretKey),
+      smtpPassword: args.smtpPassword === undefined ? undefined : pulumi.secret(args.smtpPassword),
+    });
     const userData = pulumi.secret(
       pulumi.all([s, secrets.values]).apply(([settings, values]) => renderUserData(settings, values)),
     );
@@ -201,8 +204,9 @@ export class MatrixServer extends pulumi.ComponentResource {
  */
 function resolveAll(args: MatrixServerArgs): pulumi.Output<Resolved> {
   // Secrets are only checked for presence: their values never enter the settings.
-  const { sshPrivateKey: _ssh, spacesSecretKey, ...rest } = args;
-  const settingsArgs = { ...rest, spacesSecretKey: spacesSecretKey === undefined ? undefined : "[secret]" };
+  const { sshPrivateKey: _ssh, spacesSecretKey, smtpPassword, ...rest } = args;
+  const present = (secret: unknown) => (secret === undefined ? undefined : "[secret]");
+  const settingsArgs = { ...rest, spacesSecretKey: present(spacesSecretKey), smtpPassword: present(smtpPassword) };
   const plain = knownValue(settingsArgs) as PlainArgs | undefined;
   if (plain !== undefined) return pulumi.output(resolveArgs(plain));
   return pulumi.output(settingsArgs as pulumi.Inputs).apply((unwrapped) => resolveArgs(unwrapped as PlainArgs));

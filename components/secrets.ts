@@ -17,8 +17,15 @@ export interface GeneratedSecrets {
   sshHostPublicKey: pulumi.Output<string>;
 }
 
-/** `offsiteSecretKey`: the user's Spaces secret key, when off-site backups are on. */
-export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions, offsiteSecretKey?: pulumi.Input<string>): GeneratedSecrets {
+/** Secrets the user gives (config), passed on with the generated ones. */
+export interface GivenSecrets {
+  /** The Spaces secret key, when off-site backups are on. */
+  offsiteSecretKey?: pulumi.Input<string>;
+  /** The SMTP password, when email is on. */
+  smtpPassword?: pulumi.Input<string>;
+}
+
+export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions, given: GivenSecrets = {}): GeneratedSecrets {
   // Letters and digits only: these end up in YAML, SQL and config files.
   const password = (id: string, length: number) =>
     new random.RandomPassword(`${name}-${id}`, { length, special: false }, opts).result;
@@ -36,11 +43,11 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
   const signingSeed = new random.RandomBytes(`${name}-signing-key`, { length: 32 }, opts).base64;
   const signingKeyId = new random.RandomString(`${name}-signing-key-id`, { length: 4, special: false }, opts).result;
 
-  const generated = pulumi.all([opsPassword, backupPassword, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(offsiteSecretKey)]);
+  const generated = pulumi.all([opsPassword, backupPassword, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
   const values = pulumi.secret(
     pulumi
       .all([postgresPassword, registrationSharedSecret, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId, generated])
-      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, hostPrivate, hostPublic, offsite]]): Secrets => ({
+      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
         postgresPassword: postgres,
         registrationSharedSecret: registration,
         macaroonSecretKey: macaroon,
@@ -51,6 +58,7 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
         backupPassword: backup,
         sshHostKey: { privateKey: hostPrivate, publicKey: hostPublic.trim() },
         ...(offsite !== undefined ? { offsiteSecretKey: offsite } : {}),
+        ...(smtp !== undefined ? { smtpPassword: smtp } : {}),
       })),
   );
   return {

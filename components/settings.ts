@@ -35,6 +35,7 @@ export const DEFAULTS = {
   acmeServer: "letsencrypt",
   caaIssuer: "letsencrypt.org",
   registration: "disabled",
+  smtpPort: 587,
   backupTime: "03:30",
   backupKeepDaily: 7,
   backupKeepWeekly: 4,
@@ -254,6 +255,15 @@ export function resolveArgs(args: PlainArgs): Resolved {
     bad("registration", REGISTRATION_MODES.join(" or "), registration);
   }
   const backups = resolveBackups(args, region, bad);
+  const email = resolveEmail(args, bad);
+  const retention: Settings["synapse"]["retention"] = {};
+  for (const [key, field] of [["localMediaRetentionDays", "localMediaDays"], ["remoteMediaRetentionDays", "remoteMediaDays"],
+    ["forgottenRoomRetentionDays", "forgottenRoomDays"]] as const) {
+    const days = args[key];
+    if (days === undefined) continue;
+    if (!Number.isInteger(days) || days < 1 || days > 36500) bad(key, "a whole number of days from 1 to 36500 (leave unset to keep for ever)", days);
+    else retention[field] = days;
+  }
   const dropletBackups = args.dropletBackups ?? DEFAULTS.dropletBackups;
   if (!(DROPLET_BACKUP_PLANS as readonly string[]).includes(dropletBackups)) {
     bad("dropletBackups", DROPLET_BACKUP_PLANS.join(", "), dropletBackups);
@@ -294,6 +304,8 @@ export function resolveArgs(args: PlainArgs): Resolved {
       presence: args.presence ?? memoryMb >= PRESENCE_MIN_MEMORY_MB,
       maxUploadMb,
       registration: registration as Settings["synapse"]["registration"],
+      ...(email ? { email } : {}),
+      retention,
       privateFederationCidrs: [...privateFederationCidrs],
     },
     element: {
@@ -309,6 +321,28 @@ export function resolveArgs(args: PlainArgs): Resolved {
     backups,
   };
   return { settings, cloud };
+}
+
+const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** Email through an SMTP relay: on when smtpHost is set; the other smtp keys need it. */
+function resolveEmail(args: PlainArgs, bad: (key: string, expected: string, got: unknown) => void): Settings["synapse"]["email"] {
+  const host = args.smtpHost;
+  if (host === undefined) {
+    for (const key of ["smtpUser", "smtpPassword", "emailFrom"] as const) {
+      if (args[key] !== undefined) bad(key, "to be set only together with smtpHost (email)", key === "smtpPassword" ? "[secret]" : args[key]);
+    }
+    return undefined;
+  }
+  if (!HOST_RE.test(host)) bad("smtpHost", "a host name such as smtp.example.org", host);
+  const port = args.smtpPort ?? DEFAULTS.smtpPort;
+  if (port === 25) bad("smtpPort", "587 or 465: DigitalOcean blocks port 25", port);
+  else if (!Number.isInteger(port) || port < 1 || port > 65535) bad("smtpPort", "a port number such as 587", port);
+  const user = args.smtpUser ?? "";
+  if (user !== "" && args.smtpPassword === undefined) bad("smtpPassword", "the SMTP password, as a secret: pulumi config set --secret smtpPassword …", undefined);
+  const from = args.emailFrom ?? `Matrix <noreply@${args.domain}>`;
+  if (!/^([^<>"\n]+ )?<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/.test(from)) bad("emailFrom", "an address like noreply@example.org or Name <noreply@example.org>", from);
+  return { host, port, user, from };
 }
 
 const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d$/;

@@ -54,6 +54,31 @@ describe("Synapse config", () => {
     assert.equal(JSON.parse(fileIn(payload, PATHS.matrixctlConfig)).registrationByToken, true);
   });
 
+  it("sends mail only when a relay is set, TLS required, the password only in the secrets fragment", () => {
+    assert.equal("email" in homeserver, false);
+    const withMail = settingsFor({ smtpHost: "smtp.example.org", smtpUser: "me", smtpPassword: "[secret]" });
+    const payload = renderUserData(withMail, { ...secrets, smtpPassword: "relay-secret" });
+    const main = YAML.parse(fileIn(payload, `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.deepEqual(main.email, {
+      smtp_host: "smtp.example.org", smtp_port: 587, smtp_user: "me", force_tls: false, require_transport_security: true,
+      notif_from: "Matrix <noreply@example.test>", app_name: "Matrix", enable_notifs: true, client_base_url: "https://element.example.test",
+    });
+    assert.ok(!JSON.stringify(main).includes("relay-secret"));
+    const secret = YAML.parse(fileIn(payload, `${PATHS.synapseConfD}/10-secrets.yaml`));
+    assert.deepEqual(secret.email, { ...main.email, smtp_pass: "relay-secret" }, "the whole block: Synapse merges files per top-level key");
+    const implicitTls = YAML.parse(fileIn(renderUserData(settingsFor({ smtpHost: "smtp.example.org", smtpPort: 465 }), secrets), `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.equal(implicitTls.email.force_tls, true);
+  });
+
+  it("purges old media and forgotten rooms only when asked to", () => {
+    assert.equal("media_retention" in homeserver, false);
+    assert.equal("forgotten_room_retention_period" in homeserver, false);
+    const config = YAML.parse(fileIn(renderUserData(settingsFor({ localMediaRetentionDays: 365, remoteMediaRetentionDays: 30, forgottenRoomRetentionDays: 7 }), secrets),
+      `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.deepEqual(config.media_retention, { local_media_lifetime: "365d", remote_media_lifetime: "30d" });
+    assert.equal(config.forgotten_room_retention_period, "7d");
+  });
+
   it("lets federation reach private networks only when asked to", () => {
     assert.equal("ip_range_whitelist" in homeserver, false);
     const allowing = YAML.parse(fileIn(renderUserData(settingsFor({ privateFederationCidrs: ["10.10.0.0/16"] }), secrets), `${PATHS.synapseConfD}/00-homeserver.yaml`));

@@ -15,12 +15,16 @@ import { renderEnvFile } from "../cloud-init/formats";
 import { SYNAPSE_DB, renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/postgres";
 import { SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
 import { matrixctlConfig } from "../cloud-init/matrixctl";
+import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
 import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, request, startPostgres, startProcess, waitUntil } from "./local-services";
 
-const settings = settingsFor({ acmeServer: "internal", maxUploadMb: 1 });
-const secrets = testSecrets();
+// Mail goes to a local SMTP relay (STARTTLS, with a login), as to a real one on 587.
+const SMTP = { port: 25870, user: "synapse@example.test", password: "smtp-relay-password" };
+const settings = settingsFor({ acmeServer: "internal", maxUploadMb: 1, smtpHost: "127.0.0.1", smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
+  localMediaRetentionDays: 365, remoteMediaRetentionDays: 30, forgottenRoomRetentionDays: 30 }); // Synapse must accept these too
+const secrets = { ...testSecrets(), smtpPassword: SMTP.password };
 const MATRIX = `https://${settings.matrixHost}`;
 const APEX = `https://${settings.serverName}`;
 const ELEMENT = `https://${settings.elementHost}`;
@@ -34,9 +38,19 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
   let site: SynapseSite;
   let ca: string;
   let adminToken: string;
+  let smtp: SmtpSink;
+  let smtpTrust: string;
   const opsPasswordFile = path.join(dir, "ops-password");
 
   before(async () => {
+    // The relay's certificate, for 127.0.0.1, trusted by Synapse through OpenSSL's SSL_CERT_FILE.
+    const relayDir = path.join(dir, "smtp");
+    fs.mkdirSync(relayDir);
+    const made = run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+      "-keyout", path.join(relayDir, "key.pem"), "-out", path.join(relayDir, "cert.pem"), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    assert.equal(made.code, 0, made.stderr);
+    smtp = await startSmtpSink(SMTP.port, { cert: fs.readFileSync(path.join(relayDir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(relayDir, "key.pem"), "utf8") }, SMTP);
+    smtpTrust = path.join(relayDir, "cert.pem");
     postgres = await startPostgres(path.join(dir, "postgres"), renderPostgresTuning(settings));
     site = {
       media: path.join(dir, "synapse", "media"),
@@ -50,6 +64,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
   });
 
   after(async () => {
+    await smtp?.close();
     await caddy?.stop();
     await synapse?.stop();
     postgres?.stop();
@@ -81,10 +96,11 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     const confD = path.join(dir, "synapse", "conf.d");
     fs.mkdirSync(confD, { recursive: true });
     fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site)));
-    fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(secrets, site)));
+    fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(settings, secrets, site)));
     fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
     fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);
-    synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`]);
+    synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`],
+      { ...process.env, SSL_CERT_FILE: smtpTrust });
     await waitUntil("Synapse /health", 180, async () => {
       if (synapse.process.exitCode !== null) throw new Error(`Synapse exited:\n${synapse.output()}`);
       const res = await fetch(`http://127.0.0.1:${site.port}/health`);
@@ -237,6 +253,31 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: "not-it" }),
     });
     assert.equal(wrong.status, 403);
+  });
+
+  it("mails a password reset through the SMTP relay, over STARTTLS with the relay's login", async () => {
+    const user = "@hank:example.test";
+    const created = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(user)}`, {
+      method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ password: crypto.randomBytes(12).toString("hex"), threepids: [{ medium: "email", address: "hank@example.test" }] }),
+    });
+    assert.equal(created.status, 201, await created.text());
+    const requested = await request(`${MATRIX}/_matrix/client/v3/account/password/email/requestToken`, ca, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_secret: crypto.randomBytes(12).toString("hex"), email: "hank@example.test", send_attempt: 1 }),
+    });
+    assert.equal(requested.status, 200, requested.body);
+    await waitUntil("the reset mail at the relay", 30, () => smtp.received.length > 0);
+    const [mail] = smtp.received;
+    assert.deepEqual(mail.to, ["hank@example.test"]);
+    assert.equal(mail.from, "noreply@example.test");
+    assert.equal(mail.user, SMTP.user, "Synapse logged in to the relay (after STARTTLS)");
+    assert.match(mail.data, /^From: Matrix <noreply@example\.test>/m);
+    assert.match(mail.data, /^Subject: \[example\.test\] Password reset\r?$/m);
+    // The parts are base64: decode them to find the link to this homeserver.
+    const text = mail.data.split(/\r?\n\r?\n/).filter((block) => /^[A-Za-z0-9+/=\r\n]+$/.test(block.trim()))
+      .map((block) => Buffer.from(block.replace(/\s+/g, ""), "base64").toString("utf8")).join("\n");
+    assert.match(text, /https:\/\/matrix\.example\.test\/_synapse\/client\/password_reset\/email\/submit_token\?/);
   });
 
   it("Synapse sees the client's address from Caddy, not a forged X-Forwarded-For", async () => {

@@ -50,6 +50,13 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["a plain-http Element mirror", { elementDownloadBase: "http://mirror.example.org" }, "elementDownloadBase"],
   ["a timeout out of range", { readyTimeoutMinutes: 0 }, "readyTimeoutMinutes"],
   ["open registration", { registration: "open" }, "registration"],
+  ["SMTP on port 25", { smtpHost: "smtp.example.org", smtpPort: 25 }, "smtpPort"],
+  ["an SMTP user without password", { smtpHost: "smtp.example.org", smtpUser: "me" }, "smtpPassword"],
+  ["an SMTP user without a relay", { smtpUser: "me" }, "smtpUser"],
+  ["a bad SMTP host", { smtpHost: "smtp example" }, "smtpHost"],
+  ["a bad sender", { smtpHost: "smtp.example.org", emailFrom: "Matrix" }, "emailFrom"],
+  ["zero-day media retention", { localMediaRetentionDays: 0 }, "localMediaRetentionDays"],
+  ["fractional room retention", { forgottenRoomRetentionDays: 1.5 }, "forgottenRoomRetentionDays"],
   ["a backup time without minutes", { backupTime: "3" }, "backupTime"],
   ["a backup time past midnight", { backupTime: "24:00" }, "backupTime"],
   ["no daily backups kept", { backupKeepDaily: 0 }, "backupKeepDaily"],
@@ -137,6 +144,14 @@ describe("settings validation", () => {
     const custom = resolveArgs({ ...VALID_ARGS, spacesEndpoint: "https://s3.example.org/", ...spaces }).settings;
     assert.equal(custom.backups.offsite!.repository, "s3:https://s3.example.org/chat-backups/example.test");
     assert.equal(resolveArgs(VALID_ARGS).settings.backups.offsite, undefined, "off unless a bucket is named");
+  });
+
+  it("README's configuration table lists exactly the stack's config keys", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+    const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## What the droplet runs"));
+    const documented = [...table.matchAll(/^\| `([A-Za-z0-9]+)` \|/gm)].map((m) => m[1]).sort();
+    const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
+    assert.deepEqual(documented, Object.keys(project.config).sort());
   });
 
   it("Pulumi.yaml declares exactly the component's defaults", () => {

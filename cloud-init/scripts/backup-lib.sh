@@ -46,10 +46,17 @@ with_repository() {
   fi
 }
 
-# ensure_repository REPO: create the repository unless it exists.
+# ensure_repository REPO: create the repository unless it exists. (Asking restic whether it
+# exists is no good: it retries a missing bucket for 15 minutes.) Known repositories are noted
+# in the state directory; an init of one made by an earlier droplet fails harmlessly.
 ensure_repository() {
-  if ! with_repository "$1" restic cat config >/dev/null 2>&1; then
-    log "creating restic repository in $(repository_label "$1")"
-    with_repository "$1" restic init >/dev/null || die "cannot create the repository in $(repository_label "$1")"
+  local marker output
+  marker="$MATRIX_STATE_DIR/repository-$(printf '%s' "$1" | sha256sum | cut -c1-16)"
+  [ ! -f "$marker" ] || return 0
+  if output=$(with_repository "$1" restic init 2>&1); then
+    log "created restic repository in $(repository_label "$1")"
+  elif ! grep -q "already exists\|already initialized" <<<"$output"; then
+    die "cannot create the repository in $(repository_label "$1"): $output"
   fi
+  touch "$marker"
 }

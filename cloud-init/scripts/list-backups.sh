@@ -7,7 +7,7 @@
 . "$(dirname "$0")/backup-lib.sh"
 
 repo=$(repository_for "${1:-local}")
-if ! with_repository "$repo" restic cat config >/dev/null 2>&1; then
+if [ "$repo" = "$BACKUP_REPOSITORY" ] && [ ! -f "$repo/config" ]; then
   log "no backups yet in $(repository_label "$repo")"
   exit 0
 fi
