@@ -420,9 +420,11 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
 
   it("replacing the droplet (fresh root, same volume, same secrets) keeps users, rooms, messages, keys and certificates", async () => {
     const keysBefore = (await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json().verify_keys;
+    const down = Date.now();
     await droplet.poweroff();
     droplet.destroy();
     await bootDroplet("replacement");
+    log(`replacement: homeserver unavailable ${seconds(Date.now() - down)} s (clean shutdown to HTTPS answering)`);
     assert.deepEqual((await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json().verify_keys, keysBefore);
     assert.equal(await servedCertificate(), certBefore, "no new certificate: Caddy's data is on the volume");
     const token = await login(alice.user, alice.password);
@@ -559,7 +561,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const repoBytes = (dirName: string) => Number(droplet.exec(["du", "-sb", dirName]).stdout.split("\t")[0]);
     const media = repoBytes("/var/lib/synapse/media");
     log(`backup: ${took} s; database dump ${Math.round(Number(dump) / 1024)} KiB, media ${Math.round(media / 1024 / 1024)} MiB, ` +
-      `repository on the volume ${Math.round(repoBytes("/var/backups/matrix/restic") / 1024 / 1024)} MiB (local and off-site)`);
+      `restic repository on the volume ${Math.round(repoBytes("/var/backups/matrix/restic") / 1024)} KiB (deduplicated, compressed; the same off-site)`);
     assert.match(r.stderr, /backing up to the volume/);
     assert.match(r.stderr, /backing up to off-site \(s3:https:\/\/10\.213\.1\.1:9443\/matrix-backups\/example\.test\)/);
     for (const where of [[], ["--offsite"]]) {
