@@ -17,6 +17,7 @@ import { renderUserData } from "../cloud-init/userData";
 import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { VALID_ARGS, run, scratchDir, testSecrets } from "./fixtures";
 import { S3, startS3 } from "./droplet/s3";
+import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { ROOT, Reply, request, waitUntil } from "./local-services";
 import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
 import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
@@ -47,6 +48,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   let settings: Settings;
   let testSettings: (synapseVersion: string, domain?: string, extra?: Partial<PlainArgs>) => Settings;
   let s3: S3;
+  let smtp: SmtpSink;
+  const SMTP = { port: 2587, user: "synapse@example.test", password: crypto.randomBytes(12).toString("hex") };
   /** The key `pulumi up` would log in with (sshPrivateKey), and the known_hosts line for the pinned host key. */
   const sshKey = path.join(dir, "ssh-key");
   const knownHosts = path.join(dir, "known_hosts");
@@ -114,6 +117,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, address.hostIp, 8443);
     trust = pebble.issuingRoot;
     s3 = await startS3(path.join(dir, "s3"), address.hostIp, ca);
+    smtp = await startSmtpSink(SMTP.port, ca.issue("smtp", [address.hostIp]), SMTP, address.hostIp);
     secrets.offsiteSecretKey = s3.secretKey;
     assert.equal(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey]).code, 0);
     fs.writeFileSync(knownHosts, `${address.ip} ${secrets.sshHostKey.publicKey}\n`);
@@ -154,6 +158,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     droplet?.destroy();
     await mirror?.close();
     await s3?.stop();
+    await smtp?.close();
     await pebble?.stop();
     await network?.close();
   });
@@ -317,7 +322,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     try {
       for (const body of messages) await bob.client.sendTextMessage(room, body);
       const sentIn = Date.now() - started;
-      await Promise.race([allReceived, new Promise((_, reject) => setTimeout(() => reject(new Error(`received ${received.length} of 200`)), 120_000))]);
+      await Promise.race([allReceived, new Promise((_, reject) => setTimeout(() => reject(new Error(`received ${received.length} of 200`)), 120_000).unref())]);
       log(`200 messages: sent one after another in ${seconds(sentIn)} s (${Math.round(200 / (sentIn / 1000))} msg/s), all in carol's sync after ${seconds(Date.now() - started)} s`);
       assert.deepEqual(received, messages, "every message, once, in order");
     } finally {
@@ -599,7 +604,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(token), sent);
   });
 
-  it("applies a config change in place over SSH, host key pinned: registration by token, a new upload limit; measures the downtime", async () => {
+  it("applies a config change in place over SSH, host key pinned: registration by token, a new upload limit, email, retention; measures the downtime", async () => {
     const ssh = (known: string, input: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
       const child = childProcess.spawn("ssh", ["-i", sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
         "-o", `UserKnownHostsFile=${known}`, `root@${address.ip}`, APPLY]);
@@ -615,7 +620,11 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.equal(wrong.code, 255);
     assert.match(wrong.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
 
-    settings = testSettings(NEWEST_SYNAPSE, "example.test", { registration: "token", maxUploadMb: 20 });
+    settings = testSettings(NEWEST_SYNAPSE, "example.test", {
+      registration: "token", maxUploadMb: 20, remoteMediaRetentionDays: 90, forgottenRoomRetentionDays: 30,
+      smtpHost: address.hostIp, smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
+    });
+    secrets.smtpPassword = SMTP.password;
     userData = renderUserData(settings, secrets);
     const pid = await synapsePid();
     // Poll the homeserver every 100 ms while the change is applied.
@@ -641,7 +650,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     polling = false;
     await poller;
     assert.equal(applied.code, 0, applied.stderr);
-    log(`in-place change (registration, upload limit) over SSH: applied in ${seconds(took)} s; homeserver unavailable ${seconds(downtime)} s (${failures} failed polls of 100 ms)`);
+    log(`in-place change (registration, upload limit, email, retention) over SSH: applied in ${seconds(took)} s; homeserver unavailable ${seconds(downtime)} s (${failures} failed polls of 100 ms)`);
     assert.match(applied.stderr, /\/etc\/synapse\/conf\.d\/00-homeserver\.yaml/);
     assert.notEqual(await synapsePid(), pid, "Synapse restarted for its new config");
     assert.equal(droplet.exec(["systemctl", "is-active", "caddy"]).stdout.trim(), "active");
@@ -669,6 +678,19 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     });
     assert.equal((await upload(20 * 1024 * 1024 + 1)).status, 413);
     assert.equal((await upload(20 * 1024 * 1024)).status, 200);
+    // Email: a password reset for frank reaches the relay, sent over STARTTLS with its login.
+    const threepid = droplet.exec(["sh", "-c", `curl -fsS -X PUT -H "Authorization: Bearer $(cat /run/matrixctl/token)" ` +
+      `-d '{"threepids":[{"medium":"email","address":"frank@example.test"}]}' http://127.0.0.1:8008/_synapse/admin/v2/users/@frank:example.test`]);
+    assert.equal(threepid.code, 0, threepid.stderr);
+    const reset = await https(`https://${settings.matrixHost}/_matrix/client/v3/account/password/email/requestToken`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_secret: crypto.randomBytes(12).toString("hex"), email: "frank@example.test", send_attempt: 1 }),
+    });
+    assert.equal(reset.status, 200, reset.body);
+    await waitUntil("the reset mail at the relay", 60, () => smtp.received.some((m) => m.to.includes("frank@example.test")));
+    const mail = smtp.received.find((m) => m.to.includes("frank@example.test"))!;
+    assert.equal(mail.user, SMTP.user);
+    assert.match(mail.data, /^Subject: \[example\.test\] Password reset\r?$/m);
     // Applying the same payload again changes nothing and restarts nothing.
     const pidAfter = await synapsePid();
     const again = await ssh(knownHosts, userData);

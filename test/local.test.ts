@@ -71,7 +71,7 @@ describe("npm run local", { timeout: 20 * 60_000 }, () => {
       assert.equal(login.status, 200, login.body);
 
       child.kill("SIGINT");
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 150_000))]);
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 150_000).unref())]);
       assert.equal(code, 0, `exit on Ctrl-C:\n${output}`);
       assert.match(output, /stopped; the data stays in/);
       assert.equal(run("ip", ["netns", "list"]).stdout.includes("matrix-do-"), false, "network namespace removed");

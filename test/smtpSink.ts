@@ -16,7 +16,7 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(port: number, tls: { cert: string; key: string }, login: { user: string; password: string }): Promise<SmtpSink> {
+export async function startSmtpSink(port: number, tls: { cert: string; key: string }, login: { user: string; password: string }, host = "127.0.0.1"): Promise<SmtpSink> {
   const received: Mail[] = [];
   const server = new SMTPServer({
     secure: false, // STARTTLS on a plain port, as on 587
@@ -46,7 +46,7 @@ export async function startSmtpSink(port: number, tls: { cert: string; key: stri
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return { received, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
