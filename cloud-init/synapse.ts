@@ -69,7 +69,7 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     // Caddy serves /.well-known/matrix/*; Synapse need not.
     serve_server_wellknown: false,
     trusted_key_servers: [{ server_name: "matrix.org" }],
-    ...emailConfig(settings),
+    ...(settings.synapse.email ? { email: emailBlock(settings) } : {}),
     ...retentionConfig(settings),
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
@@ -78,21 +78,18 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
 }
 
 /** Mail through the relay, TLS required (STARTTLS on 587, implicit TLS on 465). The password is in the secrets fragment. */
-function emailConfig(settings: Settings): Record<string, unknown> {
-  const email = settings.synapse.email;
-  if (!email) return {};
+function emailBlock(settings: Settings): Record<string, unknown> {
+  const email = settings.synapse.email!;
   return {
-    email: {
-      smtp_host: email.host,
-      smtp_port: email.port,
-      ...(email.user ? { smtp_user: email.user } : {}),
-      force_tls: email.port === 465,
-      require_transport_security: true,
-      notif_from: email.from,
-      app_name: "Matrix",
-      enable_notifs: true,
-      client_base_url: `https://${settings.elementHost}`,
-    },
+    smtp_host: email.host,
+    smtp_port: email.port,
+    ...(email.user ? { smtp_user: email.user } : {}),
+    force_tls: email.port === 465,
+    require_transport_security: true,
+    notif_from: email.from,
+    app_name: "Matrix",
+    enable_notifs: true,
+    client_base_url: `https://${settings.elementHost}`,
   };
 }
 
@@ -112,7 +109,7 @@ export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site:
   return {
     // Synapse merges its config files key by key at the top level: this email block, with the
     // password, replaces the main fragment's.
-    ...(settings.synapse.email?.user ? { email: { ...(emailConfig(settings).email as object), smtp_pass: secrets.smtpPassword } } : {}),
+    ...(settings.synapse.email?.user ? { email: { ...emailBlock(settings), smtp_pass: secrets.smtpPassword } } : {}),
     registration_shared_secret: secrets.registrationSharedSecret,
     macaroon_secret_key: secrets.macaroonSecretKey,
     form_secret: secrets.formSecret,

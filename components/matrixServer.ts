@@ -64,6 +64,9 @@ export class MatrixServer extends pulumi.ComponentResource {
     // With SSH, a changed payload is applied to the running droplet (below); without it, a
     // changed payload means a new droplet (the volume, and so all data, stays).
     const inPlace = args.sshPrivateKey !== undefined;
+    // What triggers the in-place apply and the readiness check again. A hash of the payload:
+    // the payload itself holds secrets (the hash is kept secret too).
+    const payloadHash = pulumi.secret(userData.apply(sha256));
 
     const volume = new digitalocean.Volume(`${name}-data`, {
       name: s.volume.name,
@@ -131,11 +134,11 @@ export class MatrixServer extends pulumi.ComponentResource {
     const deployed = [attachment, ipAssignment, firewall, ...dns.records];
     const timeoutSeconds = c.readyTimeoutMinutes.apply((m) => String(m * 60));
     let cloudInitDone: pulumi.Resource | undefined;
-    if (args.sshPrivateKey !== undefined) {
+    if (inPlace) {
       const connection = {
         host: reservedIp.ipAddress,
         user: "root",
-        privateKey: pulumi.secret(args.sshPrivateKey),
+        privateKey: pulumi.secret(args.sshPrivateKey!),
         // Pinned: the key is generated here and installed by cloud-init.
         hostKey: secrets.sshHostPublicKey,
         dialErrorLimit: 60,
@@ -152,7 +155,7 @@ export class MatrixServer extends pulumi.ComponentResource {
         connection,
         create: APPLY_COMMAND,
         stdin: userData,
-        triggers: [droplet.id, pulumi.secret(userData.apply(sha256))],
+        triggers: [droplet.id, payloadHash],
       }, { ...child, dependsOn: [booted] });
     }
     if (args.waitForReady ?? DEFAULTS.waitForReady) {
@@ -165,7 +168,7 @@ export class MatrixServer extends pulumi.ComponentResource {
           MATRIX_TIMEOUT_SECONDS: timeoutSeconds,
         },
         // Checked again after every change applied in place, too.
-        triggers: inPlace ? [droplet.id, pulumi.secret(userData.apply(sha256))] : [droplet.id],
+        triggers: inPlace ? [droplet.id, payloadHash] : [droplet.id],
       }, { ...child, dependsOn: cloudInitDone ? [...deployed, cloudInitDone] : deployed });
     }
 

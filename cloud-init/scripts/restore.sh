@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Restore the homeserver from a backup: the database (dropped and re-created, then
-# pg_restore), the media store and, if missing, nothing else; the signing key comes from
-# Pulumi and is only compared. The current state is backed up first (tag pre-restore) when
+# pg_restore) and the media store. The signing key comes from Pulumi and is only compared. The current state is backed up first (tag pre-restore) when
 # the database can still be dumped.
 #   restore.sh local|offsite [SNAPSHOT]     SNAPSHOT defaults to latest
 # shellcheck source-path=SCRIPTDIR source=lib.sh
