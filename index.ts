@@ -47,6 +47,7 @@ const server = new MatrixServer("matrix", {
   spacesEndpoint: config.get("spacesEndpoint"),
   dropletBackups: config.get("dropletBackups"),
   alerts: config.getBoolean("alerts"),
+  turn: config.getBoolean("turn"),
   alertEmails: config.getObject<string[]>("alertEmails"),
   acmeServer: config.get("acmeServer"),
   caaIssuer: config.get("caaIssuer"),

@@ -107,6 +107,10 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
       ],
     },
   ];
+  if (settings.turn) {
+    // Only so Caddy obtains (and renews) the certificate coturn serves on its TLS port.
+    sites.push({ addresses: [settings.turn.host], directives: [SECURITY_HEADERS, d("respond", ["404"])] });
+  }
 
   const issuer =
     settings.acme.directoryUrl === "internal"

@@ -61,3 +61,19 @@ export function renderPostgresConf(settings: Record<string, string | number | bo
 export function sqlLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/** One line of a coturn-style config: a bare flag, or key=value. */
+export type ConfLine = [key: string, value?: string | number];
+
+/** coturn's turnserver.conf: `key=value` or a bare flag per line; keys may repeat. */
+export function renderCoturnConf(lines: ConfLine[]): string {
+  return lines
+    .map(([key, value]) => {
+      if (!/^[a-z][a-z0-9_-]*$/.test(key)) throw new Error(`bad coturn option name: ${key}`);
+      if (value === undefined) return key;
+      const text = String(value);
+      if (/[\s#]/.test(text) || text === "") throw new Error(`coturn option ${key} needs a value without spaces or #`);
+      return `${key}=${text}`;
+    })
+    .join("\n") + "\n";
+}

@@ -9,8 +9,11 @@ import { PATHS, SYNAPSE_PORT } from "./paths";
 import { POSTGRESQL_MAJOR } from "./versions";
 import { Secrets, Settings } from "./settings";
 import { SYNAPSE_SERVICE } from "./synapse";
+import { TURN_SERVICE, TURN_TLS_PORT } from "./turn";
 
 export const OPS_USER = "matrixctl";
+/** Where matrixctl keeps its access token (tmpfs: a fresh login after every boot). */
+export const MATRIXCTL_TOKEN_FILE = "/run/matrixctl/token";
 
 export function matrixctlConfig(settings: Settings): Record<string, unknown> {
   const postgres = `postgresql@${POSTGRESQL_MAJOR}-main`;
@@ -22,14 +25,22 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
     opsUser: OPS_USER,
     opsPasswordFile: PATHS.opsPassword,
     // On tmpfs: a fresh login after every boot.
-    tokenFile: "/run/matrixctl/token",
+    tokenFile: MATRIXCTL_TOKEN_FILE,
     registrationByToken: settings.synapse.registration === "token",
     scriptsDir: PATHS.scriptsDir,
     volume: PATHS.volume,
     elementRoot: PATHS.elementRoot,
     lastBackupFile: `${PATHS.stateDir}/backup.done`,
-    units: [SYNAPSE_SERVICE, postgres, "caddy", `${BACKUP_SERVICE}.timer`],
-    logUnits: { synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: "caddy", backup: BACKUP_SERVICE, "cloud-init": "cloud-final" },
+    units: [SYNAPSE_SERVICE, postgres, "caddy", `${BACKUP_SERVICE}.timer`, ...(settings.turn ? [TURN_SERVICE] : [])],
+    // [host, port]: what clients see on each TLS port (coturn serves a copy of Caddy's certificate).
+    certificates: [
+      [settings.matrixHost, 443], [settings.elementHost, 443],
+      ...(settings.turn ? [[settings.turn.host, TURN_TLS_PORT]] : []),
+    ],
+    logUnits: {
+      synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: "caddy", backup: BACKUP_SERVICE, "cloud-init": "cloud-final",
+      ...(settings.turn ? { turn: TURN_SERVICE } : {}),
+    },
   };
 }
 

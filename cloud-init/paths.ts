@@ -19,6 +19,8 @@ export const PATHS = {
   deployEnv: "/etc/matrix/deploy.env",
   caddyfile: "/etc/matrix/Caddyfile",
   postgresTuning: "/etc/matrix/postgresql.conf",
+  /** On the root disk: swap is the droplet's, not the data's. */
+  swapFile: "/swapfile",
   postgresSetupSql: "/etc/matrix/postgres-setup.sql",
   scriptsDir: "/usr/local/lib/matrix",
   extraCaDir: "/usr/local/share/ca-certificates/matrix",
@@ -47,6 +49,14 @@ export const PATHS = {
   matrixctl: "/usr/local/sbin/matrixctl",
   matrixctlConfig: "/etc/matrix/matrixctl.json",
   opsPassword: "/etc/matrix/ops-password",
+
+  /** TURN (coturn): its config, the droplet address it binds to, and a copy of Caddy's certificate it may read. */
+  turnConfig: "/etc/matrix/turnserver.conf",
+  turnAddressEnv: "/etc/matrix/turn-address.env",
+  turnCertificate: "/etc/matrix/turn/fullchain.pem",
+  turnKey: "/etc/matrix/turn/privkey.pem",
+  /** Where Caddy (HOME=/var/lib/caddy) keeps the certificates it obtains. */
+  caddyCertificates: "/var/lib/caddy/.local/share/caddy/certificates",
 
   /** Bookkeeping of the scripts (change hashes, last bootstrap and backup); on the root disk. */
   stateDir: "/var/lib/matrix-do",

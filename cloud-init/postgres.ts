@@ -8,21 +8,23 @@ import { Secrets, Settings } from "./settings";
 export const SYNAPSE_DB = { name: "synapse", user: "synapse", host: "127.0.0.1", port: 5432 } as const;
 
 export function renderPostgresTuning(settings: Settings): string {
-  const t = settings.postgres;
+  const t = settings.tuning.postgres;
   return (
     `# Written by matrix-do on every boot; edit the Pulumi config, not this file.\n` +
     renderPostgresConf({
       listen_addresses: "localhost",
       password_encryption: "scram-sha-256",
-      max_connections: t.maxConnections,
-      shared_buffers: `${t.sharedBuffersMb}MB`,
-      effective_cache_size: `${t.effectiveCacheSizeMb}MB`,
-      work_mem: `${t.workMemMb}MB`,
-      maintenance_work_mem: `${t.maintenanceWorkMemMb}MB`,
-      // Synapse writes in many small transactions; a little batching saves disk flushes.
-      wal_buffers: "8MB",
-      checkpoint_completion_target: 0.9,
-      random_page_cost: 1.1,
+      ...(t ? {
+        max_connections: t.maxConnections,
+        shared_buffers: `${t.sharedBuffersMb}MB`,
+        effective_cache_size: `${t.effectiveCacheSizeMb}MB`,
+        work_mem: `${t.workMemMb}MB`,
+        maintenance_work_mem: `${t.maintenanceWorkMemMb}MB`,
+        // Synapse writes in many small transactions; a little batching saves disk flushes.
+        wal_buffers: "8MB",
+        checkpoint_completion_target: 0.9,
+        random_page_cost: 1.1,
+      } : {}),
     })
   );
 }

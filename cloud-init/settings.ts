@@ -18,6 +18,8 @@ export interface Settings {
     size: string;
     image: string;
     memoryMb: number;
+    /** A swap file on the root disk (0: none). */
+    swapMb: number;
     ipv6: boolean;
     tags: string[];
   };
@@ -54,8 +56,18 @@ export interface Settings {
   };
   /** PEM certificates the droplet trusts besides the system store (e.g. a private ACME CA). */
   extraCaCertificates: string[];
-  postgres: PostgresTuning;
+  /** How Synapse and PostgreSQL use memory, by droplet size (components/tuning.ts). */
+  tuning: Tuning;
   backups: BackupSettings;
+  /** A TURN server (coturn) for voice and video calls; off when unset. */
+  turn?: TurnSettings;
+}
+
+export interface TurnSettings {
+  /** The name clients reach TURN at (turn.<domain>); its A record is the droplet's own IPv4. */
+  host: string;
+  /** UDP ports relayed media flows through (one per allocation). */
+  relayPorts: { min: number; max: number };
 }
 
 export interface BackupSettings {
@@ -70,6 +82,25 @@ export interface BackupSettings {
     repository: string;
     accessKeyId: string;
   };
+}
+
+/**
+ * Memory and speed settings. Each unset one is the software's own default: STOCK_TUNING (all
+ * unset) is Synapse and PostgreSQL as they ship, which the benchmark compares against.
+ */
+export interface Tuning {
+  /** Synapse runs under jemalloc, which returns freed memory to the system (and allows cache autotuning). */
+  jemalloc: boolean;
+  /** Synapse's `caches`: a factor on every cache's size, and (jemalloc only) a memory cap that evicts. */
+  synapseCaches?: {
+    globalFactor: number;
+    autotuning?: { maxMemoryMb: number; targetMemoryMb: number; minTtl: string };
+  };
+  /** Refuse to join remote rooms more complex than this (Synapse's limit_remote_rooms). */
+  remoteRoomComplexity?: number;
+  /** Synapse's PostgreSQL connection pool. */
+  databasePool?: { min: number; max: number };
+  postgres?: PostgresTuning;
 }
 
 export interface PostgresTuning {
@@ -95,6 +126,8 @@ export interface Secrets {
   backupPassword: string;
   /** The droplet's SSH host key (OpenSSH format), so every droplet of this stack has the same one. */
   sshHostKey: { privateKey: string; publicKey: string };
+  /** Shared with coturn: Synapse derives short-lived TURN credentials from it. */
+  turnSharedSecret: string;
   /** Password for the SMTP relay, when email is configured. */
   smtpPassword?: string;
   /** Secret key for the off-site bucket, when one is configured. */

@@ -10,6 +10,7 @@ import { RenderedFile, renderUnit } from "./formats";
 import { PATHS, SYNAPSE_METRICS_PORT, SYNAPSE_PORT } from "./paths";
 import { SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
+import { TURN_PORT, TURN_TLS_PORT } from "./turn";
 import { readSynapseLock } from "./versions";
 
 /**
@@ -66,14 +67,36 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     allow_guest_access: false,
     url_preview_enabled: false,
     presence: { enabled: settings.synapse.presence },
+    ...tuningConfig(settings),
     // Caddy serves /.well-known/matrix/*; Synapse need not.
     serve_server_wellknown: false,
     trusted_key_servers: [{ server_name: "matrix.org" }],
     ...(settings.synapse.email ? { email: emailBlock(settings) } : {}),
     ...retentionConfig(settings),
+    ...turnConfig(settings),
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,
+  };
+}
+
+/** Memory settings for the droplet's size (components/tuning.ts); none at all is Synapse's stock behaviour. */
+function tuningConfig(settings: Settings): Record<string, unknown> {
+  const { synapseCaches: caches, remoteRoomComplexity } = settings.tuning;
+  return {
+    ...(caches ? {
+      caches: {
+        global_factor: caches.globalFactor,
+        ...(caches.autotuning ? {
+          cache_autotuning: {
+            max_cache_memory_usage: `${caches.autotuning.maxMemoryMb}M`,
+            target_cache_memory_usage: `${caches.autotuning.targetMemoryMb}M`,
+            min_cache_ttl: caches.autotuning.minTtl,
+          },
+        } : {}),
+      },
+    } : {}),
+    ...(remoteRoomComplexity !== undefined ? { limit_remote_rooms: { enabled: true, complexity: remoteRoomComplexity } } : {}),
   };
 }
 
@@ -90,6 +113,21 @@ function emailBlock(settings: Settings): Record<string, unknown> {
     app_name: "Matrix",
     enable_notifs: true,
     client_base_url: `https://${settings.elementHost}`,
+  };
+}
+
+/** Clients get TURN credentials from Synapse (the shared secret is in the secrets fragment). */
+function turnConfig(settings: Settings): Record<string, unknown> {
+  const turn = settings.turn;
+  if (!turn) return {};
+  return {
+    turn_uris: [
+      `turn:${turn.host}:${TURN_PORT}?transport=udp`,
+      `turn:${turn.host}:${TURN_PORT}?transport=tcp`,
+      `turns:${turn.host}:${TURN_TLS_PORT}?transport=tcp`,
+    ],
+    turn_user_lifetime: "1h",
+    turn_allow_guests: false,
   };
 }
 
@@ -110,6 +148,7 @@ export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site:
     // Synapse merges its config files key by key at the top level: this email block, with the
     // password, replaces the main fragment's.
     ...(settings.synapse.email?.user ? { email: { ...emailBlock(settings), smtp_pass: secrets.smtpPassword } } : {}),
+    ...(settings.turn ? { turn_shared_secret: secrets.turnSharedSecret } : {}),
     registration_shared_secret: secrets.registrationSharedSecret,
     macaroon_secret_key: secrets.macaroonSecretKey,
     form_secret: secrets.formSecret,
@@ -123,8 +162,7 @@ export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site:
         port: site.dbPort,
         // Loopback only: TLS would cost CPU and memory and protect nothing.
         sslmode: "disable",
-        cp_min: 5,
-        cp_max: 10,
+        ...(settings.tuning.databasePool ? { cp_min: settings.tuning.databasePool.min, cp_max: settings.tuning.databasePool.max } : {}),
         keepalives_idle: 10,
         keepalives_interval: 10,
         keepalives_count: 3,
@@ -166,8 +204,10 @@ export function formatSigningKey(keyId: string, seedBase64: string): string {
 }
 
 export const SYNAPSE_SERVICE = "matrix-synapse";
+/** Debian's libjemalloc2. */
+export const JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 
-export function renderSynapseUnit(): string {
+export function renderSynapseUnit(settings: Settings): string {
   return renderUnit({
     Unit: {
       Description: "Synapse Matrix homeserver",
@@ -182,7 +222,7 @@ export function renderSynapseUnit(): string {
       Group: "synapse",
       WorkingDirectory: PATHS.synapseData,
       // jemalloc returns freed memory to the OS; glibc malloc makes Synapse grow without bound.
-      Environment: ["LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "PYTHONDONTWRITEBYTECODE=1"],
+      Environment: [...(settings.tuning.jemalloc ? [`LD_PRELOAD=${JEMALLOC}`] : []), "PYTHONDONTWRITEBYTECODE=1"],
       ExecStart: `${PATHS.synapseVenvRoot}/current/bin/python -m synapse.app.homeserver --config-path=${PATHS.synapseConfD}`,
       ExecReload: "/bin/kill -HUP $MAINPID",
       Restart: "always",
@@ -216,6 +256,6 @@ export function synapseFiles(settings: Settings, secrets: Secrets): RenderedFile
     { path: PATHS.synapseSigningKey, content: `${secrets.signingKey}\n`, permissions: "0640", group: "synapse" },
     { path: PATHS.synapseRequirements, content: readSynapseLock(settings.synapse.version), permissions: "0644" },
     { path: PATHS.synapseAdminPassword, content: secrets.adminPassword, permissions: "0600" },
-    { path: `/etc/systemd/system/${SYNAPSE_SERVICE}.service`, content: renderSynapseUnit(), permissions: "0644" },
+    { path: `/etc/systemd/system/${SYNAPSE_SERVICE}.service`, content: renderSynapseUnit(settings), permissions: "0644" },
   ];
 }

@@ -18,8 +18,10 @@ import { PATHS, SYNAPSE_PORT } from "./paths";
 import { renderPostgresSetupSql, renderPostgresTuning } from "./postgres";
 import { renderRootReadme } from "./readme";
 import { Secrets, Settings } from "./settings";
+import { swapFiles } from "./swap";
 import { synapseFiles } from "./synapse";
-import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR } from "./versions";
+import { TURN_PORT, TURN_TLS_PORT, turnFiles } from "./turn";
+import { debianPackages, POSTGRESQL_MAJOR } from "./versions";
 
 /** DigitalOcean rejects user_data larger than this. */
 export const USER_DATA_LIMIT_BYTES = 64 * 1024;
@@ -29,11 +31,14 @@ export const SCRIPT_FILES = [
   "lib.sh",
   "bootstrap.sh",
   "mount-volume.sh",
+  "setup-swap.sh",
   "setup-postgres.sh",
   "install-synapse.sh",
   "install-element.sh",
   "start-caddy.sh",
   "create-admin.sh",
+  "start-turn.sh",
+  "turn-certificate.sh",
   "backup-lib.sh",
   "backup.sh",
   "restore.sh",
@@ -60,6 +65,8 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     VOLUME_WAIT_SECONDS: 600,
     STATE_BINDS: Object.entries(PATHS.stateBinds).map(([name, target]) => `${name}:${target}`).join(" "),
     MATRIX_STATE_DIR: PATHS.stateDir,
+    SWAP_FILE: PATHS.swapFile,
+    SWAP_MB: settings.droplet.swapMb,
     PG_MAJOR: POSTGRESQL_MAJOR,
     PG_TUNING_FILE: PATHS.postgresTuning,
     PG_SETUP_SQL: PATHS.postgresSetupSql,
@@ -83,6 +90,15 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     ELEMENT_ROOT: PATHS.elementRoot,
     ELEMENT_CONFIG: PATHS.elementConfig,
     CADDYFILE: PATHS.caddyfile,
+    CADDY_CERTIFICATES: PATHS.caddyCertificates,
+    TURN_ENABLED: settings.turn ? 1 : 0,
+    TURN_HOST: settings.turn?.host ?? "",
+    TURN_PORT,
+    TURN_TLS_PORT,
+    TURN_CONFIG: PATHS.turnConfig,
+    TURN_ADDRESS_ENV: PATHS.turnAddressEnv,
+    TURN_CERTIFICATE: PATHS.turnCertificate,
+    TURN_KEY: PATHS.turnKey,
     ...backupEnv(settings),
   };
 }
@@ -170,6 +186,7 @@ export function scriptFiles(): RenderedFile[] {
 export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
   return [
     ...systemFiles(settings),
+    ...swapFiles(),
     { path: PATHS.postgresTuning, content: renderPostgresTuning(settings), permissions: "0644" },
     { path: PATHS.postgresSetupSql, content: renderPostgresSetupSql(secrets), permissions: "0600" },
     ...synapseFiles(settings, secrets),
@@ -177,6 +194,7 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
     { path: PATHS.elementConfig, content: renderElementConfig(settings), permissions: "0644" },
     { path: PATHS.readme, content: renderRootReadme(settings), permissions: "0600" },
     ...backupFiles(settings, secrets),
+    ...turnFiles(settings, secrets),
     ...matrixctlFiles(settings, secrets, fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "matrixctl"), "utf8")),
     ...scriptFiles(),
   ];
@@ -207,7 +225,7 @@ export function cloudConfig(settings: Settings, secrets: Secrets): Record<string
   return {
     package_update: true,
     package_upgrade: true,
-    packages: DEBIAN_PACKAGES,
+    packages: debianPackages(settings),
     ssh_pwauth: false,
     disable_root: false,
     // The host key comes from Pulumi: every droplet of the stack has the same one, and

@@ -45,6 +45,14 @@ export const DEBIAN_PACKAGES = [
   "restic",
 ];
 
+/** Installed only when TURN is on. */
+export const TURN_PACKAGE = "coturn";
+
+/** The packages a droplet with these settings installs. */
+export function debianPackages(settings: { turn?: unknown }): string[] {
+  return [...DEBIAN_PACKAGES, ...(settings.turn ? [TURN_PACKAGE] : [])];
+}
+
 export function synapseLockFile(version: string): string {
   return asset("cloud-init", "synapse", `requirements-${version}.txt`);
 }

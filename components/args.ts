@@ -71,6 +71,9 @@ export interface MatrixServerArgs {
   /** Purge rooms everyone here has forgotten after this many days. Default: keep for ever. */
   forgottenRoomRetentionDays?: pulumi.Input<number>;
 
+  /** A TURN server (coturn) on the droplet, so voice and video calls work behind NAT. Default false. */
+  turn?: boolean;
+
   /** Time of day (UTC, `HH:MM`) of the nightly backup onto the volume. Default `03:30`. */
   backupTime?: pulumi.Input<string>;
   /** Daily backups kept. Default 7. */

@@ -13,6 +13,8 @@ export interface DnsArgs {
   ipv6: boolean;
   ipv4Address: pulumi.Input<string>;
   ipv6Address: pulumi.Input<string>;
+  /** With TURN on: turn.<domain> → the droplet's own IPv4 (see cloud-init/turn.ts for why). */
+  turn?: { subdomain: string; ipv4Address: pulumi.Input<string> };
   /** CA allowed to issue certificates for the domain (CAA). */
   caaIssuer: pulumi.Input<string>;
 }
@@ -62,6 +64,12 @@ export function declareDns(name: string, args: DnsArgs, opts: pulumi.CustomResou
     records.push(new digitalocean.DnsRecord(`${name}-srv-${service.split(".")[0].replace(/^_/, "")}`, {
       domain, type: "SRV", name: service, priority: 10, weight: 5, port: FEDERATION_PORT,
       value: pulumi.interpolate`${s.matrixHost}.`, ttl: 1800,
+    }, opts));
+  }
+  if (args.turn) {
+    // A short TTL: the droplet's own address changes when the droplet is replaced.
+    records.push(new digitalocean.DnsRecord(`${name}-a-turn`, {
+      domain, type: "A", name: args.turn.subdomain, value: args.turn.ipv4Address, ttl: 300,
     }, opts));
   }
   records.push(new digitalocean.DnsRecord(`${name}-caa`, {

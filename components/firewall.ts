@@ -1,12 +1,14 @@
 /**
  * The cloud firewall: in, only SSH (from the allowed CIDRs), HTTP/HTTPS, Matrix federation
  * (8448) and ICMP; out, only what the server uses (any TCP port, as federation may be
- * delegated to any port; DNS; NTP; ICMP).
+ * delegated to any port; DNS; NTP; ICMP). With TURN on, also its ports in and any UDP port
+ * out (media is relayed to wherever the peer is).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
 import { Settings } from "../cloud-init/settings";
 import { FEDERATION_PORT } from "./dns";
+import { TURN_PORT, TURN_TLS_PORT } from "../cloud-init/turn";
 
 const EVERYWHERE = ["0.0.0.0/0", "::/0"];
 
@@ -14,6 +16,8 @@ export interface FirewallArgs {
   settings: pulumi.Output<Settings>;
   sshAllowCidrs: pulumi.Input<string[]>;
   dropletId: pulumi.Input<number>;
+  /** TURN's relay port range, when TURN is on. */
+  turnRelayPorts?: { min: number; max: number };
 }
 
 export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.CustomResourceOptions): digitalocean.Firewall {
@@ -26,11 +30,23 @@ export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.C
       { protocol: "tcp", portRange: "443", sourceAddresses: EVERYWHERE },
       { protocol: "tcp", portRange: String(FEDERATION_PORT), sourceAddresses: EVERYWHERE },
       { protocol: "icmp", sourceAddresses: EVERYWHERE },
+      ...(args.turnRelayPorts
+        ? [
+          { protocol: "udp", portRange: String(TURN_PORT), sourceAddresses: EVERYWHERE },
+          { protocol: "tcp", portRange: String(TURN_PORT), sourceAddresses: EVERYWHERE },
+          { protocol: "tcp", portRange: String(TURN_TLS_PORT), sourceAddresses: EVERYWHERE },
+          { protocol: "udp", portRange: `${args.turnRelayPorts.min}-${args.turnRelayPorts.max}`, sourceAddresses: EVERYWHERE },
+        ]
+        : []),
     ],
     outboundRules: [
       { protocol: "tcp", portRange: "1-65535", destinationAddresses: EVERYWHERE },
-      { protocol: "udp", portRange: "53", destinationAddresses: EVERYWHERE },
-      { protocol: "udp", portRange: "123", destinationAddresses: EVERYWHERE },
+      ...(args.turnRelayPorts
+        ? [{ protocol: "udp", portRange: "1-65535", destinationAddresses: EVERYWHERE }]
+        : [
+          { protocol: "udp", portRange: "53", destinationAddresses: EVERYWHERE },
+          { protocol: "udp", portRange: "123", destinationAddresses: EVERYWHERE },
+        ]),
       { protocol: "icmp", destinationAddresses: EVERYWHERE },
     ],
   }, opts);

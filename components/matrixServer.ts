@@ -15,7 +15,7 @@ import { declareDns } from "./dns";
 import { declareFirewall } from "./firewall";
 import { declareMonitoring } from "./monitoring";
 import { generateSecrets } from "./secrets";
-import { DEFAULTS, PlainArgs, Resolved, resolveArgs } from "./settings";
+import { DEFAULTS, PlainArgs, Resolved, resolveArgs, TURN_RELAY_PORTS, TURN_SUBDOMAIN } from "./settings";
 import { asset } from "../cloud-init/assets";
 import { APPLY_COMMAND, renderUserData } from "../cloud-init/userData";
 
@@ -113,10 +113,14 @@ export class MatrixServer extends pulumi.ComponentResource {
       ipv6: args.ipv6 ?? DEFAULTS.ipv6,
       ipv4Address: reservedIp.ipAddress,
       ipv6Address: droplet.ipv6Address,
+      ...(args.turn === true ? { turn: { subdomain: TURN_SUBDOMAIN, ipv4Address: droplet.ipv4Address } } : {}),
       caaIssuer: c.caaIssuer,
     }, child);
 
-    const firewall = declareFirewall(name, { settings: s, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber }, child);
+    const firewall = declareFirewall(name, {
+      settings: s, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber,
+      ...(args.turn === true ? { turnRelayPorts: TURN_RELAY_PORTS } : {}),
+    }, child);
 
     if (args.projectName !== undefined) {
       new digitalocean.Project(`${name}-project`, {

@@ -38,16 +38,19 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
   const opsPassword = password("matrixctl-password", 32);
   // Encrypts every backup; it lives in the stack's state, so a new droplet can read old backups.
   const backupPassword = password("backup-password", 40);
+  // Shared by Synapse and coturn (TURN credentials); made even while TURN is off, so turning it
+  // on later changes nothing else.
+  const turnSharedSecret = password("turn-shared-secret", 48);
   const hostKey = new tls.PrivateKey(`${name}-ssh-host-key`, { algorithm: "ED25519" }, opts);
   // The signing key: 32 bytes from a CSPRNG (never a fixed seed) and a random key id.
   const signingSeed = new random.RandomBytes(`${name}-signing-key`, { length: 32 }, opts).base64;
   const signingKeyId = new random.RandomString(`${name}-signing-key-id`, { length: 4, special: false }, opts).result;
 
-  const generated = pulumi.all([opsPassword, backupPassword, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
+  const generated = pulumi.all([opsPassword, backupPassword, turnSharedSecret, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
   const values = pulumi.secret(
     pulumi
       .all([postgresPassword, registrationSharedSecret, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId, generated])
-      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
+      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, turn, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
         postgresPassword: postgres,
         registrationSharedSecret: registration,
         macaroonSecretKey: macaroon,
@@ -56,6 +59,7 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
         signingKey: formatSigningKey(keyId, seed),
         opsPassword: ops,
         backupPassword: backup,
+        turnSharedSecret: turn,
         sshHostKey: { privateKey: hostPrivate, publicKey: hostPublic.trim() },
         ...(offsite !== undefined ? { offsiteSecretKey: offsite } : {}),
         ...(smtp !== undefined ? { smtpPassword: smtp } : {}),

@@ -5,7 +5,8 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
-import { BackupSettings, PostgresTuning, Settings } from "../cloud-init/settings";
+import { BackupSettings, Settings, TurnSettings } from "../cloud-init/settings";
+import { PRESENCE_MIN_MEMORY_MB, swapFor, tuningFor } from "./tuning";
 import {
   DEFAULT_ELEMENT_VERSION,
   DEFAULT_SYNAPSE_VERSION,
@@ -41,15 +42,13 @@ export const DEFAULTS = {
   backupKeepWeekly: 4,
   dropletBackups: "off",
   alerts: true,
+  turn: false,
   waitForReady: true,
   readyTimeoutMinutes: 20,
   elementDownloadBase: ELEMENT_DOWNLOAD_BASE,
   elementKeyUrl: ELEMENT_RELEASE_KEY.url,
   elementKeyFingerprint: ELEMENT_RELEASE_KEY.fingerprint,
 };
-
-/** Presence is Synapse's main CPU/memory cost on small hosts: on by default from this much RAM. */
-export const PRESENCE_MIN_MEMORY_MB = 4096;
 
 /** Regions with droplets and volumes. */
 export const REGIONS = [
@@ -58,6 +57,14 @@ export const REGIONS = [
 
 /** Regions with Spaces (the off-site backup target). */
 export const SPACES_REGIONS = ["nyc3", "sfo2", "sfo3", "ams3", "sgp1", "fra1", "syd1", "blr1", "lon1", "tor1", "atl1"];
+
+/**
+ * coturn's relay ports: one per allocation (a call participant behind NAT takes one), so 1,024
+ * is far beyond what a small server's calls need, and keeps the firewall rule narrow.
+ */
+export const TURN_RELAY_PORTS = { min: 49152, max: 50175 };
+/** The TURN server's name under the domain. */
+export const TURN_SUBDOMAIN = "turn";
 
 export const REGISTRATION_MODES = ["disabled", "token"] as const;
 export const DROPLET_BACKUP_PLANS = ["off", "daily", "weekly"] as const;
@@ -119,17 +126,6 @@ export function resourceBaseName(domain: string): string {
   return `matrix-${domain.replace(/\./g, "-")}`.slice(0, 60).replace(/-+$/, "");
 }
 
-/** PostgreSQL memory sized to the droplet (a quarter of RAM is the usual ceiling; Synapse needs the rest). */
-export function postgresTuning(memoryMb: number): PostgresTuning {
-  return {
-    sharedBuffersMb: Math.max(64, Math.floor(memoryMb / 8)),
-    effectiveCacheSizeMb: Math.floor(memoryMb / 2),
-    workMemMb: memoryMb >= 4096 ? 8 : 4,
-    maintenanceWorkMemMb: memoryMb >= 4096 ? 128 : 64,
-    maxConnections: 50,
-  };
-}
-
 /** What the component needs besides the renderers' Settings. */
 export interface CloudOptions {
   sshKeys: string[];
@@ -189,6 +185,9 @@ export function resolveArgs(args: PlainArgs): Resolved {
   if (!LABEL_RE.test(matrixSubdomain)) bad("matrixSubdomain", "one DNS label such as matrix", matrixSubdomain);
   const elementSubdomain = args.elementSubdomain ?? DEFAULTS.elementSubdomain;
   if (!LABEL_RE.test(elementSubdomain)) bad("elementSubdomain", "one DNS label such as element", elementSubdomain);
+  for (const [key, value] of [["matrixSubdomain", matrixSubdomain], ["elementSubdomain", elementSubdomain]] as const) {
+    if (args.turn === true && value === TURN_SUBDOMAIN) bad(key, `another subdomain than ${TURN_SUBDOMAIN} (the TURN server's name)`, value);
+  }
   if (matrixSubdomain === elementSubdomain) {
     bad("elementSubdomain", "a different subdomain than matrixSubdomain (Element must not share Synapse's origin)", elementSubdomain);
   }
@@ -264,6 +263,7 @@ export function resolveArgs(args: PlainArgs): Resolved {
     if (!Number.isInteger(days) || days < 1 || days > 36500) bad(key, "a whole number of days from 1 to 36500 (leave unset to keep for ever)", days);
     else retention[field] = days;
   }
+  const turn = resolveTurn(args, bad);
   const dropletBackups = args.dropletBackups ?? DEFAULTS.dropletBackups;
   if (!(DROPLET_BACKUP_PLANS as readonly string[]).includes(dropletBackups)) {
     bad("dropletBackups", DROPLET_BACKUP_PLANS.join(", "), dropletBackups);
@@ -297,7 +297,7 @@ export function resolveArgs(args: PlainArgs): Resolved {
     elementHost: `${elementSubdomain}.${domain}`,
     adminUser,
     adminEmail,
-    droplet: { name: base, region, size, image, memoryMb, ipv6: args.ipv6 ?? DEFAULTS.ipv6, tags: [...tags] },
+    droplet: { name: base, region, size, image, memoryMb, swapMb: swapFor(memoryMb), ipv6: args.ipv6 ?? DEFAULTS.ipv6, tags: [...tags] },
     volume: { name: base, sizeGb: volumeSizeGb, device: `/dev/disk/by-id/scsi-0DO_Volume_${base}` },
     synapse: {
       version: synapseVersion,
@@ -317,10 +317,17 @@ export function resolveArgs(args: PlainArgs): Resolved {
     },
     acme: { directoryUrl: acmeDirectory!, email: adminEmail },
     extraCaCertificates: [...extraCaCertificates],
-    postgres: postgresTuning(memoryMb),
+    tuning: tuningFor(memoryMb),
     backups,
+    ...(turn ? { turn: { ...turn, host: `${TURN_SUBDOMAIN}.${domain}` } } : {}),
   };
   return { settings, cloud };
+}
+
+/** TURN: on with `turn: true`. */
+function resolveTurn(args: PlainArgs, bad: (key: string, expected: string, got: unknown) => void): Omit<TurnSettings, "host"> | undefined {
+  if (args.turn !== undefined && typeof args.turn !== "boolean") bad("turn", "true or false", args.turn);
+  return (args.turn ?? DEFAULTS.turn) === true ? { relayPorts: { ...TURN_RELAY_PORTS } } : undefined;
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

@@ -30,6 +30,12 @@ export interface DropletOptions {
   sshAuthorizedKeys?: string[];
   /** Where on the local network it boots (network.ts); the host's namespace when unset. */
   network?: DropletAddress;
+  /**
+   * The droplet size's RAM: the whole container (systemd, every service, page cache) is held
+   * to it by a memory cgroup, and the kernel's OOM killer acts inside it as on a droplet.
+   * The container may then also turn on a swap file (a droplet's own swap).
+   */
+  memoryLimitMb?: number;
   log?: (line: string) => void;
 }
 
@@ -45,6 +51,8 @@ export class LocalDroplet {
   private console = "";
   leader = 0;
   bootedAt = 0;
+  /** Set with memoryLimitMb: the cgroup the container runs in, for its figures. */
+  memory?: MemoryCgroup;
 
   constructor(readonly options: DropletOptions) {
     this.root = path.join(options.workDir, options.name);
@@ -70,11 +78,17 @@ export class LocalDroplet {
       `--machine=${o.name}`, `--hostname=${o.name}`, `--bind=${o.volumeDir}:${PATHS.volume}`,
       // In its own network namespace the droplet may manage its firewall, as a real one does.
       ...(o.network ? ["--capability=CAP_NET_ADMIN"] : []),
+      // With a droplet's RAM it gets a droplet's swap too (swapon is filtered out by default).
+      ...(o.memoryLimitMb ? ["--system-call-filter=@swap"] : []),
     ];
-    const [cmd, args] = o.network
+    let [cmd, args] = o.network
       ? // nsenter, not `ip netns exec`: that remounts /sys and hides the cgroup tree nspawn needs.
         ["nsenter", [`--net=/run/netns/${o.network.netns}`, "--", "systemd-nspawn", ...nspawnArgs]]
       : ["systemd-nspawn", nspawnArgs];
+    if (o.memoryLimitMb) {
+      this.memory ??= MemoryCgroup.create(`matrix-do-${o.name}-${process.pid}`, o.memoryLimitMb);
+      [cmd, args] = this.memory.wrap(cmd, args);
+    }
     this.console = "";
     this.bootedAt = Date.now();
     const child = childProcess.spawn(cmd, args, {
@@ -182,8 +196,76 @@ export class LocalDroplet {
 
   /** Remove the droplet's root (the volume directory stays). */
   destroy(): void {
+    // A swap file the container turned on is the host kernel's: turn it off before deleting it.
+    for (const file of activeSwapFiles().filter((f) => f.startsWith(`${this.root}/`))) run("swapoff", [file]);
     fs.rmSync(this.root, { recursive: true, force: true });
+    this.memory?.remove();
+    this.memory = undefined;
   }
+}
+
+const MEMORY_HIERARCHY = "/sys/fs/cgroup/memory";
+
+/**
+ * A cgroup (v1 memory controller) holding the container at a droplet's RAM. Everything the
+ * container starts inherits it; systemd inside manages only its own (unified) hierarchy.
+ */
+export class MemoryCgroup {
+  private constructor(readonly dir: string, readonly limitMb: number) {}
+
+  static create(name: string, limitMb: number): MemoryCgroup {
+    if (!fs.existsSync(path.join(MEMORY_HIERARCHY, "memory.limit_in_bytes"))) {
+      throw new Error(`memoryLimitMb needs the cgroup v1 memory controller at ${MEMORY_HIERARCHY} (this host has none)`);
+    }
+    const swaps = activeSwapFiles();
+    if (swaps.length > 0) throw new Error(`memoryLimitMb: the host has swap on (${swaps.join(", ")}); the droplet would get more than its own`);
+    const dir = path.join(MEMORY_HIERARCHY, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "memory.limit_in_bytes"), String(limitMb * 1024 * 1024));
+    return new MemoryCgroup(dir, limitMb);
+  }
+
+  /** The command, started inside this cgroup. */
+  wrap(cmd: string, args: string[]): [string, string[]] {
+    return ["sh", ["-c", 'echo $$ > "$0" && exec "$@"', path.join(this.dir, "cgroup.procs"), cmd, ...args]];
+  }
+
+  private read(file: string): string {
+    return fs.readFileSync(path.join(this.dir, file), "utf8");
+  }
+
+  /** Highest use so far (RAM, page cache and kernel memory charged to it), in MiB. */
+  peakMb(): number {
+    return Math.round(Number(this.read("memory.max_usage_in_bytes")) / 1024 / 1024);
+  }
+
+  /** Processes the OOM killer killed in it. */
+  oomKills(): number {
+    return Number(/^oom_kill (\d+)$/m.exec(this.read("memory.oom_control"))?.[1] ?? 0);
+  }
+
+  /** Swap in use by its processes now, in MiB. */
+  swapMb(): number {
+    return Math.round(Number(/^total_swap (\d+)$/m.exec(this.read("memory.stat"))?.[1] ?? 0) / 1024 / 1024);
+  }
+
+  /** Reset the peak, to measure one phase. */
+  resetPeak(): void {
+    fs.writeFileSync(path.join(this.dir, "memory.max_usage_in_bytes"), "0");
+  }
+
+  remove(): void {
+    try {
+      fs.rmdirSync(this.dir);
+    } catch {
+      // processes still in it (a container not yet gone): the kernel frees it when they exit
+    }
+  }
+}
+
+/** Swap files and partitions in use on this host (/proc/swaps). */
+function activeSwapFiles(): string[] {
+  return fs.readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean);
 }
 
 /** The environment of commands run inside the droplet (not this process's). */

@@ -27,6 +27,7 @@ export function newSecrets(): Secrets {
     signingKey: formatSigningKey(alphanumeric(4), crypto.randomBytes(32).toString("base64")),
     opsPassword: alphanumeric(32),
     backupPassword: alphanumeric(40),
+    turnSharedSecret: alphanumeric(48),
     sshHostKey: newSshHostKey(),
   };
 }

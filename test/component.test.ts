@@ -9,7 +9,7 @@ import { APPLY_COMMAND } from "../cloud-init/userData";
 import { VALID_ARGS, fileIn } from "./fixtures";
 
 const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
-import { DROPLET_IPV6, Declared, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
+import { DROPLET_IPV4, DROPLET_IPV6, Declared, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
 
 let MatrixServer: typeof MatrixServerClass;
 let counter = 0;
@@ -75,7 +75,7 @@ describe("MatrixServer component", () => {
     assert.equal(count(T.domain), 1);
     assert.equal(count(T.record), 3 + 3 + 2 + 1, "A and AAAA for apex/matrix/element, two SRV, one CAA");
     assert.equal(count(T.firewall), 1);
-    assert.equal(count(T.password), 7, "postgres, registration secret, macaroon key, form secret, admin, matrixctl and backup passwords");
+    assert.equal(count(T.password), 8, "postgres, registration secret, macaroon key, form secret, admin, matrixctl, backup passwords and the TURN secret");
     assert.equal(count(T.bytes), 1, "the signing key seed");
     assert.equal(count(T.tlsKey), 1, "the SSH host key");
     assert.equal(count(T.monitorAlert), 3, "CPU, memory, disk");
@@ -188,6 +188,20 @@ describe("MatrixServer component", () => {
     const outbound = (await valueOf(firewall.props.outboundRules as unknown[])) as Record<string, unknown>[];
     assert.deepEqual(outbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort(), ["icmp:-", "tcp:1-65535", "udp:123", "udp:53"]);
     assert.equal((await valueOf(firewall.props.dropletIds as number[])).length, 1);
+  });
+
+  it("with TURN: turn.<domain> points at the droplet's own IPv4; its ports open, and UDP out to any peer", async () => {
+    const { declared } = deploy({ turn: true });
+    const turn = (await records(declared)).filter((r) => r.name === "turn");
+    assert.deepEqual(turn.map((r) => [r.type, r.value]), [["A", DROPLET_IPV4]], "the droplet's address, not the reserved IP's anchor");
+    const ttl = await valueOf(ofType(declared, T.record).find((r) => r.name.endsWith("-a-turn"))!.props.ttl as number);
+    assert.equal(ttl, 300);
+    const [firewall] = ofType(declared, T.firewall);
+    const inbound = (await valueOf(firewall.props.inboundRules as unknown[])) as Record<string, unknown>[];
+    const opened = inbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort();
+    assert.deepEqual(opened, ["icmp:-", "tcp:22", "tcp:3478", "tcp:443", "tcp:5349", "tcp:80", "tcp:8448", "udp:3478", "udp:49152-50175"]);
+    const outbound = (await valueOf(firewall.props.outboundRules as unknown[])) as Record<string, unknown>[];
+    assert.deepEqual(outbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort(), ["icmp:-", "tcp:1-65535", "udp:1-65535"]);
   });
 
   it("exposes the URLs, server name, admin login (password secret), reserved IP and SSH command", async () => {

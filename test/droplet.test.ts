@@ -11,40 +11,37 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { after, before, describe, it } from "node:test";
-import { PlainArgs, resolveArgs } from "../components/settings";
+import { PlainArgs } from "../components/settings";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
-import { VALID_ARGS, run, scratchDir, testSecrets } from "./fixtures";
+import { run, scratchDir, testSecrets } from "./fixtures";
 import { S3, startS3 } from "./droplet/s3";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { ROOT, Reply, request, waitUntil } from "./local-services";
-import { startElementMirror, ElementMirror } from "./droplet/elementMirror";
 import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "../local/localDroplet";
-import { hostCaCertificates } from "../local/secrets";
-import { DropletAddress, LocalNetwork } from "../local/network";
-import { Pebble, startPebble } from "./droplet/pebble";
+import { DropletAddress } from "../local/network";
 import { ensureRootfs, rootfsTarball } from "../local/rootfs";
-import { TestCa, createTestCa } from "./droplet/testPki";
+import { BootFigures, World, bootInto, startWorld, worldSettings } from "./droplet/world";
+import { allocateOverTls } from "./droplet/turnAllocate";
+import { sendSequentially, talkConcurrently } from "../bench/load";
+import { serviceMemory } from "../bench/memory";
+import { AdminApi, populate } from "../bench/population";
+import { playLines } from "../bench/stats";
 
 const secrets = testSecrets();
 const APPLY = "python3 /usr/local/lib/matrix/apply-config.py";
 const log = (line: string) => console.log(`  [droplet] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 const [NEWEST_SYNAPSE, PREVIOUS_SYNAPSE] = SYNAPSE_VERSIONS;
-/** An address of the test subnet that no droplet has: unreachable, refused on this machine. */
-const UNREACHABLE = "10.213.250.250";
 
 describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const dir = scratchDir("matrix-droplet-");
   let volumeDir = path.join(dir, "volume");
-  let network: LocalNetwork;
   let address: DropletAddress;
-  let ca: TestCa;
-  let pebble: Pebble;
-  let mirror: ElementMirror;
+  let world: World;
   let settings: Settings;
   let testSettings: (synapseVersion: string, domain?: string, extra?: Partial<PlainArgs>) => Settings;
   let s3: S3;
@@ -64,83 +61,41 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const https = (url: string, options: Parameters<typeof request>[2] = {}): Promise<Reply> =>
     request(url, trust, { address: address.ip, ...options });
 
-  async function bootDroplet(label: string): Promise<{ boot: number; cloudInit: number; https: number }> {
+  /** Boot the droplet (a new one each time: a new root, the volume directory of the moment). */
+  async function bootDroplet(label: string): Promise<BootFigures> {
     generation += 1;
-    droplet = new LocalDroplet({
-      name: `droplet${generation}`,
-      rootfs: rootfsTarball(),
-      workDir: path.join(dir, "roots"),
-      volumeDir,
-      userData,
-      instanceId: `i-${generation}-${crypto.randomBytes(4).toString("hex")}`,
-      resolvConf: network.resolvConf(address),
-      network: address,
+    let figures: BootFigures;
+    ({ droplet, figures } = await bootInto(world, settings, {
+      name: `droplet${generation}`, workDir: path.join(dir, "roots"), volumeDir, userData,
       sshAuthorizedKeys: [fs.readFileSync(`${sshKey}.pub`, "utf8").trim()],
-    });
-    const started = Date.now();
-    await droplet.boot();
-    const booted = Date.now();
-    const status = await droplet.waitForCloudInit(25 * 60_000);
-    const cloudInitDone = Date.now();
-    assert.ok([0, 2].includes(status.code), `cloud-init failed (${status.code}):\n${status.stdout}\n${droplet.cloudInitOutput()}`);
-    await waitUntil("HTTPS on the homeserver", 300, async () => (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200);
-    const answering = Date.now();
-    const figures = { boot: seconds(booted - started), cloudInit: seconds(cloudInitDone - booted), https: seconds(answering - cloudInitDone) };
+      // Held to the RAM of the size it is configured for, as on DigitalOcean.
+      memoryLimitMb: settings.droplet.memoryMb,
+    }));
     log(`${label}: container up ${figures.boot} s, cloud-init done +${figures.cloudInit} s, HTTPS answering +${figures.https} s`);
     return figures;
   }
 
   before(async () => {
     ensureRootfs(log);
-    network = LocalNetwork.create();
-    address = network.addHost(1);
-    otherAddress = network.addHost(2);
-    // Both servers' names, as public DNS would have them. The second server gets a view in
-    // which example.test's apex leads nowhere: it can reach example.test only through SRV.
-    const zone = (domain: string, ip: string) => ({
-      [domain]: ip, [`matrix.${domain}`]: ip, [`element.${domain}`]: ip,
-    });
-    const srv = (domain: string): [string, string, number][] => [
-      [`_matrix-fed._tcp.${domain}`, `matrix.${domain}`, 8448],
-      [`_matrix._tcp.${domain}`, `matrix.${domain}`, 8448],
-    ];
-    const everything = { ...zone("example.test", address.ip), ...zone("other.test", otherAddress.ip) };
-    const srvRecords = [...srv("example.test"), ...srv("other.test")];
-    await network.serveDns(address, { zones: ["example.test", "other.test"], hosts: everything, srv: srvRecords });
-    await network.serveDns(otherAddress, {
-      zones: ["example.test", "other.test"],
-      hosts: { ...everything, "example.test": UNREACHABLE },
-      srv: srvRecords,
-    });
-    ca = createTestCa(path.join(dir, "ca"));
-    pebble = await startPebble(path.join(dir, "pebble"), address.hostIp, address.hostIp, ca);
-    mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, address.hostIp, 8443);
-    trust = pebble.issuingRoot;
-    s3 = await startS3(path.join(dir, "s3"), address.hostIp, ca);
-    smtp = await startSmtpSink(SMTP.port, ca.issue("smtp", [address.hostIp]), SMTP, address.hostIp);
+    world = await startWorld(dir, { otherServer: true });
+    ({ address, trust } = world);
+    otherAddress = world.otherAddress!;
+    s3 = await startS3(path.join(dir, "s3"), address.hostIp, world.ca);
+    smtp = await startSmtpSink(SMTP.port, world.ca.issue("smtp", [address.hostIp]), SMTP, address.hostIp);
     secrets.offsiteSecretKey = s3.secretKey;
     assert.equal(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey]).code, 0);
     fs.writeFileSync(knownHosts, `${address.ip} ${secrets.sshHostKey.publicKey}\n`);
 
-    // What differs from production, and nothing else: each is a setting of the renderer.
-    const hostCas = hostCaCertificates();
-    testSettings = (synapseVersion: string, domain = "example.test", extra: Partial<PlainArgs> = {}) => resolveArgs({
-      ...VALID_ARGS,
+    // Besides the world's test args: off-site backups to the S3 service standing in for Spaces.
+    testSettings = (synapseVersion: string, domain = "example.test", extra: Partial<PlainArgs> = {}) => worldSettings(world, {
       ...extra,
       domain,
       synapseVersion,
-      // Off-site backups to the S3 service standing in for Spaces.
       spacesBucket: "matrix-backups",
       spacesAccessKeyId: s3.accessKeyId,
       spacesSecretKey: "[secret]",
       spacesEndpoint: s3.endpoint,
-      privateFederationCidrs: ["10.213.0.0/16"], // the test network is private
-      acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
-      extraCaCertificates: [ca.certPem, pebble.issuingRoot, ...hostCas], // test CA, Pebble's root, this machine's registry proxy
-      elementDownloadBase: mirror.base, // a test-signed Element release from loopback
-      elementKeyUrl: mirror.keyUrl,
-      elementKeyFingerprint: mirror.fingerprint,
-    }).settings;
+    });
     // Start on the previous Synapse release we ship, so the last replacement is an upgrade.
     settings = testSettings(PREVIOUS_SYNAPSE);
     userData = renderUserData(settings, secrets);
@@ -156,11 +111,9 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     }
     await droplet?.poweroff();
     droplet?.destroy();
-    await mirror?.close();
     await s3?.stop();
     await smtp?.close();
-    await pebble?.stop();
-    await network?.close();
+    await world?.close();
   });
 
   it("first boot: cloud-init finishes cleanly and the homeserver answers over HTTPS with a Pebble certificate", async () => {
@@ -367,17 +320,31 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.equal(config.default_server_config["m.homeserver"].base_url, `https://${settings.matrixHost}`);
   });
 
-  it("measures the memory of Synapse, PostgreSQL and Caddy after warm-up (PSS per service)", () => {
-    // Proportional set size over each service's cgroup: shared pages (PostgreSQL's shared
-    // buffers) are counted once, not once per process.
-    const pss = (unit: string) => {
-      const script = `cg=$(systemctl show -p ControlGroup --value ${unit}); ` +
-        `for p in $(cat /sys/fs/cgroup$cg/cgroup.procs); do awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup; done | awk '{s+=$1} END {print s}'`;
-      return Math.round(Number(droplet.exec(["sh", "-c", script]).stdout.trim()) / 1024);
-    };
-    const figures = { synapse: pss("matrix-synapse"), postgres: pss("postgresql@17-main"), caddy: pss("caddy") };
-    log(`memory (PSS): Synapse ${figures.synapse} MiB, PostgreSQL ${figures.postgres} MiB, Caddy ${figures.caddy} MiB, total ${figures.synapse + figures.postgres + figures.caddy} MiB`);
+  it("measures the memory of Synapse, PostgreSQL and Caddy after warm-up (PSS per service), within the size's RAM", async () => {
+    const figures = await serviceMemory((command) => droplet.exec(command));
+    log(`memory (PSS): Synapse ${figures.synapse} MiB, PostgreSQL ${figures.postgres} MiB, Caddy ${figures.caddy} MiB, total ${figures.total} MiB; ` +
+      `container peak so far ${droplet.memory!.peakMb()} MiB of ${settings.droplet.memoryMb} (page cache included)`);
     assert.ok(figures.synapse > 30 && figures.postgres > 5 && figures.caddy > 5, JSON.stringify(figures));
+    assert.equal(droplet.memory!.oomKills(), 0, "nothing was killed for memory");
+  });
+
+  it("the benchmark's workloads run against it (small): sequential sends, and users talking while they sync", async () => {
+    const client = { baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(address.ip, trust) };
+    const api = await AdminApi.onDroplet(droplet);
+    const [sender] = await populate(api, settings.serverName, client, "bench-seq-", 2, 1);
+    await api.unlimit(sender.userId);
+    const sequential = await sendSequentially(sender.client, sender.roomId, playLines(60));
+    assert.equal(sequential.messages, 60);
+    const talkers = await populate(api, settings.serverName, client, "bench-", 6, 2);
+    assert.deepEqual(new Set(talkers.map((t) => t.roomId)).size, 2);
+    const load = await talkConcurrently(talkers, { rate: 0.5, seconds: 10 });
+    log(`benchmark workloads (small): ${sequential.messagesPerSecond} msg/s sequential; 6 users, 2 rooms: p50 ${load.latencyMs.p50} ms, p95 ${load.latencyMs.p95} ms`);
+    // Each of 6 users sends a message every 2 s for 10 s (5, or 4 if its start fell late);
+    // each reaches the 2 other members of its room.
+    assert.ok(load.sent >= 24 && load.sent <= 30, `sent ${load.sent}`);
+    assert.deepEqual(load.deliveries, { expected: 2 * load.sent, received: 2 * load.sent });
+    assert.deepEqual([load.lost, load.errors], [0, { send: 0, sync: 0 }]);
+    assert.ok(load.latencyMs.p50! > 0 && load.latencyMs.p50! <= load.latencyMs.p95!);
   });
 
   it("kill -9 of Synapse: systemd restarts it and clients carry on", async () => {
@@ -463,22 +430,11 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const { Direction } = await loadSdk();
     const otherSettings = testSettings(NEWEST_SYNAPSE, "other.test");
     const otherSecrets = { ...testSecrets(), offsiteSecretKey: s3.secretKey };
-    other = new LocalDroplet({
-      name: "other",
-      rootfs: rootfsTarball(),
-      workDir: path.join(dir, "roots"),
-      volumeDir: path.join(dir, "other-volume"),
-      userData: renderUserData(otherSettings, otherSecrets),
-      instanceId: `i-other-${crypto.randomBytes(4).toString("hex")}`,
-      resolvConf: network.resolvConf(otherAddress),
-      network: otherAddress,
-    });
-    await other.boot();
-    const status = await other.waitForCloudInit(25 * 60_000);
-    assert.ok([0, 2].includes(status.code), `cloud-init failed on other.test:\n${other.cloudInitOutput()}`);
+    ({ droplet: other } = await bootInto(world, otherSettings, {
+      name: "other", workDir: path.join(dir, "roots"), volumeDir: path.join(dir, "other-volume"),
+      userData: renderUserData(otherSettings, otherSecrets), address: otherAddress, memoryLimitMb: otherSettings.droplet.memoryMb,
+    }));
     const daveBase = `https://${otherSettings.matrixHost}`;
-    await waitUntil("HTTPS on other.test", 300, async () =>
-      (await request(`${daveBase}/_matrix/client/versions`, trust, { address: otherAddress.ip })).status === 200);
 
     const davePassword = crypto.randomBytes(12).toString("hex");
     addUser("dave", davePassword, other);
@@ -604,15 +560,22 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(token), sent);
   });
 
+  /** What `pulumi up` does with an SSH key: the payload on stdin to apply-config.py, host key pinned. */
+  const ssh = (known: string, input: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
+    const child = childProcess.spawn("ssh", ["-i", sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+      "-o", `UserKnownHostsFile=${known}`, `root@${address.ip}`, APPLY]);
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("exit", (code) => resolve({ code: code ?? -1, stderr }));
+    child.stdin.end(input);
+  });
+  /** The settings the in-place change turns on. */
+  const CHANGED: Partial<PlainArgs> = {
+    registration: "token", maxUploadMb: 20, remoteMediaRetentionDays: 90, forgottenRoomRetentionDays: 30,
+    smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
+  };
+
   it("applies a config change in place over SSH, host key pinned: registration by token, a new upload limit, email, retention; measures the downtime", async () => {
-    const ssh = (known: string, input: string) => new Promise<{ code: number; stderr: string }>((resolve) => {
-      const child = childProcess.spawn("ssh", ["-i", sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${known}`, `root@${address.ip}`, APPLY]);
-      let stderr = "";
-      child.stderr.on("data", (c) => (stderr += c));
-      child.on("exit", (code) => resolve({ code: code ?? -1, stderr }));
-      child.stdin.end(input);
-    });
     // Another host key than the one Pulumi generated: refused before anything is sent.
     const wrongKnownHosts = path.join(dir, "known_hosts.wrong");
     fs.writeFileSync(wrongKnownHosts, `${address.ip} ${testSecrets().sshHostKey.publicKey}\n`);
@@ -620,10 +583,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.equal(wrong.code, 255);
     assert.match(wrong.stderr, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
 
-    settings = testSettings(NEWEST_SYNAPSE, "example.test", {
-      registration: "token", maxUploadMb: 20, remoteMediaRetentionDays: 90, forgottenRoomRetentionDays: 30,
-      smtpHost: address.hostIp, smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
-    });
+    settings = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp });
     secrets.smtpPassword = SMTP.password;
     userData = renderUserData(settings, secrets);
     const pid = await synapsePid();
@@ -700,6 +660,106 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(bearer), sent);
   });
 
+  it("resized to 1 GB in place, the droplet gets its 1 GiB swap file; back at 2 GB, the file goes", async () => {
+    const swaps = () => droplet.exec(["cat", "/proc/swaps"]).stdout;
+    assert.doesNotMatch(swaps(), /^\/swapfile /m, "no swap at 2 GB");
+    const small = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, size: "s-1vcpu-1gb" });
+    assert.equal(small.droplet.swapMb, 1024);
+    const applied = await ssh(knownHosts, renderUserData(small, secrets));
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stderr, /swap file \/swapfile: 1024 MiB/);
+    assert.match(swaps(), /^\/swapfile\s+file\s+1048572\s/m);
+    assert.equal(droplet.exec(["stat", "-c", "%a %U", "/swapfile"]).stdout.trim(), "600 root");
+    assert.equal(droplet.exec(["systemctl", "is-enabled", "matrix-swap.service"]).stdout.trim(), "enabled");
+    const back = await ssh(knownHosts, userData);
+    assert.equal(back.code, 0, back.stderr);
+    assert.doesNotMatch(swaps(), /^\/swapfile /m);
+    assert.equal(droplet.exec(["test", "-e", "/swapfile"]).code, 1, "the file is gone");
+  });
+
+  /** turnutils_uclient (Debian's coturn) from this machine to the droplet's TURN server. */
+  function turnClient(args: string[]) {
+    return run("timeout", ["60", "turnutils_uclient", "-n", "10", ...args, address.ip]);
+  }
+
+  /**
+   * The relay worked: the client sent its 10 messages on each of its sessions (four, client to
+   * client), received every one back through the other client, and lost nothing.
+   */
+  function assertRelayed(r: { code: number; stdout: string; stderr: string }, transport: string): void {
+    assert.equal(r.code, 0, `${transport}: ${r.stdout}${r.stderr}`);
+    const totals = /start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)$/m.exec(r.stdout);
+    assert.ok(totals, `${transport}: no totals in ${r.stdout}`);
+    const [sent, received] = [Number(totals[1]), Number(totals[2])];
+    assert.ok(sent >= 20 && sent % 10 === 0, `${transport}: sent ${sent}`);
+    assert.equal(received, sent, `${transport}: all relayed back`);
+    assert.match(r.stdout, /Total lost packets 0 \(/, transport);
+  }
+
+  /** TURN credentials as Synapse hands them to a logged-in client. */
+  async function turnCredentials(): Promise<{ username: string; password: string; uris: string[]; ttl: number }> {
+    const bearer = await login(alice.user, alice.password);
+    const reply = await https(`https://${settings.matrixHost}/_matrix/client/v3/voip/turnServer`, { headers: { authorization: `Bearer ${bearer}` } });
+    assert.equal(reply.status, 200, reply.body);
+    return reply.json();
+  }
+
+  it("turns TURN on in place: coturn with Caddy's certificate; credentials from Synapse relay media client to client; private peers refused", async () => {
+    settings = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, turn: true });
+    userData = renderUserData(settings, secrets);
+    const started = Date.now();
+    const applied = await ssh(knownHosts, userData);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stderr, /installing coturn/);
+    log(`TURN turned on in place (coturn installed, certificate obtained): ${seconds(Date.now() - started)} s`);
+    assert.equal(droplet.exec(["systemctl", "is-active", "coturn"]).stdout.trim(), "active");
+    assert.equal(droplet.exec(["systemctl", "is-enabled", "coturn", "matrix-turn-certificate.timer"]).stdout.trim(), "enabled\nenabled");
+    const listening = droplet.exec(["ss", "-Hlnu", "sport", "= :3478"]).stdout;
+    assert.match(listening, new RegExp(`${address.ip.replace(/\./g, "\\.")}:3478`), "on the droplet's own address");
+
+    // Synapse hands a user time-limited credentials for the three URIs.
+    const turn = await turnCredentials();
+    assert.deepEqual(turn.uris, [
+      "turn:turn.example.test:3478?transport=udp", "turn:turn.example.test:3478?transport=tcp", "turns:turn.example.test:5349?transport=tcp",
+    ]);
+    assert.equal(turn.ttl, 3600);
+    assert.match(turn.username, /^\d+:@alice:example\.test$/);
+
+    // coturn accepts them: two clients relay to each other over UDP and TCP, nothing lost.
+    for (const [transport, flags] of [["UDP", []], ["TCP", ["-t"]]] as const) {
+      assertRelayed(turnClient(["-y", ...flags, "-u", turn.username, "-w", turn.password]), transport);
+    }
+    // Over TLS on 5349, with the certificate Caddy obtained for turn.example.test, trusted from
+    // outside: the same credentials get a relay on the droplet's address, in the opened range.
+    const overTls = { host: address.ip, port: 5349, servername: "turn.example.test", ca: trust, username: turn.username };
+    const allocation = await allocateOverTls({ ...overTls, password: turn.password });
+    assert.equal(allocation.outcome, "allocated");
+    assert.match(allocation.certificate.subjectaltname ?? "", /DNS:turn\.example\.test/);
+    const [relayIp, relayPort] = allocation.relayed!.split(":");
+    assert.equal(relayIp, address.ip);
+    assert.ok(Number(relayPort) >= settings.turn!.relayPorts.min && Number(relayPort) <= settings.turn!.relayPorts.max, allocation.relayed);
+    assert.deepEqual((await allocateOverTls({ ...overTls, password: "not-the-password" })).outcome, { code: 401, reason: "Unauthorized" });
+    // A wrong password gets no allocation; a private address (this machine's side of the link) is no peer.
+    const wrong = turnClient(["-y", "-u", turn.username, "-w", "not-the-password"]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stdout + wrong.stderr, /Cannot complete Allocation/);
+    const privatePeer = turnClient(["-e", address.hostIp, "-u", turn.username, "-w", turn.password]);
+    assert.notEqual(privatePeer.code, 0);
+    assert.match(privatePeer.stdout + privatePeer.stderr, /403 \(Forbidden IP\)/);
+
+    const status = matrixctl(["status"]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, /coturn\s+active/);
+    assert.match(status.stdout, /certificate turn\.example\.test:5349\s+valid until/);
+
+    // Turned off again, coturn stops. (The fresh droplet below boots with it on.)
+    const off = await ssh(knownHosts, renderUserData(testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp }), secrets));
+    assert.equal(off.code, 0, off.stderr);
+    assert.notEqual(droplet.exec(["systemctl", "is-active", "coturn"]).stdout.trim(), "active");
+    assert.equal(droplet.exec(["ss", "-Hlnu", "sport", "= :3478"]).stdout.trim(), "");
+    assert.equal(turnClient(["-y", "-u", turn.username, "-w", turn.password]).code === 0, false, "no TURN server answers");
+  });
+
   it("a fresh droplet with an empty volume restores everything from the off-site copy", async () => {
     const backup = matrixctl(["backup"]);
     assert.equal(backup.code, 0, backup.stderr);
@@ -723,6 +783,10 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     for (const user of ["alice", "bob", "carol", "frank", "grace", "admin"]) assert.match(users, new RegExp(`@${user}:example\\.test`));
     await send(token, "after disaster recovery");
     assert.deepEqual(await history(token), sent);
+    // TURN came up on the first boot too (coturn from cloud-init's package list).
+    assert.equal(droplet.exec(["systemctl", "is-active", "coturn"]).stdout.trim(), "active");
+    const { username, password } = await turnCredentials();
+    assertRelayed(turnClient(["-y", "-u", username, "-w", password]), "UDP");
   });
 
   it("reports the size of the cached root", () => {

@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { newSshHostKey } from "../local/secrets";
 
 export const RESERVED_IP = "203.0.113.10";
+/** The droplet's own public IPv4 (TURN's address), unlike the reserved IP. */
+export const DROPLET_IPV4 = "203.0.113.20";
 export const DROPLET_IPV6 = "2001:db8::10";
 
 export interface Declared {
@@ -50,6 +52,7 @@ export async function installMocks(): Promise<void> {
           }
           case "digitalocean:index/droplet:Droplet":
             state.ipv6Address = DROPLET_IPV6;
+            state.ipv4Address = DROPLET_IPV4;
             state.dropletUrn = `do:droplet:${args.name}`;
             break;
           case "digitalocean:index/volume:Volume":

@@ -9,7 +9,8 @@ import { token } from "../cloud-init/caddyfile";
 import { renderEnvFile, renderPostgresConf, renderUnit } from "../cloud-init/formats";
 import { PATHS } from "../cloud-init/paths";
 import { formatSigningKey } from "../cloud-init/synapse";
-import { Secrets } from "../cloud-init/settings";
+import { Secrets, Settings } from "../cloud-init/settings";
+import { STOCK_TUNING } from "../components/tuning";
 import { renderFiles, renderUserData } from "../cloud-init/userData";
 import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR, readSynapseLock } from "../cloud-init/versions";
 import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
@@ -205,6 +206,117 @@ describe("the payload as a whole", () => {
     assert.deepEqual(config.default_server_config["m.homeserver"], { base_url: "https://matrix.example.test", server_name: "example.test" });
     assert.equal(config.disable_guests, true);
     assert.equal(config.setting_defaults["UIFeature.registration"], false);
+  });
+});
+
+describe("sizing: tuned and stock", () => {
+  const render = (settings: Settings) => {
+    const data = renderUserData(settings, secrets);
+    return {
+      unit: fileIn(data, "/etc/systemd/system/matrix-synapse.service"),
+      homeserver: YAML.parse(fileIn(data, `${PATHS.synapseConfD}/00-homeserver.yaml`)),
+      database: YAML.parse(fileIn(data, `${PATHS.synapseConfD}/10-secrets.yaml`)).database.args,
+      postgres: fileIn(data, PATHS.postgresTuning),
+      env: fileIn(data, PATHS.deployEnv),
+    };
+  };
+
+  it("stock is Synapse and PostgreSQL as they ship: no jemalloc, no cache, pool or room limits, PostgreSQL's own memory settings", () => {
+    const stock = render({ ...settingsFor(), tuning: STOCK_TUNING });
+    assert.doesNotMatch(stock.unit, /LD_PRELOAD/);
+    for (const key of ["caches", "limit_remote_rooms"]) assert.equal(key in stock.homeserver, false, key);
+    assert.deepEqual([stock.database.cp_min, stock.database.cp_max], [undefined, undefined]);
+    assert.deepEqual(stock.postgres.split("\n").filter((l) => /^[a-z]/.test(l)), ["listen_addresses = 'localhost'", "password_encryption = 'scram-sha-256'"]);
+  });
+
+  for (const size of ["s-1vcpu-1gb", "s-1vcpu-2gb", "s-2vcpu-4gb"]) {
+    it(`${size}: every tuning value reaches the file Synapse or PostgreSQL reads it from`, () => {
+      const settings = settingsFor({ size });
+      const t = settings.tuning;
+      const tuned = render(settings);
+      assert.equal(/^Environment=LD_PRELOAD=\S+libjemalloc\.so\.2$/m.test(tuned.unit), t.jemalloc);
+      if (t.synapseCaches) {
+        assert.equal(tuned.homeserver.caches.global_factor, t.synapseCaches.globalFactor);
+        if (t.synapseCaches.autotuning) {
+          assert.deepEqual(tuned.homeserver.caches.cache_autotuning, {
+            max_cache_memory_usage: `${t.synapseCaches.autotuning.maxMemoryMb}M`,
+            target_cache_memory_usage: `${t.synapseCaches.autotuning.targetMemoryMb}M`,
+            min_cache_ttl: t.synapseCaches.autotuning.minTtl,
+          });
+        }
+      }
+      if (t.remoteRoomComplexity !== undefined) assert.deepEqual(tuned.homeserver.limit_remote_rooms, { enabled: true, complexity: t.remoteRoomComplexity });
+      if (t.databasePool) assert.deepEqual([tuned.database.cp_min, tuned.database.cp_max], [t.databasePool.min, t.databasePool.max]);
+      if (t.postgres) {
+        assert.match(tuned.postgres, new RegExp(`^shared_buffers = '${t.postgres.sharedBuffersMb}MB'$`, "m"));
+        assert.match(tuned.postgres, new RegExp(`^max_connections = ${t.postgres.maxConnections}$`, "m"));
+        assert.match(tuned.postgres, new RegExp(`^work_mem = '${t.postgres.workMemMb}MB'$`, "m"));
+        // Synapse's pool must fit in PostgreSQL's connections (with room for backups and psql).
+        assert.ok(!t.databasePool || t.databasePool.max + 5 <= t.postgres.maxConnections);
+      }
+      assert.match(tuned.env, new RegExp(`^SWAP_MB='${settings.droplet.swapMb}'$`, "m"));
+    });
+  }
+
+  it("a swap file below 2 GB of RAM, none from 2 GB; a service turns it on at every boot, before the databases", () => {
+    assert.equal(settingsFor({ size: "s-1vcpu-1gb" }).droplet.swapMb, 1024);
+    assert.equal(settingsFor({ size: "s-1vcpu-2gb" }).droplet.swapMb, 0);
+    const unit = fileIn(userData, "/etc/systemd/system/matrix-swap.service");
+    assert.match(unit, new RegExp(`^ExecStart=${PATHS.scriptsDir}/setup-swap\\.sh$`, "m"));
+    assert.match(unit, /^Before=postgresql\.service\nBefore=matrix-synapse\.service$/m);
+    assert.match(fileIn(userData, PATHS.deployEnv), /^SWAP_FILE='\/swapfile'$/m);
+  });
+});
+
+describe("TURN (coturn)", () => {
+  const turnOn = renderUserData(settingsFor({ turn: true }), secrets);
+  const conf = fileIn(turnOn, PATHS.turnConfig);
+  const options = conf.split("\n").filter((l) => l && !l.startsWith("#"));
+
+  it("is off by default: no package, no files, nothing in Synapse's config", () => {
+    assert.equal(YAML.parse(userData).packages.includes("coturn"), false);
+    assert.equal(renderFiles(settingsFor(), secrets).some((f) => f.path === PATHS.turnConfig || f.path.includes("coturn")), false);
+    assert.equal("turn_uris" in homeserver, false);
+    assert.match(fileIn(userData, PATHS.deployEnv), /^TURN_ENABLED='0'$/m);
+  });
+
+  it("installs coturn and hands Synapse the URIs (UDP, TCP, TLS) and, in the secrets fragment only, the shared secret", () => {
+    assert.ok(YAML.parse(turnOn).packages.includes("coturn"));
+    const main = YAML.parse(fileIn(turnOn, `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.deepEqual(main.turn_uris, [
+      "turn:turn.example.test:3478?transport=udp", "turn:turn.example.test:3478?transport=tcp", "turns:turn.example.test:5349?transport=tcp",
+    ]);
+    assert.equal(main.turn_allow_guests, false);
+    assert.equal("turn_shared_secret" in main, false);
+    assert.equal(YAML.parse(fileIn(turnOn, `${PATHS.synapseConfD}/10-secrets.yaml`)).turn_shared_secret, secrets.turnSharedSecret);
+    assert.match(fileIn(turnOn, PATHS.deployEnv), /^TURN_HOST='turn\.example\.test'$/m);
+  });
+
+  it("coturn: the same secret (REST API auth), Caddy's certificate, no DTLS/CLI/old TLS, quotas, and private peers refused", () => {
+    for (const option of ["use-auth-secret", `static-auth-secret=${secrets.turnSharedSecret}`, `cert=${PATHS.turnCertificate}`,
+      `pkey=${PATHS.turnKey}`, "no-dtls", "no-cli", "no-tlsv1", "no-tlsv1_1", "no-multicast-peers", "min-port=49152", "max-port=50175",
+      "realm=example.test", "user-quota=12", "total-quota=1200"]) {
+      assert.ok(options.includes(option), option);
+    }
+    const denied = options.filter((o) => o.startsWith("denied-peer-ip=")).map((o) => o.slice("denied-peer-ip=".length));
+    for (const range of ["10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255", "192.168.0.0-192.168.255.255",
+      "127.0.0.0-127.255.255.255", "169.254.0.0-169.254.255.255", "100.64.0.0-100.127.255.255", "::1",
+      "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::ffff:0:0-::ffff:ffff:ffff"]) {
+      assert.ok(denied.includes(range), range);
+    }
+    const file = renderFiles(settingsFor({ turn: true }), secrets).find((f) => f.path === PATHS.turnConfig)!;
+    assert.deepEqual([file.permissions, file.group], ["0640", "turnserver"]);
+  });
+
+  it("runs coturn with our config on the droplet's own address, which may be a peer (client to client through TURN)", () => {
+    const dropIn = fileIn(turnOn, "/etc/systemd/system/coturn.service.d/50-matrix-do.conf");
+    assert.match(dropIn, /^ExecStart=$/m);
+    assert.match(dropIn, new RegExp(`^ExecStart=/usr/bin/turnserver -c ${PATHS.turnConfig} --pidfile= --listening-ip=\\$\\{TURN_IP\\} --relay-ip=\\$\\{TURN_IP\\} --allowed-peer-ip=\\$\\{TURN_IP\\}$`, "m"));
+    assert.match(dropIn, new RegExp(`^EnvironmentFile=${PATHS.turnAddressEnv}$`, "m"));
+    // The package's own start, before the address is known, is skipped rather than failed.
+    assert.match(dropIn, new RegExp(`^ConditionPathExists=${PATHS.turnAddressEnv}$`, "m"));
+    assert.match(fileIn(turnOn, "/etc/systemd/system/matrix-turn-certificate.timer"), /^OnUnitActiveSec=30min$/m);
+    assert.match(fileIn(turnOn, PATHS.caddyfile), /^turn\.example\.test \{$/m, "Caddy obtains the TURN name's certificate");
   });
 });
 

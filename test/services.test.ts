@@ -79,7 +79,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       "SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'synapse'"]);
     assert.equal(r.stdout.trim(), "UTF8|C|C|synapse");
     const tuning = postgres.psql(["-At", "-c", "SHOW shared_buffers"]);
-    assert.equal(tuning.stdout.trim(), `${settings.postgres.sharedBuffersMb}MB`);
+    assert.equal(tuning.stdout.trim(), `${settings.tuning.postgres!.sharedBuffersMb}MB`);
   });
 
   it("Synapse's role logs in over TCP with its SCRAM password, and only with it", () => {

@@ -69,6 +69,8 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["an unknown droplet backup plan", { dropletBackups: "hourly" }, "dropletBackups"],
   ["a bad alert address", { alertEmails: ["ops"] }, "alertEmails"],
   ["no alert address", { alertEmails: [] }, "alertEmails"],
+  ["TURN as a string", { turn: "yes" as unknown as boolean }, "turn"],
+  ["TURN's name taken by Element", { turn: true, elementSubdomain: "turn" }, "elementSubdomain"],
 ];
 
 describe("settings validation", () => {
@@ -109,8 +111,8 @@ describe("settings validation", () => {
   });
 
   it("sizes PostgreSQL to the droplet's memory", () => {
-    const small = resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-1gb" }).settings.postgres;
-    const large = resolveArgs({ ...VALID_ARGS, size: "s-4vcpu-8gb" }).settings.postgres;
+    const small = resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-1gb" }).settings.tuning.postgres!;
+    const large = resolveArgs({ ...VALID_ARGS, size: "s-4vcpu-8gb" }).settings.tuning.postgres!;
     assert.equal(small.sharedBuffersMb, 128);
     assert.equal(large.sharedBuffersMb, 1024);
     assert.ok(large.effectiveCacheSizeMb > small.effectiveCacheSizeMb);

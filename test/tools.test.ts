@@ -49,8 +49,13 @@ describe("rendered payload, checked by the real tools", () => {
         extraCaCertificates: [testCertificate(dir, "ca-one"), testCertificate(dir, "ca-two")],
         acmeServer: "https://127.0.0.1:14000/dir",
         elementDownloadBase: "https://127.0.0.1:8443/element-releases",
+        registration: "token",
+        turn: true,
+        smtpHost: "smtp.example.org", smtpUser: "matrix@example.org", smtpPassword: "[secret]",
+        spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]",
+        localMediaRetentionDays: 365, remoteMediaRetentionDays: 90, forgottenRoomRetentionDays: 30,
       }),
-      testSecrets(),
+      { ...testSecrets(), smtpPassword: "an-smtp-password", offsiteSecretKey: "a-spaces-secret-key" },
     ),
   };
 

@@ -3,7 +3,7 @@
 
 `pulumi up` runs this over SSH when the rendered payload changes, instead of replacing the
 droplet. It does what cloud-init did at first boot, for the modules the payload uses:
-installs packages that are missing, rewrites the files whose content or mode changed, and
+rewrites the files whose content or mode changed, installs packages that are missing, and
 runs the bootstrap again, which restarts only the services whose files changed.
 """
 import base64
@@ -60,14 +60,16 @@ def main():
     if not isinstance(document, dict) or "write_files" not in document:
         print("apply-config: stdin is not the matrix-do #cloud-config payload", file=sys.stderr)
         return 2
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    # Files first, as cloud-init does: a package's service then starts with our drop-ins.
+    changed = [entry["path"] for entry in document["write_files"] if write_file(entry)]
+    print(f"apply-config: {len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed), file=sys.stderr)
     missing = missing_packages(document.get("packages", []))
     if missing:
         print(f"apply-config: installing {' '.join(missing)}", file=sys.stderr)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["systemctl", "daemon-reload"], check=True)
         subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
         subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True, env=env, stdout=subprocess.DEVNULL)
-    changed = [entry["path"] for entry in document["write_files"] if write_file(entry)]
-    print(f"apply-config: {len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed), file=sys.stderr)
     for command in document.get("runcmd", []):
         subprocess.run(command, check=True)
     return 0

@@ -13,11 +13,14 @@ id -u synapse >/dev/null 2>&1 \
 update-ca-certificates >/dev/null
 
 "$here/mount-volume.sh"
+"$here/setup-swap.sh"
+systemctl enable matrix-swap.service >/dev/null 2>&1
 "$here/setup-postgres.sh"
 "$here/install-synapse.sh"
 "$here/install-element.sh"
 "$here/start-caddy.sh"
 "$here/create-admin.sh"
+"$here/start-turn.sh"
 
 systemctl daemon-reload
 systemctl enable --now matrix-metadata-guard.service matrix-backup.timer >/dev/null 2>&1

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Create the admin account, and the account matrixctl acts as, through Synapse's shared-secret
-# registration, once. Existing accounts are left as they are.
+# registration, once. Existing accounts are left as they are, and are not registered again:
+# registration is rate limited per address, and every config change runs this.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# 1 when the account exists. The name is passed as a psql variable, quoted by psql.
+account_exists() {
+  runuser -u postgres -- psql --no-psqlrc -d synapse -tA -v ON_ERROR_STOP=1 -v name="@$1:$SERVER_NAME" \
+    <<<"SELECT count(*) FROM users WHERE name = :'name';"
+}
+
 wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
 for account in "$ADMIN_USER:$ADMIN_PASSWORD_FILE" "$OPS_USER:$OPS_PASSWORD_FILE"; do
+  user=${account%%:*}
+  [ "$(account_exists "$user")" = 1 ] && continue
   "$SYNAPSE_VENV_ROOT/current/bin/register_new_matrix_user" \
     --config "$SYNAPSE_CONF_D/10-secrets.yaml" \
-    --user "${account%%:*}" \
+    --user "$user" \
     --password-file "${account#*:}" \
     --admin --exists-ok \
     "http://127.0.0.1:$SYNAPSE_PORT"

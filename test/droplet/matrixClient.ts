@@ -79,3 +79,9 @@ export async function loginClient(baseUrl: string, fetchFn: typeof fetch, user: 
   const client = createClient({ baseUrl, fetchFn, logger: quiet, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id });
   return { client, userId: login.user_id };
 }
+
+/** A client for an access token the admin API issued (no password login, so no login rate limit). */
+export async function tokenClient(baseUrl: string, fetchFn: typeof fetch, userId: string, accessToken: string): Promise<Session> {
+  const { createClient } = await loadSdk();
+  return { client: createClient({ baseUrl, fetchFn, logger: quiet, accessToken, userId }), userId };
+}

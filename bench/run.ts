@@ -1,0 +1,200 @@
+/**
+ * `npm run bench`: how the payload performs on a droplet of each size, tuned (what we ship)
+ * against stock (Synapse and PostgreSQL as they come), measured on local droplets held to the
+ * size's RAM, through Caddy over TLS with matrix-js-sdk. Prints a table and writes JSON.
+ *
+ * Per size and variant, on a fresh droplet and volume:
+ *   1. idle memory (PSS per service) BENCH_IDLE_SECONDS after HTTPS answers (default 300);
+ *   2. sequential: one client sends BENCH_MESSAGES (3,287, the Romeo-and-Juliet benchmark's
+ *      count) one after another, its rate limit lifted by the admin API;
+ *   3. concurrent: BENCH_USERS (50) in BENCH_ROOMS (10) send BENCH_RATE (0.2) msg/s each for
+ *      BENCH_LOAD_SECONDS (120) while long-poll syncing: latency send → other members' sync;
+ *   peak memory, the container's peak, swap and OOM kills over 2 and 3.
+ *
+ * Other settings: BENCH_SIZES (droplet sizes, default s-1vcpu-1gb,s-1vcpu-2gb), BENCH_VARIANTS
+ * (tuned,stock), BENCH_OUT (bench/results.json). Needs root (containers, network, cgroups).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { SIZES } from "../components/settings";
+import { STOCK_TUNING } from "../components/tuning";
+import { Settings } from "../cloud-init/settings";
+import { renderUserData } from "../cloud-init/userData";
+import { ensureRootfs } from "../local/rootfs";
+import { PACKAGE_ROOT } from "../cloud-init/assets";
+import { scratchDir, testSecrets } from "../test/fixtures";
+import { fetchVia } from "../test/droplet/matrixClient";
+import { World, bootInto, startWorld, worldSettings } from "../test/droplet/world";
+import { ConcurrentResult, SequentialResult, sendSequentially, talkConcurrently } from "./load";
+import { PeakMemory, ServiceMemory, serviceMemory } from "./memory";
+import { AdminApi, populate } from "./population";
+import { playLines, ratio } from "./stats";
+
+export type Variant = "tuned" | "stock";
+
+export interface RunResult {
+  size: string;
+  memoryMb: number;
+  variant: Variant;
+  settings: { tuning: Settings["tuning"]; presence: boolean; swapMb: number };
+  boot: { cloudInitSeconds: number };
+  idle: ServiceMemory;
+  peak: ServiceMemory;
+  container: { peakMb: number; maxSwapMb: number; oomKills: number };
+  sequential: SequentialResult;
+  concurrent: ConcurrentResult;
+}
+
+const env = (name: string, fallback: string) => process.env[name] ?? fallback;
+const num = (name: string, fallback: number) => {
+  const value = Number(env(name, String(fallback)));
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}: expected a positive number, got ${process.env[name]}`);
+  return value;
+};
+
+export const OPTIONS = {
+  idleSeconds: num("BENCH_IDLE_SECONDS", 300),
+  messages: num("BENCH_MESSAGES", 3287),
+  users: num("BENCH_USERS", 50),
+  rooms: num("BENCH_ROOMS", 10),
+  rate: num("BENCH_RATE", 0.2),
+  loadSeconds: num("BENCH_LOAD_SECONDS", 120),
+  sizes: env("BENCH_SIZES", "s-1vcpu-1gb,s-1vcpu-2gb").split(","),
+  variants: env("BENCH_VARIANTS", "tuned,stock").split(",") as Variant[],
+  out: env("BENCH_OUT", path.join(PACKAGE_ROOT, "bench", "results.json")),
+};
+
+const log = (line: string) => console.log(`bench: ${line}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The settings a variant runs with: ours for the size, or stock (presence on, as Synapse ships). */
+export function variantSettings(world: World, size: string, variant: Variant): Settings {
+  const settings = worldSettings(world, { size });
+  return variant === "tuned" ? settings : { ...settings, tuning: STOCK_TUNING, synapse: { ...settings.synapse, presence: true } };
+}
+
+async function benchOne(world: World, size: string, variant: Variant): Promise<RunResult> {
+  const memoryMb = SIZES[size];
+  if (!memoryMb) throw new Error(`BENCH_SIZES: unknown droplet size ${size}`);
+  const settings = variantSettings(world, size, variant);
+  const secrets = testSecrets();
+  const name = `bench-${memoryMb}-${variant}`;
+  const dir = path.join(world.dir, name);
+  const { droplet, figures } = await bootInto(world, settings, {
+    name, workDir: path.join(dir, "roots"), volumeDir: path.join(dir, "volume"), userData: renderUserData(settings, secrets), memoryLimitMb: memoryMb,
+  });
+  try {
+    log(`${name}: up (cloud-init ${figures.cloudInit} s); idle for ${OPTIONS.idleSeconds} s`);
+    await sleep(OPTIONS.idleSeconds * 1000);
+    const exec = (command: string[]) => droplet.execAsync(command, 30_000);
+    const idle = await serviceMemory(exec);
+    log(`${name}: idle ${JSON.stringify(idle)} MiB`);
+
+    const client = { baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(world.address.ip, world.trust) };
+    const api = await AdminApi.onDroplet(droplet);
+
+    // Memory is sampled every 2 s from here on.
+    const peak = new PeakMemory();
+    let maxSwapMb = 0;
+    droplet.memory!.resetPeak();
+    const sample = async () => {
+      peak.add(await serviceMemory(exec));
+      maxSwapMb = Math.max(maxSwapMb, droplet.memory!.swapMb());
+    };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        await sample().catch(() => undefined);
+        await sleep(2000);
+      }
+    })();
+
+    let sequential: SequentialResult;
+    let concurrent: ConcurrentResult;
+    try {
+      const [romeo, juliet] = await populate(api, settings.serverName, client, "verona", 2, 1);
+      await api.unlimit(romeo.userId);
+      sequential = await sendSequentially(romeo.client, romeo.roomId, playLines(OPTIONS.messages));
+      void juliet;
+      log(`${name}: sequential ${JSON.stringify(sequential)}`);
+      const talkers = await populate(api, settings.serverName, client, "user", OPTIONS.users, OPTIONS.rooms);
+      concurrent = await talkConcurrently(talkers, { rate: OPTIONS.rate, seconds: OPTIONS.loadSeconds });
+      log(`${name}: concurrent ${JSON.stringify(concurrent)}`);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    return {
+      size, memoryMb, variant,
+      settings: { tuning: settings.tuning, presence: settings.synapse.presence, swapMb: settings.droplet.swapMb },
+      boot: { cloudInitSeconds: figures.cloudInit },
+      idle, peak: peak.peak,
+      container: { peakMb: droplet.memory!.peakMb(), maxSwapMb, oomKills: droplet.memory!.oomKills() },
+      sequential: sequential!, concurrent: concurrent!,
+    };
+  } finally {
+    await droplet.poweroff();
+    droplet.destroy();
+  }
+}
+
+/** The figures compared, each read from a run. */
+const FIGURES: [string, (r: RunResult) => number | undefined][] = [
+  ["idle PSS Synapse (MiB)", (r) => r.idle.synapse],
+  ["idle PSS PostgreSQL (MiB)", (r) => r.idle.postgres],
+  ["idle PSS Caddy (MiB)", (r) => r.idle.caddy],
+  ["idle PSS total (MiB)", (r) => r.idle.total],
+  ["peak PSS Synapse (MiB)", (r) => r.peak.synapse],
+  ["peak PSS PostgreSQL (MiB)", (r) => r.peak.postgres],
+  ["peak PSS total (MiB)", (r) => r.peak.total],
+  ["container peak incl. cache (MiB)", (r) => r.container.peakMb],
+  ["swap used, max (MiB)", (r) => r.container.maxSwapMb],
+  ["OOM kills", (r) => r.container.oomKills],
+  ["sequential (msg/s)", (r) => r.sequential.messagesPerSecond],
+  ["concurrent p50 (ms)", (r) => r.concurrent.latencyMs.p50],
+  ["concurrent p95 (ms)", (r) => r.concurrent.latencyMs.p95],
+  ["concurrent p99 (ms)", (r) => r.concurrent.latencyMs.p99],
+  ["concurrent errors", (r) => r.concurrent.errors.send + r.concurrent.errors.sync],
+  ["concurrent lost", (r) => r.concurrent.lost],
+];
+
+/** A Markdown table: one row per figure, per size the tuned and stock values and their ratio. */
+export function renderTable(results: RunResult[]): string {
+  const sizes = [...new Set(results.map((r) => r.size))];
+  const find = (size: string, variant: Variant) => results.find((r) => r.size === size && r.variant === variant);
+  const show = (v: number | undefined) => (v === undefined ? "–" : String(v));
+  const header = ["figure", ...sizes.flatMap((s) => [`${s} tuned`, `${s} stock`, "tuned/stock"])];
+  const rows = FIGURES.map(([label, get]) => [label, ...sizes.flatMap((s) => {
+    const [t, k] = [find(s, "tuned"), find(s, "stock")].map((r) => (r ? get(r) : undefined));
+    return [show(t), show(k), show(ratio(t, k))];
+  })]);
+  return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("run it as root (it boots containers, sets up their network and memory cgroups)");
+  ensureRootfs(log);
+  const dir = scratchDir("matrix-bench-");
+  const world = await startWorld(dir);
+  const results: RunResult[] = [];
+  const started = Date.now();
+  try {
+    for (const size of OPTIONS.sizes) {
+      for (const variant of OPTIONS.variants) results.push(await benchOne(world, size, variant));
+    }
+  } finally {
+    await world.close();
+  }
+  const report = { date: new Date().toISOString(), options: { ...OPTIONS, out: undefined }, minutes: Math.round((Date.now() - started) / 60_000), results };
+  fs.mkdirSync(path.dirname(OPTIONS.out), { recursive: true });
+  fs.writeFileSync(OPTIONS.out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\n${renderTable(results)}\n`);
+  log(`results in ${OPTIONS.out} (${report.minutes} min)`);
+}
+
+if (require.main === module) {
+  main().then(() => process.exit(0), (error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

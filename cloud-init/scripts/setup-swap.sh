@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Turn on a swap file of SWAP_MB MiB (none when 0), making or resizing it first. Runs from the
+# bootstrap and at every boot (matrix-swap.service); does nothing when all is as it should be.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+active() { awk -v f="$SWAP_FILE" 'NR > 1 && $1 == f {found=1} END {exit !found}' /proc/swaps; }
+
+if [ "${SWAP_MB:-0}" -eq 0 ]; then
+  if active; then swapoff "$SWAP_FILE"; fi
+  if [ -e "$SWAP_FILE" ]; then
+    rm -f "$SWAP_FILE"
+    log "swap file removed"
+  fi
+  exit 0
+fi
+
+bytes=$((SWAP_MB * 1024 * 1024))
+if [ ! -f "$SWAP_FILE" ] || [ "$(stat -c %s "$SWAP_FILE")" -ne "$bytes" ]; then
+  if active; then swapoff "$SWAP_FILE"; fi
+  rm -f "$SWAP_FILE"
+  # Root only from the first byte: swap holds whatever memory held.
+  (umask 077 && fallocate -l "$bytes" "$SWAP_FILE")
+  mkswap "$SWAP_FILE" >/dev/null
+  log "swap file $SWAP_FILE: $SWAP_MB MiB"
+fi
+if ! active; then swapon "$SWAP_FILE"; fi

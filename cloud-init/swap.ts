@@ -1,0 +1,28 @@
+/**
+ * A swap file for droplets with little RAM (Settings.droplet.swapMb, chosen in
+ * components/tuning.ts). A service turns it on at every boot rather than an fstab line:
+ * systemd ignores fstab swap inside containers, and the local droplet is one.
+ */
+import { RenderedFile, renderUnit } from "./formats";
+import { PATHS } from "./paths";
+
+export const SWAP_SERVICE = "matrix-swap";
+
+export function swapFiles(): RenderedFile[] {
+  return [
+    {
+      path: `/etc/systemd/system/${SWAP_SERVICE}.service`,
+      content: renderUnit({
+        Unit: {
+          Description: "Swap file sized to the droplet (matrix-do)",
+          After: "local-fs.target",
+          // Before the memory-hungry services start, so a boot under load has it.
+          Before: ["postgresql.service", "matrix-synapse.service"],
+        },
+        Service: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: `${PATHS.scriptsDir}/setup-swap.sh` },
+        Install: { WantedBy: "multi-user.target" },
+      }),
+      permissions: "0644",
+    },
+  ];
+}

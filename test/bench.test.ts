@@ -1,0 +1,61 @@
+/** The benchmark's arithmetic and report (its workloads run in the droplet suite). */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { percentile, playLines, ratio } from "../bench/stats";
+import { PeakMemory } from "../bench/memory";
+import type { RunResult } from "../bench/run";
+
+describe("benchmark figures", () => {
+  it("percentiles by nearest rank, whatever the order of the samples", () => {
+    const samples = Array.from({ length: 100 }, (_, i) => 100 - i); // 100 … 1
+    assert.equal(percentile(samples, 50), 50);
+    assert.equal(percentile(samples, 95), 95);
+    assert.equal(percentile(samples, 99), 99);
+    assert.equal(percentile(samples, 100), 100);
+    assert.equal(percentile([7], 99), 7);
+    assert.equal(percentile([], 50), undefined);
+    assert.throws(() => percentile(samples, 0), /p must be in/);
+  });
+
+  it("ratios tuned/stock to two decimals, and none without both figures", () => {
+    assert.equal(ratio(150, 300), 0.5);
+    assert.equal(ratio(2, 3), 0.67);
+    assert.equal(ratio(undefined, 3), undefined);
+    assert.equal(ratio(3, 0), undefined);
+  });
+
+  it("sends the same play-like lines every run, of a verse play's lengths", () => {
+    const lines = playLines(3287);
+    assert.equal(lines.length, 3287);
+    assert.deepEqual(playLines(3287), lines);
+    assert.equal(new Set(lines).size > 3000, true, "mostly different lines");
+    const mean = lines.reduce((n, l) => n + l.length, 0) / lines.length;
+    assert.ok(mean > 30 && mean < 50, `mean length ${mean}`);
+    assert.ok(Math.min(...lines.map((l) => l.length)) >= 8);
+  });
+
+  it("keeps the peak of each figure separately", () => {
+    const peak = new PeakMemory();
+    peak.add({ synapse: 100, postgres: 50, caddy: 30, total: 180 });
+    peak.add({ synapse: 90, postgres: 70, caddy: 30, total: 190 });
+    assert.deepEqual(peak.peak, { synapse: 100, postgres: 70, caddy: 30, total: 190 });
+    assert.equal(peak.samples, 2);
+  });
+
+  it("tables tuned against stock per size, with the ratio of every figure", async () => {
+    const { renderTable } = await import("../bench/run");
+    const run = (variant: "tuned" | "stock", synapse: number, perSecond: number) => ({
+      size: "s-1vcpu-1gb", memoryMb: 1024, variant,
+      idle: { synapse, postgres: 40, caddy: 20, total: synapse + 60 },
+      peak: { synapse, postgres: 40, caddy: 20, total: synapse + 60 },
+      container: { peakMb: 500, maxSwapMb: 0, oomKills: 0 },
+      sequential: { messages: 3287, seconds: 3287 / perSecond, messagesPerSecond: perSecond },
+      concurrent: { users: 50, rooms: 10, sent: 1200, deliveries: { expected: 4800, received: 4800 }, lost: 0, errors: { send: 0, sync: 0 }, latencyMs: { p50: 40, p95: 90, p99: 150 } },
+    }) as unknown as RunResult;
+    const table = renderTable([run("tuned", 100, 80), run("stock", 200, 40)]);
+    assert.match(table, /^\| figure \| s-1vcpu-1gb tuned \| s-1vcpu-1gb stock \| tuned\/stock \|$/m);
+    assert.match(table, /^\| idle PSS Synapse \(MiB\) \| 100 \| 200 \| 0\.5 \|$/m);
+    assert.match(table, /^\| sequential \(msg\/s\) \| 80 \| 40 \| 2 \|$/m);
+    assert.match(table, /^\| OOM kills \| 0 \| 0 \| – \|$/m);
+  });
+});
