@@ -3,7 +3,8 @@
  * against stock (Synapse and PostgreSQL as they come), measured on local droplets held to the
  * size's RAM, through Caddy over TLS with matrix-js-sdk. Prints a table and writes JSON.
  *
- * Per size and variant, on a fresh droplet and volume:
+ * Per size and variant, on a fresh droplet and volume held to the size's RAM and vCPUs (the
+ * benchmark's own client runs on the other cores):
  *   1. idle memory (PSS per service) BENCH_IDLE_SECONDS after HTTPS answers (default 300);
  *   2. sequential: one client sends BENCH_MESSAGES (3,287, the Romeo-and-Juliet benchmark's
  *      count) one after another, its rate limit lifted by the admin API;
@@ -35,6 +36,7 @@ export type Variant = "tuned" | "stock";
 export interface RunResult {
   size: string;
   memoryMb: number;
+  vcpus: number;
   variant: Variant;
   settings: { tuning: Settings["tuning"]; presence: boolean; swapMb: number };
   boot: { cloudInitSeconds: number };
@@ -64,6 +66,13 @@ export const OPTIONS = {
   out: env("BENCH_OUT", path.join(PACKAGE_ROOT, "bench", "results.json")),
 };
 
+/** The vCPUs in a droplet size's name (s-1vcpu-2gb → 1). */
+export function vcpusOf(size: string): number {
+  const vcpus = Number(/^s-(\d+)vcpu-/.exec(size)?.[1]);
+  if (!vcpus) throw new Error(`BENCH_SIZES: cannot read the vCPUs of ${size}`);
+  return vcpus;
+}
+
 const log = (line: string) => console.log(`bench: ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -80,8 +89,10 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
   const secrets = testSecrets();
   const name = `bench-${memoryMb}-${variant}`;
   const dir = path.join(world.dir, name);
+  const vcpus = vcpusOf(size);
   const { droplet, figures } = await bootInto(world, settings, {
-    name, workDir: path.join(dir, "roots"), volumeDir: path.join(dir, "volume"), userData: renderUserData(settings, secrets), memoryLimitMb: memoryMb,
+    name, workDir: path.join(dir, "roots"), volumeDir: path.join(dir, "volume"), userData: renderUserData(settings, secrets),
+    memoryLimitMb: memoryMb, cpus: vcpus,
   });
   try {
     log(`${name}: up (cloud-init ${figures.cloudInit} s); idle for ${OPTIONS.idleSeconds} s`);
@@ -125,7 +136,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
       await sampler;
     }
     return {
-      size, memoryMb, variant,
+      size, memoryMb, vcpus, variant,
       settings: { tuning: settings.tuning, presence: settings.synapse.presence, swapMb: settings.droplet.swapMb },
       boot: { cloudInitSeconds: figures.cloudInit },
       idle, peak: peak.peak,

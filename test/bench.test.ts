@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { percentile, playLines, ratio } from "../bench/stats";
 import { PeakMemory } from "../bench/memory";
+import { expandCpuList } from "../local/localDroplet";
 import type { RunResult } from "../bench/run";
 
 describe("benchmark figures", () => {
@@ -40,6 +41,15 @@ describe("benchmark figures", () => {
     peak.add({ synapse: 90, postgres: 70, caddy: 30, total: 190 });
     assert.deepEqual(peak.peak, { synapse: 100, postgres: 70, caddy: 30, total: 190 });
     assert.equal(peak.samples, 2);
+  });
+
+  it("holds a droplet to its size's vCPUs, read from the size and from the machine's core list", async () => {
+    const { vcpusOf } = await import("../bench/run");
+    assert.equal(vcpusOf("s-1vcpu-1gb"), 1);
+    assert.equal(vcpusOf("s-2vcpu-4gb-amd"), 2);
+    assert.throws(() => vcpusOf("m-2gb"), /cannot read the vCPUs/);
+    assert.deepEqual(expandCpuList("0-1"), [0, 1]);
+    assert.deepEqual(expandCpuList("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
   });
 
   it("tables tuned against stock per size, with the ratio of every figure", async () => {

@@ -660,21 +660,23 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(bearer), sent);
   });
 
-  it("resized to 1 GB in place, the droplet gets its 1 GiB swap file; back at 2 GB, the file goes", async () => {
+  it("the 1 GB droplet has its 1 GiB swap file from the first boot; resized to 2 GB in place, the file goes; back, it returns", async () => {
     const swaps = () => droplet.exec(["cat", "/proc/swaps"]).stdout;
-    assert.doesNotMatch(swaps(), /^\/swapfile /m, "no swap at 2 GB");
-    const small = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, size: "s-1vcpu-1gb" });
-    assert.equal(small.droplet.swapMb, 1024);
-    const applied = await ssh(knownHosts, renderUserData(small, secrets));
-    assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stderr, /swap file \/swapfile: 1024 MiB/);
+    assert.equal(settings.droplet.swapMb, 1024);
     assert.match(swaps(), /^\/swapfile\s+file\s+1048572\s/m);
     assert.equal(droplet.exec(["stat", "-c", "%a %U", "/swapfile"]).stdout.trim(), "600 root");
     assert.equal(droplet.exec(["systemctl", "is-enabled", "matrix-swap.service"]).stdout.trim(), "enabled");
-    const back = await ssh(knownHosts, userData);
-    assert.equal(back.code, 0, back.stderr);
+    const larger = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, size: "s-1vcpu-2gb" });
+    assert.equal(larger.droplet.swapMb, 0);
+    const applied = await ssh(knownHosts, renderUserData(larger, secrets));
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stderr, /swap file removed/);
     assert.doesNotMatch(swaps(), /^\/swapfile /m);
     assert.equal(droplet.exec(["test", "-e", "/swapfile"]).code, 1, "the file is gone");
+    const back = await ssh(knownHosts, userData);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /swap file \/swapfile: 1024 MiB/);
+    assert.match(swaps(), /^\/swapfile\s+file\s+1048572\s/m);
   });
 
   /** turnutils_uclient (Debian's coturn) from this machine to the droplet's TURN server. */
