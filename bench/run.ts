@@ -22,6 +22,7 @@ import { STOCK_TUNING } from "../components/tuning";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { ensureRootfs } from "../local/rootfs";
+import { activeSwapFiles } from "../local/localDroplet";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { scratchDir, testSecrets } from "../test/fixtures";
 import { fetchVia } from "../test/droplet/matrixClient";
@@ -85,6 +86,8 @@ export function variantSettings(world: World, size: string, variant: Variant): S
 async function benchOne(world: World, size: string, variant: Variant): Promise<RunResult> {
   const memoryMb = SIZES[size];
   if (!memoryMb) throw new Error(`BENCH_SIZES: unknown droplet size ${size}`);
+  const swaps = activeSwapFiles();
+  if (swaps.length > 0) throw new Error(`this machine has swap on (${swaps.join(", ")}): the droplet would get more than its own`);
   const settings = variantSettings(world, size, variant);
   const secrets = testSecrets();
   const name = `bench-${memoryMb}-${variant}`;

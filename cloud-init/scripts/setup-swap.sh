@@ -24,4 +24,8 @@ if [ ! -f "$SWAP_FILE" ] || [ "$(stat -c %s "$SWAP_FILE")" -ne "$bytes" ]; then
   mkswap "$SWAP_FILE" >/dev/null
   log "swap file $SWAP_FILE: $SWAP_MB MiB"
 fi
-if ! active; then swapon "$SWAP_FILE"; fi
+# Swap is a safety net: a droplet that cannot have it (a container that may not call swapon,
+# as `npm run local` runs) still serves, with a warning.
+if ! active && ! swapon "$SWAP_FILE"; then
+  log "WARNING: could not turn on $SWAP_FILE; running without swap"
+fi
