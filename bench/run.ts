@@ -22,13 +22,14 @@ import { STOCK_TUNING } from "../components/tuning";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { ensureRootfs } from "../local/rootfs";
-import { activeSwapFiles } from "../local/localDroplet";
+import { activeSwapFiles, expandCpuList } from "../local/localDroplet";
+import { run } from "../local/process";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { scratchDir, testSecrets } from "../test/fixtures";
 import { fetchVia } from "../test/droplet/matrixClient";
 import { World, bootInto, startWorld, worldSettings } from "../test/droplet/world";
 import { ConcurrentResult, SequentialResult, sendSequentially, talkConcurrently } from "./load";
-import { PeakMemory, ServiceMemory, serviceMemory } from "./memory";
+import { PeakMemory, ServiceCpu, ServiceMemory, cpuBetween, serviceCpu, serviceMemory } from "./memory";
 import { AdminApi, populate } from "./population";
 import { playLines, ratio } from "./stats";
 
@@ -46,6 +47,8 @@ export interface RunResult {
   container: { peakMb: number; maxSwapMb: number; oomKills: number };
   sequential: SequentialResult;
   concurrent: ConcurrentResult;
+  /** CPU seconds each service used during each workload. */
+  cpu: { sequential: ServiceCpu; concurrent: ServiceCpu };
 }
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -101,7 +104,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
     log(`${name}: up (cloud-init ${figures.cloudInit} s); idle for ${OPTIONS.idleSeconds} s`);
     await sleep(OPTIONS.idleSeconds * 1000);
     const exec = (command: string[]) => droplet.execAsync(command, 30_000);
-    const idle = await serviceMemory(exec);
+    const idle = await serviceMemory(droplet.leader);
     log(`${name}: idle ${JSON.stringify(idle)} MiB`);
 
     const client = { baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(world.address.ip, world.trust) };
@@ -112,7 +115,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
     let maxSwapMb = 0;
     droplet.memory!.resetPeak();
     const sample = async () => {
-      peak.add(await serviceMemory(exec));
+      peak.add(await serviceMemory(droplet.leader));
       maxSwapMb = Math.max(maxSwapMb, droplet.memory!.swapMb());
     };
     let sampling = true;
@@ -125,15 +128,19 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
 
     let sequential: SequentialResult;
     let concurrent: ConcurrentResult;
+    const cpu = {} as RunResult["cpu"];
     try {
-      const [romeo, juliet] = await populate(api, settings.serverName, client, "verona", 2, 1);
+      const [romeo] = await populate(api, settings.serverName, client, "verona", 2, 1);
       await api.unlimit(romeo.userId);
+      let before = await serviceCpu(exec);
       sequential = await sendSequentially(romeo.client, romeo.roomId, playLines(OPTIONS.messages));
-      void juliet;
-      log(`${name}: sequential ${JSON.stringify(sequential)}`);
+      cpu.sequential = cpuBetween(before, await serviceCpu(exec));
+      log(`${name}: sequential ${JSON.stringify(sequential)}, CPU s ${JSON.stringify(cpu.sequential)}`);
       const talkers = await populate(api, settings.serverName, client, "user", OPTIONS.users, OPTIONS.rooms);
+      before = await serviceCpu(exec);
       concurrent = await talkConcurrently(talkers, { rate: OPTIONS.rate, seconds: OPTIONS.loadSeconds });
-      log(`${name}: concurrent ${JSON.stringify(concurrent)}`);
+      cpu.concurrent = cpuBetween(before, await serviceCpu(exec));
+      log(`${name}: concurrent ${JSON.stringify(concurrent)}, CPU s ${JSON.stringify(cpu.concurrent)}`);
     } finally {
       sampling = false;
       await sampler;
@@ -144,7 +151,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
       boot: { cloudInitSeconds: figures.cloudInit },
       idle, peak: peak.peak,
       container: { peakMb: droplet.memory!.peakMb(), maxSwapMb, oomKills: droplet.memory!.oomKills() },
-      sequential: sequential!, concurrent: concurrent!,
+      sequential: sequential!, concurrent: concurrent!, cpu,
     };
   } finally {
     await droplet.poweroff();
@@ -165,12 +172,30 @@ const FIGURES: [string, (r: RunResult) => number | undefined][] = [
   ["swap used, max (MiB)", (r) => r.container.maxSwapMb],
   ["OOM kills", (r) => r.container.oomKills],
   ["sequential (msg/s)", (r) => r.sequential.messagesPerSecond],
+  ["sequential CPU per message, Synapse (ms)", (r) => perMessage(r, "synapse")],
+  ["sequential CPU per message, PostgreSQL (ms)", (r) => perMessage(r, "postgres")],
+  ["sequential CPU per message, Caddy (ms)", (r) => perMessage(r, "caddy")],
+  ["sequential CPU per message, whole droplet (ms)", (r) => perMessage(r, "droplet")],
   ["concurrent p50 (ms)", (r) => r.concurrent.latencyMs.p50],
   ["concurrent p95 (ms)", (r) => r.concurrent.latencyMs.p95],
   ["concurrent p99 (ms)", (r) => r.concurrent.latencyMs.p99],
+  ["concurrent CPU busy, the three services (% of a vCPU)", (r) => busyPercent(r, false)],
+  ["concurrent CPU busy, whole droplet (% of a vCPU)", (r) => busyPercent(r, true)],
   ["concurrent errors", (r) => r.concurrent.errors.send + r.concurrent.errors.sync],
   ["concurrent lost", (r) => r.concurrent.lost],
 ];
+
+function perMessage(r: RunResult, service: keyof ServiceCpu): number | undefined {
+  const seconds = r.cpu?.sequential[service];
+  return seconds === undefined ? undefined : Math.round((seconds * 1000 * 10) / r.sequential.messages) / 10;
+}
+
+/** The three services' (or the whole droplet's) CPU over the concurrent phase's wall time, as a share of one vCPU. */
+function busyPercent(r: RunResult, whole: boolean): number | undefined {
+  if (!r.cpu || !r.concurrent.seconds) return undefined;
+  const { synapse, postgres, caddy, droplet } = r.cpu.concurrent;
+  return Math.round(((whole ? droplet : synapse + postgres + caddy) / r.concurrent.seconds) * 100);
+}
 
 /** A Markdown table: one row per figure, per size the tuned and stock values and their ratio. */
 export function renderTable(results: RunResult[]): string {
@@ -185,8 +210,23 @@ export function renderTable(results: RunResult[]): string {
   return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
 
+/**
+ * Keep this process (the clients, the world's DNS and ACME server: everything it starts) off the
+ * cores the droplets are pinned to (the last ones), so they do not take the droplet's vCPU.
+ */
+function keepOffDropletCores(): void {
+  const cores = expandCpuList(fs.readFileSync("/sys/fs/cgroup/cpuset/cpuset.cpus", "utf8").trim());
+  const droplet = Math.max(...OPTIONS.sizes.map(vcpusOf));
+  const ours = cores.slice(0, cores.length - droplet);
+  if (ours.length === 0) throw new Error(`this machine has ${cores.length} cores: none left beside a droplet of ${droplet}`);
+  const done = run("taskset", ["-a", "-p", "-c", ours.join(","), String(process.pid)]);
+  if (done.code !== 0) throw new Error(`taskset failed: ${done.stderr}`);
+  log(`the benchmark runs on core(s) ${ours.join(",")}, the droplet on ${cores.slice(-droplet).join(",")}`);
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run it as root (it boots containers, sets up their network and memory cgroups)");
+  keepOffDropletCores();
   ensureRootfs(log);
   const dir = scratchDir("matrix-bench-");
   const world = await startWorld(dir);
