@@ -39,6 +39,8 @@ export interface RunResult {
   size: string;
   memoryMb: number;
   vcpus: number;
+  /** The droplet had as many vCPUs as this machine has cores, so it shared them with the benchmark's client. */
+  sharedWithClient: boolean;
   variant: Variant;
   settings: { tuning: Settings["tuning"]; presence: boolean; swapMb: number };
   boot: { cloudInitSeconds: number };
@@ -69,6 +71,10 @@ export const OPTIONS = {
   variants: env("BENCH_VARIANTS", "tuned,stock").split(",") as Variant[],
   out: env("BENCH_OUT", path.join(PACKAGE_ROOT, "bench", "results.json")),
 };
+
+function machineCores(): number[] {
+  return expandCpuList(fs.readFileSync("/sys/fs/cgroup/cpuset/cpuset.cpus", "utf8").trim());
+}
 
 /** The vCPUs in a droplet size's name (s-1vcpu-2gb → 1). */
 export function vcpusOf(size: string): number {
@@ -146,7 +152,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
       await sampler;
     }
     return {
-      size, memoryMb, vcpus, variant,
+      size, memoryMb, vcpus, sharedWithClient: vcpus >= machineCores().length, variant,
       settings: { tuning: settings.tuning, presence: settings.synapse.presence, swapMb: settings.droplet.swapMb },
       boot: { cloudInitSeconds: figures.cloudInit },
       idle, peak: peak.peak,
@@ -215,10 +221,14 @@ export function renderTable(results: RunResult[]): string {
  * cores the droplets are pinned to (the last ones), so they do not take the droplet's vCPU.
  */
 function keepOffDropletCores(): void {
-  const cores = expandCpuList(fs.readFileSync("/sys/fs/cgroup/cpuset/cpuset.cpus", "utf8").trim());
-  const droplet = Math.max(...OPTIONS.sizes.map(vcpusOf));
+  const cores = machineCores();
+  const tooBig = OPTIONS.sizes.filter((size) => vcpusOf(size) > cores.length);
+  if (tooBig.length > 0) throw new Error(`BENCH_SIZES: this machine has ${cores.length} cores, fewer than ${tooBig.join(", ")} has vCPUs`);
+  // A size with as many vCPUs as the machine has cores shares them with the client (and says so).
+  const pinned = OPTIONS.sizes.map(vcpusOf).filter((v) => v < cores.length);
+  if (pinned.length === 0) return;
+  const droplet = Math.max(...pinned);
   const ours = cores.slice(0, cores.length - droplet);
-  if (ours.length === 0) throw new Error(`this machine has ${cores.length} cores: none left beside a droplet of ${droplet}`);
   const done = run("taskset", ["-a", "-p", "-c", ours.join(","), String(process.pid)]);
   if (done.code !== 0) throw new Error(`taskset failed: ${done.stderr}`);
   log(`the benchmark runs on core(s) ${ours.join(",")}, the droplet on ${cores.slice(-droplet).join(",")}`);

@@ -36,7 +36,10 @@ export interface DropletOptions {
    * The container may then also turn on a swap file (a droplet's own swap).
    */
   memoryLimitMb?: number;
-  /** The droplet size's vCPUs: the container runs on that many of this machine's cores (the last ones). */
+  /**
+   * The droplet size's vCPUs: the container runs on that many of this machine's cores (the last
+   * ones). As many as the machine has is allowed: the container then shares them with the rest.
+   */
   cpus?: number;
   log?: (line: string) => void;
 }
@@ -281,7 +284,7 @@ class CpusetCgroup {
     const all = path.join(CPUSET_HIERARCHY, "cpuset.cpus");
     if (!fs.existsSync(all)) throw new Error(`cpus needs the cgroup v1 cpuset controller at ${CPUSET_HIERARCHY} (this host has none)`);
     const cores = expandCpuList(fs.readFileSync(all, "utf8").trim());
-    if (cpus >= cores.length) throw new Error(`cpus: this machine has ${cores.length} cores; a droplet of ${cpus} would leave none for the rest`);
+    if (cpus > cores.length) throw new Error(`cpus: this machine has ${cores.length} cores, fewer than a droplet of ${cpus}`);
     const dir = path.join(CPUSET_HIERARCHY, name);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "cpuset.cpus"), cores.slice(-cpus).join(","));
