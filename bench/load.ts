@@ -40,6 +40,8 @@ export interface ConcurrentOptions {
 export interface ConcurrentResult {
   users: number;
   rooms: number;
+  /** Wall time of the whole phase: the load, then waiting for the last messages to arrive. */
+  seconds: number;
   sent: number;
   /** (message, other member) pairs expected and received. */
   deliveries: { expected: number; received: number };
@@ -77,6 +79,7 @@ export async function talkConcurrently(talkers: readonly Talker[], options: Conc
   const sync = (t: Talker, since?: string) => t.client.http.authedRequest<SyncResponse>(
     Method.Get, "/sync", { filter, timeout: since ? "30000" : "0", ...(since ? { since } : {}) }, undefined, { abortSignal: stop.signal, localTimeoutMs: 60_000 },
   );
+  const phaseStarted = performance.now();
   const positions = await Promise.all(talkers.map(async (t) => (await sync(t)).next_batch));
   const loops = talkers.map(async (t, i) => {
     let since = positions[i];
@@ -147,6 +150,7 @@ export async function talkConcurrently(talkers: readonly Talker[], options: Conc
   return {
     users: talkers.length,
     rooms: members.size,
+    seconds: round((performance.now() - phaseStarted) / 1000, 1),
     sent: sentAt.size,
     deliveries: { expected, received: latencies.length },
     lost,

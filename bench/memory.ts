@@ -1,34 +1,55 @@
 /**
- * Memory of the droplet's services, read inside the droplet: the proportional set size (PSS)
- * summed over each service's cgroup, so pages shared between processes (PostgreSQL's shared
- * buffers) count once rather than once per process.
+ * Memory and CPU of the droplet's services. Memory is read from the host, so that sampling it
+ * every 2 s costs the droplet's one vCPU nothing (an earlier sampler forked ~30 processes inside
+ * the droplet each time): the proportional set size (PSS) summed over each service's processes,
+ * so pages shared between processes (PostgreSQL's shared buffers) count once, not once per process.
  */
+import { promises as fsp } from "node:fs";
 import type { Exec } from "../local/localDroplet";
 
-export const MEASURED_SERVICES = { synapse: "matrix-synapse", postgres: "postgresql@17-main", caddy: "caddy" } as const;
+export const MEASURED_SERVICES = { synapse: "matrix-synapse.service", postgres: "postgresql@17-main.service", caddy: "caddy.service" } as const;
 export type ServiceName = keyof typeof MEASURED_SERVICES;
 export type ServiceMemory = Record<ServiceName, number> & { total: number };
+const NAMES = Object.keys(MEASURED_SERVICES) as ServiceName[];
 
-/** Prints "<unit> <kB>" for each unit: PSS plus swapped-out pages (SwapPss), so swapping does not look like saving. */
-function pssScript(units: string[]): string {
-  return units.map((unit) =>
-    `cg=$(systemctl show -p ControlGroup --value ${unit}); ` +
-    `kb=$(for p in $(cat /sys/fs/cgroup$cg/cgroup.procs 2>/dev/null); do awk '/^(Pss|SwapPss):/ {s+=$2} END {print s+0}' /proc/$p/smaps_rollup 2>/dev/null; done | awk '{s+=$1} END {print s+0}'); ` +
-    `echo "${unit} $kb"`).join("; ");
+/** The service a process belongs to, from its cgroup (v2) path inside the droplet, if one we measure. */
+export function serviceOfCgroup(procCgroup: string): ServiceName | undefined {
+  const line = procCgroup.split("\n").find((l) => l.startsWith("0::"));
+  if (!line) return undefined;
+  const parts = line.slice(3).split("/");
+  return NAMES.find((name) => parts.includes(MEASURED_SERVICES[name]));
 }
 
-/** PSS (+ swapped) of Synapse, PostgreSQL and Caddy, in MiB. */
-export async function serviceMemory(exec: (command: string[]) => Exec | Promise<Exec>): Promise<ServiceMemory> {
-  const units = Object.values(MEASURED_SERVICES);
-  const out = await exec(["sh", "-c", pssScript(units)]);
-  if (out.code !== 0) throw new Error(`memory sample failed: ${out.stderr}`);
-  const kb = new Map(out.stdout.trim().split("\n").map((line) => line.split(" ") as [string, string]));
-  const mib = (unit: string) => Math.round(Number(kb.get(unit) ?? NaN) / 1024);
-  const figures = {
-    synapse: mib(MEASURED_SERVICES.synapse),
-    postgres: mib(MEASURED_SERVICES.postgres),
-    caddy: mib(MEASURED_SERVICES.caddy),
-  };
+/** PSS plus swapped-out pages (SwapPss, so swapping does not look like saving), in kB, from smaps_rollup. */
+export function pssKb(smapsRollup: string): number {
+  let kb = 0;
+  for (const m of smapsRollup.matchAll(/^(?:Pss|SwapPss):\s+(\d+) kB$/gm)) kb += Number(m[1]);
+  return kb;
+}
+
+async function readOrUndefined(file: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(file, "utf8");
+  } catch {
+    return undefined; // the process ended meanwhile
+  }
+}
+
+/** PSS (+ swapped) of Synapse, PostgreSQL and Caddy in MiB: every process in the droplet's PID namespace (`leader` is its PID 1 as the host sees it). */
+export async function serviceMemory(leader: number): Promise<ServiceMemory> {
+  const namespace = await fsp.readlink(`/proc/${leader}/ns/pid`);
+  const kb: Record<ServiceName, number> = { synapse: 0, postgres: 0, caddy: 0 };
+  const pids = (await fsp.readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
+  await Promise.all(pids.map(async (pid) => {
+    const ns = await fsp.readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
+    if (ns !== namespace) return;
+    const service = serviceOfCgroup((await readOrUndefined(`/proc/${pid}/cgroup`)) ?? "");
+    if (!service) return;
+    const pss = pssKb((await readOrUndefined(`/proc/${pid}/smaps_rollup`)) ?? "");
+    kb[service] += pss; // not `+= await …`: that reads the sum before the await and loses the others' additions
+  }));
+  const mib = (k: number) => Math.round(k / 1024);
+  const figures = { synapse: mib(kb.synapse), postgres: mib(kb.postgres), caddy: mib(kb.caddy) };
   return { ...figures, total: figures.synapse + figures.postgres + figures.caddy };
 }
 
@@ -41,4 +62,35 @@ export class PeakMemory {
     this.samples += 1;
     for (const key of Object.keys(this.peak) as (keyof ServiceMemory)[]) this.peak[key] = Math.max(this.peak[key], sample[key]);
   }
+}
+
+/** CPU seconds per service, and of the whole droplet (journald, cron and the rest too). */
+export type ServiceCpu = Record<ServiceName | "droplet", number>;
+
+/**
+ * CPU time each service has used since it started, in seconds: its cgroup's cpu.stat inside the
+ * droplet, which counts processes that have ended too. Read once at each end of a phase. The
+ * droplet's figure is its root cgroup, which local droplets share with each other: meaningful
+ * while one runs at a time, as in the benchmark.
+ */
+export async function serviceCpu(exec: (command: string[]) => Exec | Promise<Exec>): Promise<ServiceCpu> {
+  const script = NAMES.map((name) => {
+    const unit = MEASURED_SERVICES[name];
+    return `echo ${name} $(awk '$1 == "usage_usec" {print $2}' /sys/fs/cgroup$(systemctl show -p ControlGroup --value ${unit})/cpu.stat)`;
+  }).concat(`echo droplet $(awk '$1 == "usage_usec" {print $2}' /sys/fs/cgroup/cpu.stat)`).join("; ");
+  const out = await exec(["sh", "-c", script]);
+  if (out.code !== 0) throw new Error(`CPU reading failed: ${out.stderr}`);
+  const usec = new Map(out.stdout.trim().split("\n").map((line) => line.split(" ") as [string, string]));
+  const seconds = (name: keyof ServiceCpu) => {
+    const value = Number(usec.get(name));
+    if (!Number.isFinite(value) || usec.get(name) === "") throw new Error(`CPU reading failed for ${name}: ${out.stdout}`);
+    return value / 1e6;
+  };
+  return { synapse: seconds("synapse"), postgres: seconds("postgres"), caddy: seconds("caddy"), droplet: seconds("droplet") };
+}
+
+/** CPU seconds each service used between two readings. */
+export function cpuBetween(before: ServiceCpu, after: ServiceCpu): ServiceCpu {
+  const d = (name: keyof ServiceCpu) => Math.round((after[name] - before[name]) * 10) / 10;
+  return { synapse: d("synapse"), postgres: d("postgres"), caddy: d("caddy"), droplet: d("droplet") };
 }

@@ -3,7 +3,8 @@
  * against stock (Synapse and PostgreSQL as they come), measured on local droplets held to the
  * size's RAM, through Caddy over TLS with matrix-js-sdk. Prints a table and writes JSON.
  *
- * Per size and variant, on a fresh droplet and volume:
+ * Per size and variant, on a fresh droplet and volume held to the size's RAM and vCPUs (the
+ * benchmark's own client runs on the other cores):
  *   1. idle memory (PSS per service) BENCH_IDLE_SECONDS after HTTPS answers (default 300);
  *   2. sequential: one client sends BENCH_MESSAGES (3,287, the Romeo-and-Juliet benchmark's
  *      count) one after another, its rate limit lifted by the admin API;
@@ -21,12 +22,14 @@ import { STOCK_TUNING } from "../components/tuning";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { ensureRootfs } from "../local/rootfs";
+import { activeSwapFiles, expandCpuList } from "../local/localDroplet";
+import { run } from "../local/process";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { scratchDir, testSecrets } from "../test/fixtures";
 import { fetchVia } from "../test/droplet/matrixClient";
 import { World, bootInto, startWorld, worldSettings } from "../test/droplet/world";
 import { ConcurrentResult, SequentialResult, sendSequentially, talkConcurrently } from "./load";
-import { PeakMemory, ServiceMemory, serviceMemory } from "./memory";
+import { PeakMemory, ServiceCpu, ServiceMemory, cpuBetween, serviceCpu, serviceMemory } from "./memory";
 import { AdminApi, populate } from "./population";
 import { playLines, ratio } from "./stats";
 
@@ -35,6 +38,9 @@ export type Variant = "tuned" | "stock";
 export interface RunResult {
   size: string;
   memoryMb: number;
+  vcpus: number;
+  /** The droplet had as many vCPUs as this machine has cores, so it shared them with the benchmark's client. */
+  sharedWithClient: boolean;
   variant: Variant;
   settings: { tuning: Settings["tuning"]; presence: boolean; swapMb: number };
   boot: { cloudInitSeconds: number };
@@ -43,6 +49,8 @@ export interface RunResult {
   container: { peakMb: number; maxSwapMb: number; oomKills: number };
   sequential: SequentialResult;
   concurrent: ConcurrentResult;
+  /** CPU seconds each service used during each workload. */
+  cpu: { sequential: ServiceCpu; concurrent: ServiceCpu };
 }
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -64,6 +72,17 @@ export const OPTIONS = {
   out: env("BENCH_OUT", path.join(PACKAGE_ROOT, "bench", "results.json")),
 };
 
+function machineCores(): number[] {
+  return expandCpuList(fs.readFileSync("/sys/fs/cgroup/cpuset/cpuset.cpus", "utf8").trim());
+}
+
+/** The vCPUs in a droplet size's name (s-1vcpu-2gb → 1). */
+export function vcpusOf(size: string): number {
+  const vcpus = Number(/^s-(\d+)vcpu-/.exec(size)?.[1]);
+  if (!vcpus) throw new Error(`BENCH_SIZES: cannot read the vCPUs of ${size}`);
+  return vcpus;
+}
+
 const log = (line: string) => console.log(`bench: ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -76,18 +95,22 @@ export function variantSettings(world: World, size: string, variant: Variant): S
 async function benchOne(world: World, size: string, variant: Variant): Promise<RunResult> {
   const memoryMb = SIZES[size];
   if (!memoryMb) throw new Error(`BENCH_SIZES: unknown droplet size ${size}`);
+  const swaps = activeSwapFiles();
+  if (swaps.length > 0) throw new Error(`this machine has swap on (${swaps.join(", ")}): the droplet would get more than its own`);
   const settings = variantSettings(world, size, variant);
   const secrets = testSecrets();
   const name = `bench-${memoryMb}-${variant}`;
   const dir = path.join(world.dir, name);
+  const vcpus = vcpusOf(size);
   const { droplet, figures } = await bootInto(world, settings, {
-    name, workDir: path.join(dir, "roots"), volumeDir: path.join(dir, "volume"), userData: renderUserData(settings, secrets), memoryLimitMb: memoryMb,
+    name, workDir: path.join(dir, "roots"), volumeDir: path.join(dir, "volume"), userData: renderUserData(settings, secrets),
+    memoryLimitMb: memoryMb, cpus: vcpus,
   });
   try {
     log(`${name}: up (cloud-init ${figures.cloudInit} s); idle for ${OPTIONS.idleSeconds} s`);
     await sleep(OPTIONS.idleSeconds * 1000);
     const exec = (command: string[]) => droplet.execAsync(command, 30_000);
-    const idle = await serviceMemory(exec);
+    const idle = await serviceMemory(droplet.leader);
     log(`${name}: idle ${JSON.stringify(idle)} MiB`);
 
     const client = { baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(world.address.ip, world.trust) };
@@ -98,7 +121,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
     let maxSwapMb = 0;
     droplet.memory!.resetPeak();
     const sample = async () => {
-      peak.add(await serviceMemory(exec));
+      peak.add(await serviceMemory(droplet.leader));
       maxSwapMb = Math.max(maxSwapMb, droplet.memory!.swapMb());
     };
     let sampling = true;
@@ -111,26 +134,30 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
 
     let sequential: SequentialResult;
     let concurrent: ConcurrentResult;
+    const cpu = {} as RunResult["cpu"];
     try {
-      // Two members, so each message is delivered to someone; one of them sends.
       const [romeo] = await populate(api, settings.serverName, client, "verona", 2, 1);
       await api.unlimit(romeo.userId);
+      let before = await serviceCpu(exec);
       sequential = await sendSequentially(romeo.client, romeo.roomId, playLines(OPTIONS.messages));
-      log(`${name}: sequential ${JSON.stringify(sequential)}`);
+      cpu.sequential = cpuBetween(before, await serviceCpu(exec));
+      log(`${name}: sequential ${JSON.stringify(sequential)}, CPU s ${JSON.stringify(cpu.sequential)}`);
       const talkers = await populate(api, settings.serverName, client, "user", OPTIONS.users, OPTIONS.rooms);
+      before = await serviceCpu(exec);
       concurrent = await talkConcurrently(talkers, { rate: OPTIONS.rate, seconds: OPTIONS.loadSeconds });
-      log(`${name}: concurrent ${JSON.stringify(concurrent)}`);
+      cpu.concurrent = cpuBetween(before, await serviceCpu(exec));
+      log(`${name}: concurrent ${JSON.stringify(concurrent)}, CPU s ${JSON.stringify(cpu.concurrent)}`);
     } finally {
       sampling = false;
       await sampler;
     }
     return {
-      size, memoryMb, variant,
+      size, memoryMb, vcpus, sharedWithClient: vcpus >= machineCores().length, variant,
       settings: { tuning: settings.tuning, presence: settings.synapse.presence, swapMb: settings.droplet.swapMb },
       boot: { cloudInitSeconds: figures.cloudInit },
       idle, peak: peak.peak,
       container: { peakMb: droplet.memory!.peakMb(), maxSwapMb, oomKills: droplet.memory!.oomKills() },
-      sequential: sequential!, concurrent: concurrent!,
+      sequential: sequential!, concurrent: concurrent!, cpu,
     };
   } finally {
     await droplet.poweroff();
@@ -151,12 +178,30 @@ const FIGURES: [string, (r: RunResult) => number | undefined][] = [
   ["swap used, max (MiB)", (r) => r.container.maxSwapMb],
   ["OOM kills", (r) => r.container.oomKills],
   ["sequential (msg/s)", (r) => r.sequential.messagesPerSecond],
+  ["sequential CPU per message, Synapse (ms)", (r) => perMessage(r, "synapse")],
+  ["sequential CPU per message, PostgreSQL (ms)", (r) => perMessage(r, "postgres")],
+  ["sequential CPU per message, Caddy (ms)", (r) => perMessage(r, "caddy")],
+  ["sequential CPU per message, whole droplet (ms)", (r) => perMessage(r, "droplet")],
   ["concurrent p50 (ms)", (r) => r.concurrent.latencyMs.p50],
   ["concurrent p95 (ms)", (r) => r.concurrent.latencyMs.p95],
   ["concurrent p99 (ms)", (r) => r.concurrent.latencyMs.p99],
+  ["concurrent CPU busy, the three services (% of a vCPU)", (r) => busyPercent(r, false)],
+  ["concurrent CPU busy, whole droplet (% of a vCPU)", (r) => busyPercent(r, true)],
   ["concurrent errors", (r) => r.concurrent.errors.send + r.concurrent.errors.sync],
   ["concurrent lost", (r) => r.concurrent.lost],
 ];
+
+function perMessage(r: RunResult, service: keyof ServiceCpu): number | undefined {
+  const seconds = r.cpu?.sequential[service];
+  return seconds === undefined ? undefined : Math.round((seconds * 1000 * 10) / r.sequential.messages) / 10;
+}
+
+/** The three services' (or the whole droplet's) CPU over the concurrent phase's wall time, as a share of one vCPU. */
+function busyPercent(r: RunResult, whole: boolean): number | undefined {
+  if (!r.cpu || !r.concurrent.seconds) return undefined;
+  const { synapse, postgres, caddy, droplet } = r.cpu.concurrent;
+  return Math.round(((whole ? droplet : synapse + postgres + caddy) / r.concurrent.seconds) * 100);
+}
 
 /** A Markdown table: one row per figure, per size the tuned and stock values and their ratio. */
 export function renderTable(results: RunResult[]): string {
@@ -171,8 +216,27 @@ export function renderTable(results: RunResult[]): string {
   return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
 
+/**
+ * Keep this process (the clients, the world's DNS and ACME server: everything it starts) off the
+ * cores the droplets are pinned to (the last ones), so they do not take the droplet's vCPU.
+ */
+function keepOffDropletCores(): void {
+  const cores = machineCores();
+  const tooBig = OPTIONS.sizes.filter((size) => vcpusOf(size) > cores.length);
+  if (tooBig.length > 0) throw new Error(`BENCH_SIZES: this machine has ${cores.length} cores, fewer than ${tooBig.join(", ")} has vCPUs`);
+  // A size with as many vCPUs as the machine has cores shares them with the client (and says so).
+  const pinned = OPTIONS.sizes.map(vcpusOf).filter((v) => v < cores.length);
+  if (pinned.length === 0) return;
+  const droplet = Math.max(...pinned);
+  const ours = cores.slice(0, cores.length - droplet);
+  const done = run("taskset", ["-a", "-p", "-c", ours.join(","), String(process.pid)]);
+  if (done.code !== 0) throw new Error(`taskset failed: ${done.stderr}`);
+  log(`the benchmark runs on core(s) ${ours.join(",")}, the droplet on ${cores.slice(-droplet).join(",")}`);
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run it as root (it boots containers, sets up their network and memory cgroups)");
+  keepOffDropletCores();
   ensureRootfs(log);
   const dir = scratchDir("matrix-bench-");
   const world = await startWorld(dir);

@@ -91,6 +91,8 @@ export interface BackupSettings {
 export interface Tuning {
   /** Synapse runs under jemalloc, which returns freed memory to the system (and allows cache autotuning). */
   jemalloc: boolean;
+  /** jemalloc's MALLOC_CONF: how soon freed pages go back to the system. */
+  jemallocConf?: string;
   /** Synapse's `caches`: a factor on every cache's size, and (jemalloc only) a memory cap that evicts. */
   synapseCaches?: {
     globalFactor: number;

@@ -19,7 +19,13 @@ export function swapFiles(): RenderedFile[] {
           // Before the memory-hungry services start, so a boot under load has it.
           Before: ["postgresql.service", "matrix-synapse.service"],
         },
-        Service: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: `${PATHS.scriptsDir}/setup-swap.sh` },
+        Service: {
+          Type: "oneshot",
+          RemainAfterExit: "yes",
+          ExecStart: `${PATHS.scriptsDir}/setup-swap.sh`,
+          // Off at shutdown: swap turned on by hand is not a swap unit systemd would stop.
+          ExecStop: `-/usr/sbin/swapoff ${PATHS.swapFile}`,
+        },
         Install: { WantedBy: "multi-user.target" },
       }),
       permissions: "0644",

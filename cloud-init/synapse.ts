@@ -222,7 +222,11 @@ export function renderSynapseUnit(settings: Settings): string {
       Group: "synapse",
       WorkingDirectory: PATHS.synapseData,
       // jemalloc returns freed memory to the OS; glibc malloc makes Synapse grow without bound.
-      Environment: [...(settings.tuning.jemalloc ? [`LD_PRELOAD=${JEMALLOC}`] : []), "PYTHONDONTWRITEBYTECODE=1"],
+      Environment: [
+        ...(settings.tuning.jemalloc ? [`LD_PRELOAD=${JEMALLOC}`] : []),
+        ...(settings.tuning.jemalloc && settings.tuning.jemallocConf ? [`MALLOC_CONF=${settings.tuning.jemallocConf}`] : []),
+        "PYTHONDONTWRITEBYTECODE=1",
+      ],
       ExecStart: `${PATHS.synapseVenvRoot}/current/bin/python -m synapse.app.homeserver --config-path=${PATHS.synapseConfD}`,
       ExecReload: "/bin/kill -HUP $MAINPID",
       Restart: "always",

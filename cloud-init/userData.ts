@@ -201,7 +201,7 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
 }
 
 /** Files above this size are gzipped (cloud-init's gz+b64), to stay under the 64 KiB limit. */
-export const COMPRESS_ABOVE_BYTES = 2048;
+export const COMPRESS_ABOVE_BYTES = 512;
 
 /** One cloud-init write_files entry. Gzip output is deterministic (no name, no mtime). */
 export function writeFilesEntry(file: RenderedFile): Record<string, string> {

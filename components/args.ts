@@ -17,7 +17,7 @@ export interface MatrixServerArgs {
 
   /** DigitalOcean region slug. Default `nyc3`. */
   region?: pulumi.Input<string>;
-  /** Droplet size slug. Default `s-1vcpu-2gb`. */
+  /** Droplet size slug. Default `s-1vcpu-1gb` (README "Sizing"). */
   size?: pulumi.Input<string>;
   /** Droplet image. Must be Debian 13. Default `debian-13-x64`. */
   image?: pulumi.Input<string>;

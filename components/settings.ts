@@ -20,7 +20,7 @@ export type PlainArgs = pulumi.Unwrap<MatrixServerArgs>;
 
 export const DEFAULTS = {
   region: "nyc3",
-  size: "s-1vcpu-2gb",
+  size: "s-1vcpu-1gb",
   image: DROPLET_IMAGE,
   ipv6: true,
   existingDomain: false,

@@ -1,7 +1,9 @@
 /**
- * How Synapse and PostgreSQL use the droplet's memory, by size. Every value here was chosen by
- * `npm run bench` (bench/run.ts) on a memory-limited local droplet; README "Sizing" has the
- * figures, bench/results.json the run they came from.
+ * How Synapse and PostgreSQL use the droplet's memory, by size, measured with `npm run bench`
+ * (bench/run.ts) on local droplets held to each size's RAM and vCPUs; README "Sizing" has the
+ * table, bench/results.json the run. What that run showed: with 50 active users the stack peaks
+ * at ~345 MiB (PSS) and ~650 MiB with page cache on 1 GB and on 2 GB alike, tuned or stock
+ * (ratios 0.96–1.04), so memory does not set the size; one vCPU sets the latency.
  */
 import { Tuning } from "../cloud-init/settings";
 
@@ -11,7 +13,10 @@ export const STOCK_TUNING: Tuning = { jemalloc: false };
 /** Presence is Synapse's main CPU/memory cost on small hosts: on by default from this much RAM. */
 export const PRESENCE_MIN_MEMORY_MB = 4096;
 
-/** Droplets below this much RAM get a swap file. */
+/**
+ * Droplets below this much RAM get a swap file: a safety net for bursts (upgrades, a huge
+ * room), not working memory. The benchmark's 1 GB droplet touched 2 MiB of it at peak.
+ */
 export const SWAP_BELOW_MEMORY_MB = 2048;
 export const SWAP_FILE_MB = 1024;
 
@@ -20,15 +25,35 @@ export function swapFor(memoryMb: number): number {
 }
 
 export function tuningFor(memoryMb: number): Tuning {
+  const small = memoryMb < 2048;
   return {
+    // jemalloc keeps Synapse from growing through fragmentation over days (Synapse's docs; the
+    // 40-minute benchmark is too short to show it: Synapse's peak was 193 MiB with, 191 without)
+    // and lets the caches below be capped by memory. Freed pages go back after 1 s, not 10 s.
     jemalloc: true,
-    databasePool: { min: 5, max: 10 },
+    jemallocConf: "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0",
+    synapseCaches: {
+      globalFactor: 0.5,
+      // Caches evicted down to the target when they pass the cap: a ceiling for long-lived
+      // servers; the benchmark's Synapse peaked at 193 MiB, under both caps, so they did not bite.
+      autotuning: { maxMemoryMb: Math.floor(memoryMb / 4), targetMemoryMb: Math.floor(memoryMb / 8), minTtl: "5m" },
+    },
+    // Joining a huge remote room (thousands of members) costs more memory than a small droplet
+    // has; Synapse's own complexity limit. Not measured: the benchmark does not federate.
+    ...(small ? { remoteRoomComplexity: 1.0 } : {}),
+    // Every connection is a PostgreSQL backend of its own. One idle and five at most (Twisted's
+    // default is 3 and 5; our earlier 5 and 10 peaked PostgreSQL at 105 MiB against 81 in a
+    // short run) sent as fast as stock: 37.3 against 35.6 msg/s on 1 GB.
+    databasePool: { min: 1, max: 5 },
     postgres: {
-      sharedBuffersMb: Math.max(64, Math.floor(memoryMb / 8)),
+      // PostgreSQL's default (128 MB) at 2 GB, half of it at 1 GB; from 4 GB (not measured
+      // here) an eighth of RAM, well under the quarter PostgreSQL's docs give as the ceiling.
+      sharedBuffersMb: memoryMb >= 4096 ? Math.floor(memoryMb / 8) : small ? 64 : 128,
       effectiveCacheSizeMb: Math.floor(memoryMb / 2),
       workMemMb: memoryMb >= 4096 ? 8 : 4,
-      maintenanceWorkMemMb: memoryMb >= 4096 ? 128 : 64,
-      maxConnections: 50,
+      maintenanceWorkMemMb: small ? 32 : memoryMb >= 4096 ? 128 : 64,
+      // Synapse's pool, backups, matrixctl and psql, with room to spare.
+      maxConnections: 20,
     },
   };
 }

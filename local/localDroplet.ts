@@ -36,6 +36,11 @@ export interface DropletOptions {
    * The container may then also turn on a swap file (a droplet's own swap).
    */
   memoryLimitMb?: number;
+  /**
+   * The droplet size's vCPUs: the container runs on that many of this machine's cores (the last
+   * ones). As many as the machine has is allowed: the container then shares them with the rest.
+   */
+  cpus?: number;
   log?: (line: string) => void;
 }
 
@@ -53,6 +58,7 @@ export class LocalDroplet {
   bootedAt = 0;
   /** Set with memoryLimitMb: the cgroup the container runs in, for its figures. */
   memory?: MemoryCgroup;
+  private cpuset?: CpusetCgroup;
 
   constructor(readonly options: DropletOptions) {
     this.root = path.join(options.workDir, options.name);
@@ -88,6 +94,10 @@ export class LocalDroplet {
     if (o.memoryLimitMb) {
       this.memory ??= MemoryCgroup.create(`matrix-do-${o.name}-${process.pid}`, o.memoryLimitMb);
       [cmd, args] = this.memory.wrap(cmd, args);
+    }
+    if (o.cpus) {
+      this.cpuset ??= CpusetCgroup.create(`matrix-do-${o.name}-${process.pid}`, o.cpus);
+      [cmd, args] = this.cpuset.wrap(cmd, args);
     }
     this.console = "";
     this.bootedAt = Date.now();
@@ -196,11 +206,14 @@ export class LocalDroplet {
 
   /** Remove the droplet's root (the volume directory stays). */
   destroy(): void {
-    // A swap file the container turned on is the host kernel's: turn it off before deleting it.
-    for (const file of activeSwapFiles().filter((f) => f.startsWith(`${this.root}/`))) run("swapoff", [file]);
+    // A swap file the container turned on is the host kernel's, listed by its path inside the
+    // container: turn it off (by its path here) before deleting it.
+    for (const file of activeSwapFiles().map((f) => path.join(this.root, f)).filter((f) => fs.existsSync(f))) run("swapoff", [file]);
     fs.rmSync(this.root, { recursive: true, force: true });
     this.memory?.remove();
     this.memory = undefined;
+    this.cpuset?.remove();
+    this.cpuset = undefined;
   }
 }
 
@@ -217,8 +230,6 @@ export class MemoryCgroup {
     if (!fs.existsSync(path.join(MEMORY_HIERARCHY, "memory.limit_in_bytes"))) {
       throw new Error(`memoryLimitMb needs the cgroup v1 memory controller at ${MEMORY_HIERARCHY} (this host has none)`);
     }
-    const swaps = activeSwapFiles();
-    if (swaps.length > 0) throw new Error(`memoryLimitMb: the host has swap on (${swaps.join(", ")}); the droplet would get more than its own`);
     const dir = path.join(MEMORY_HIERARCHY, name);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "memory.limit_in_bytes"), String(limitMb * 1024 * 1024));
@@ -263,8 +274,51 @@ export class MemoryCgroup {
   }
 }
 
-/** Swap files and partitions in use on this host (/proc/swaps). */
-function activeSwapFiles(): string[] {
+const CPUSET_HIERARCHY = "/sys/fs/cgroup/cpuset";
+
+/** A cgroup (v1 cpuset) pinning the container to the last `cpus` cores of this machine. */
+class CpusetCgroup {
+  private constructor(readonly dir: string) {}
+
+  static create(name: string, cpus: number): CpusetCgroup {
+    const all = path.join(CPUSET_HIERARCHY, "cpuset.cpus");
+    if (!fs.existsSync(all)) throw new Error(`cpus needs the cgroup v1 cpuset controller at ${CPUSET_HIERARCHY} (this host has none)`);
+    const cores = expandCpuList(fs.readFileSync(all, "utf8").trim());
+    if (cpus > cores.length) throw new Error(`cpus: this machine has ${cores.length} cores, fewer than a droplet of ${cpus}`);
+    const dir = path.join(CPUSET_HIERARCHY, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "cpuset.cpus"), cores.slice(-cpus).join(","));
+    fs.writeFileSync(path.join(dir, "cpuset.mems"), fs.readFileSync(path.join(CPUSET_HIERARCHY, "cpuset.mems"), "utf8").trim());
+    return new CpusetCgroup(dir);
+  }
+
+  wrap(cmd: string, args: string[]): [string, string[]] {
+    return ["sh", ["-c", 'echo $$ > "$0" && exec "$@"', path.join(this.dir, "cgroup.procs"), cmd, ...args]];
+  }
+
+  remove(): void {
+    try {
+      fs.rmdirSync(this.dir);
+    } catch {
+      // processes still in it
+    }
+  }
+}
+
+/** "0-2,4" → [0, 1, 2, 4] */
+export function expandCpuList(list: string): number[] {
+  return list.split(",").filter(Boolean).flatMap((part) => {
+    const [from, to] = part.split("-").map(Number);
+    return Array.from({ length: (to ?? from) - from + 1 }, (_, i) => from + i);
+  });
+}
+
+/**
+ * Swap files and partitions in use on this host (/proc/swaps). Swap is the kernel's, not a
+ * cgroup's: every droplet here can use any of them (the benchmark runs one at a time, on a host
+ * without swap of its own).
+ */
+export function activeSwapFiles(): string[] {
   return fs.readFileSync("/proc/swaps", "utf8").split("\n").slice(1).map((l) => l.split(/\s+/)[0]).filter(Boolean);
 }
 

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { percentile, playLines, ratio } from "../bench/stats";
-import { PeakMemory } from "../bench/memory";
+import { PeakMemory, cpuBetween, pssKb, serviceOfCgroup } from "../bench/memory";
+import { expandCpuList } from "../local/localDroplet";
 import type { RunResult } from "../bench/run";
 
 describe("benchmark figures", () => {
@@ -40,6 +41,32 @@ describe("benchmark figures", () => {
     peak.add({ synapse: 90, postgres: 70, caddy: 30, total: 190 });
     assert.deepEqual(peak.peak, { synapse: 100, postgres: 70, caddy: 30, total: 190 });
     assert.equal(peak.samples, 2);
+  });
+
+  it("counts a process to the service whose cgroup it is in, and its PSS with what it has swapped out", () => {
+    const v1AndV2 = "4:memory:/matrix-do-droplet1-7793\n1:cpu:/\n0::/payload/system.slice/matrix-synapse.service\n";
+    assert.equal(serviceOfCgroup(v1AndV2), "synapse");
+    assert.equal(serviceOfCgroup("0::/system.slice/system-postgresql.slice/postgresql@17-main.service\n"), "postgres");
+    assert.equal(serviceOfCgroup("0::/system.slice/caddy.service\n"), "caddy");
+    assert.equal(serviceOfCgroup("0::/system.slice/caddy-reload.service\n"), undefined, "a name that only starts like one");
+    assert.equal(serviceOfCgroup("0::/system.slice/postgresql@16-main.service\n"), undefined);
+    assert.equal(serviceOfCgroup("4:memory:/system.slice/matrix-synapse.service\n"), undefined, "the v2 line decides");
+    const rollup = "55d0c0000000-7ffd5a7fe000 ---p 00000000 00:00 0 [rollup]\nRss: 180000 kB\nPss: 150000 kB\nPss_Anon: 120000 kB\nSwap: 3000 kB\nSwapPss: 2048 kB\n";
+    assert.equal(pssKb(rollup), 152048, "Pss + SwapPss, not Rss or Pss_Anon");
+    assert.equal(pssKb(""), 0);
+    assert.deepEqual(
+      cpuBetween({ synapse: 10, postgres: 2, caddy: 1, droplet: 20 }, { synapse: 41.26, postgres: 9.5, caddy: 1.04, droplet: 61 }),
+      { synapse: 31.3, postgres: 7.5, caddy: 0, droplet: 41 },
+    );
+  });
+
+  it("holds a droplet to its size's vCPUs, read from the size and from the machine's core list", async () => {
+    const { vcpusOf } = await import("../bench/run");
+    assert.equal(vcpusOf("s-1vcpu-1gb"), 1);
+    assert.equal(vcpusOf("s-2vcpu-4gb-amd"), 2);
+    assert.throws(() => vcpusOf("m-2gb"), /cannot read the vCPUs/);
+    assert.deepEqual(expandCpuList("0-1"), [0, 1]);
+    assert.deepEqual(expandCpuList("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
   });
 
   it("tables tuned against stock per size, with the ratio of every figure", async () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as YAML from "yaml";
+import { decodeEntry } from "../cloud-init/userData";
 import type { MatrixServer as MatrixServerClass } from "../components";
 import type { PlainArgs } from "../components/settings";
 import * as crypto from "node:crypto";
@@ -107,7 +108,7 @@ describe("MatrixServer component", () => {
     assert.ok(userData.startsWith("#cloud-config\n"));
     const doc = YAML.parse(userData);
     const secretsFile = doc.write_files.find((f: { path: string }) => f.path === "/etc/synapse/conf.d/10-secrets.yaml");
-    const synapseSecrets = YAML.parse(secretsFile.content);
+    const synapseSecrets = YAML.parse(decodeEntry(secretsFile));
     assert.match(synapseSecrets.registration_shared_secret, /^[A-Za-z0-9]{48}$/);
     const signingKey = doc.write_files.find((f: { path: string }) => f.path === "/etc/synapse/signing.key").content;
     assert.match(signingKey, /^ed25519 a_[A-Za-z0-9]{4} [A-Za-z0-9+/]{43}\n$/);

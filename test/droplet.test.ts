@@ -27,7 +27,7 @@ import { ensureRootfs, rootfsTarball } from "../local/rootfs";
 import { BootFigures, World, bootInto, startWorld, worldSettings } from "./droplet/world";
 import { allocateOverTls } from "./droplet/turnAllocate";
 import { sendSequentially, talkConcurrently } from "../bench/load";
-import { serviceMemory } from "../bench/memory";
+import { serviceCpu, serviceMemory } from "../bench/memory";
 import { AdminApi, populate } from "../bench/population";
 import { playLines } from "../bench/stats";
 
@@ -321,10 +321,14 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   });
 
   it("measures the memory of Synapse, PostgreSQL and Caddy after warm-up (PSS per service), within the size's RAM", async () => {
-    const figures = await serviceMemory((command) => droplet.exec(command));
+    const figures = await serviceMemory(droplet.leader);
     log(`memory (PSS): Synapse ${figures.synapse} MiB, PostgreSQL ${figures.postgres} MiB, Caddy ${figures.caddy} MiB, total ${figures.total} MiB; ` +
       `container peak so far ${droplet.memory!.peakMb()} MiB of ${settings.droplet.memoryMb} (page cache included)`);
     assert.ok(figures.synapse > 30 && figures.postgres > 5 && figures.caddy > 5, JSON.stringify(figures));
+    // CPU by cgroup: Synapse has done more work since boot (migrations, startup) than Caddy.
+    const cpu = await serviceCpu((command) => droplet.exec(command));
+    log(`CPU since start: Synapse ${cpu.synapse.toFixed(1)} s, PostgreSQL ${cpu.postgres.toFixed(1)} s, Caddy ${cpu.caddy.toFixed(1)} s`);
+    assert.ok(cpu.synapse > cpu.caddy && cpu.postgres > 0 && cpu.caddy > 0, JSON.stringify(cpu));
     assert.equal(droplet.memory!.oomKills(), 0, "nothing was killed for memory");
   });
 
@@ -435,6 +439,10 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       userData: renderUserData(otherSettings, otherSecrets), address: otherAddress, memoryLimitMb: otherSettings.droplet.memoryMb,
     }));
     const daveBase = `https://${otherSettings.matrixHost}`;
+    // One kernel lists both droplets' swap files, each as /swapfile: the second turned its own
+    // on rather than taking the first's for it.
+    const withSwap = [settings, otherSettings].filter((s) => s.droplet.swapMb > 0).length;
+    assert.equal(other!.exec(["cat", "/proc/swaps"]).stdout.match(/^\/swapfile\s/gm)?.length ?? 0, withSwap);
 
     const davePassword = crypto.randomBytes(12).toString("hex");
     addUser("dave", davePassword, other);
@@ -459,22 +467,30 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   });
 
   it("passes the federation tester's checks, through .well-known and through SRV", async () => {
-    // Seen from example.test's DNS view: other.test and example.test delegate by .well-known.
-    const byWellKnown = await checkFederation("example.test", address.hostIp, trust);
-    assert.deepEqual([byWellKnown.via, byWellKnown.host, byWellKnown.port, byWellKnown.tlsName], ["well-known", "matrix.example.test", 443, "matrix.example.test"]);
-    assert.equal((await checkFederation("other.test", address.hostIp, trust)).via, "well-known");
-    // Seen from other.test's view, where example.test's apex has no address: the SRV record,
-    // with a certificate valid for the server name on matrix.example.test:8448.
-    const bySrv = await checkFederation("example.test", otherAddress.hostIp, trust);
-    assert.deepEqual([bySrv.via, bySrv.host, bySrv.port, bySrv.tlsName], ["srv", "matrix.example.test", 8448, "example.test"]);
-    assert.match(bySrv.serverVersion, new RegExp(`^Synapse ${NEWEST_SYNAPSE.replace(/\./g, "\\.")}`));
-    assert.deepEqual(bySrv.keyIds, [`ed25519:${secrets.signingKey.split(" ")[1]}`]);
-    log(`federation checks: ${byWellKnown.via} → ${byWellKnown.host}:${byWellKnown.port}; ${bySrv.via} → ${bySrv.host}:${bySrv.port} (TLS name ${bySrv.tlsName}); ${bySrv.serverVersion}`);
+    try {
+      // Seen from example.test's DNS view: other.test and example.test delegate by .well-known.
+      const byWellKnown = await checkFederation("example.test", address.hostIp, trust);
+      assert.deepEqual([byWellKnown.via, byWellKnown.host, byWellKnown.port, byWellKnown.tlsName], ["well-known", "matrix.example.test", 443, "matrix.example.test"]);
+      assert.equal((await checkFederation("other.test", address.hostIp, trust)).via, "well-known");
+      // Seen from other.test's view, where example.test's apex has no address: the SRV record,
+      // with a certificate valid for the server name on matrix.example.test:8448.
+      const bySrv = await checkFederation("example.test", otherAddress.hostIp, trust);
+      assert.deepEqual([bySrv.via, bySrv.host, bySrv.port, bySrv.tlsName], ["srv", "matrix.example.test", 8448, "example.test"]);
+      assert.match(bySrv.serverVersion, new RegExp(`^Synapse ${NEWEST_SYNAPSE.replace(/\./g, "\\.")}`));
+      assert.deepEqual(bySrv.keyIds, [`ed25519:${secrets.signingKey.split(" ")[1]}`]);
+      log(`federation checks: ${byWellKnown.via} → ${byWellKnown.host}:${byWellKnown.port}; ${bySrv.via} → ${bySrv.host}:${bySrv.port} (TLS name ${bySrv.tlsName}); ${bySrv.serverVersion}`);
 
-    // The signature check is real: a changed field breaks it.
-    const keys = (await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json<Record<string, unknown>>();
-    assert.doesNotThrow(() => verifyServerKeys("example.test", JSON.stringify(keys)));
-    assert.throws(() => verifyServerKeys("example.test", JSON.stringify({ ...keys, valid_until_ts: (keys.valid_until_ts as number) + 1 })), /bad signature/);
+      // The signature check is real: a changed field breaks it.
+      const keys = (await https(`https://${settings.serverName}:8448/_matrix/key/v2/server`)).json<Record<string, unknown>>();
+      assert.doesNotThrow(() => verifyServerKeys("example.test", JSON.stringify(keys)));
+      assert.throws(() => verifyServerKeys("example.test", JSON.stringify({ ...keys, valid_until_ts: (keys.valid_until_ts as number) + 1 })), /bad signature/);
+    } finally {
+      // Done with the second server. It shares this machine's kernel, so its swap file would
+      // show in the first droplet's /proc/swaps as "/swapfile" too.
+      await other?.poweroff();
+      other?.destroy();
+      other = undefined;
+    }
   });
 
   // Day 2: the admin command, backups and restores, a change applied in place.
@@ -660,21 +676,23 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.deepEqual(await history(bearer), sent);
   });
 
-  it("resized to 1 GB in place, the droplet gets its 1 GiB swap file; back at 2 GB, the file goes", async () => {
+  it("the 1 GB droplet has its 1 GiB swap file from the first boot; resized to 2 GB in place, the file goes; back, it returns", async () => {
     const swaps = () => droplet.exec(["cat", "/proc/swaps"]).stdout;
-    assert.doesNotMatch(swaps(), /^\/swapfile /m, "no swap at 2 GB");
-    const small = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, size: "s-1vcpu-1gb" });
-    assert.equal(small.droplet.swapMb, 1024);
-    const applied = await ssh(knownHosts, renderUserData(small, secrets));
-    assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stderr, /swap file \/swapfile: 1024 MiB/);
+    assert.equal(settings.droplet.swapMb, 1024);
     assert.match(swaps(), /^\/swapfile\s+file\s+1048572\s/m);
     assert.equal(droplet.exec(["stat", "-c", "%a %U", "/swapfile"]).stdout.trim(), "600 root");
     assert.equal(droplet.exec(["systemctl", "is-enabled", "matrix-swap.service"]).stdout.trim(), "enabled");
-    const back = await ssh(knownHosts, userData);
-    assert.equal(back.code, 0, back.stderr);
+    const larger = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, size: "s-1vcpu-2gb" });
+    assert.equal(larger.droplet.swapMb, 0);
+    const applied = await ssh(knownHosts, renderUserData(larger, secrets));
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stderr, /swap file removed/);
     assert.doesNotMatch(swaps(), /^\/swapfile /m);
     assert.equal(droplet.exec(["test", "-e", "/swapfile"]).code, 1, "the file is gone");
+    const back = await ssh(knownHosts, userData);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /swap file \/swapfile: 1024 MiB/);
+    assert.match(swaps(), /^\/swapfile\s+file\s+1048572\s/m);
   });
 
   /** turnutils_uclient (Debian's coturn) from this machine to the droplet's TURN server. */

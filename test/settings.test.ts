@@ -93,8 +93,9 @@ describe("settings validation", () => {
     assert.equal(settings.matrixHost, "matrix.example.test");
     assert.equal(settings.elementHost, "element.example.test");
     assert.equal(settings.droplet.image, "debian-13-x64");
-    assert.equal(settings.droplet.size, "s-1vcpu-2gb");
-    assert.equal(settings.droplet.memoryMb, 2048);
+    assert.equal(settings.droplet.size, "s-1vcpu-1gb");
+    assert.equal(settings.droplet.memoryMb, 1024);
+    assert.equal(settings.droplet.swapMb, 1024);
     assert.equal(settings.synapse.version, SYNAPSE_VERSIONS[0]);
     assert.equal(settings.synapse.maxUploadMb, 50);
     assert.equal(settings.acme.directoryUrl, "https://acme-v02.api.letsencrypt.org/directory");
@@ -113,7 +114,8 @@ describe("settings validation", () => {
   it("sizes PostgreSQL to the droplet's memory", () => {
     const small = resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-1gb" }).settings.tuning.postgres!;
     const large = resolveArgs({ ...VALID_ARGS, size: "s-4vcpu-8gb" }).settings.tuning.postgres!;
-    assert.equal(small.sharedBuffersMb, 128);
+    assert.equal(small.sharedBuffersMb, 64);
+    assert.equal(resolveArgs({ ...VALID_ARGS, size: "s-1vcpu-2gb" }).settings.tuning.postgres!.sharedBuffersMb, 128);
     assert.equal(large.sharedBuffersMb, 1024);
     assert.ok(large.effectiveCacheSizeMb > small.effectiveCacheSizeMb);
   });

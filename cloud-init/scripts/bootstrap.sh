@@ -13,8 +13,9 @@ id -u synapse >/dev/null 2>&1 \
 update-ca-certificates >/dev/null
 
 "$here/mount-volume.sh"
-"$here/setup-swap.sh"
+# Through its unit the first time, so systemd turns the swap off at shutdown.
 systemctl enable matrix-swap.service >/dev/null 2>&1
+if systemctl is-active --quiet matrix-swap.service; then "$here/setup-swap.sh"; else systemctl start matrix-swap.service; fi
 "$here/setup-postgres.sh"
 "$here/install-synapse.sh"
 "$here/install-element.sh"

@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
+import { pipeline } from "stream";
 import { run } from "../fixtures";
 import { TestCa } from "./testPki";
 
@@ -55,9 +56,14 @@ export async function startElementMirror(
     const file = path.join(files, path.normalize(decodeURIComponent(new URL(req.url!, "https://x").pathname)));
     if (!file.startsWith(files) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return void res.writeHead(404).end();
     res.writeHead(200, { "content-length": fs.statSync(file).size });
-    fs.createReadStream(file).pipe(res);
+    // pipeline, not pipe: a client gone mid-download (a droplet powered off) closes the file too.
+    pipeline(fs.createReadStream(file), res, () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(port, listenIp, resolve));
   const base = `https://${advertisedIp}:${port}`;
-  return { base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => server.close(() => r())) };
+  return { base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => {
+    server.close(() => r());
+    // A droplet that went away without closing its connection would hold close() forever.
+    server.closeAllConnections();
+  }) };
 }

@@ -126,12 +126,22 @@ export async function bootInto(
   });
   fs.mkdirSync(options.workDir, { recursive: true });
   const started = Date.now();
-  await droplet.boot();
-  const booted = Date.now();
-  const status = await droplet.waitForCloudInit(25 * 60_000);
-  const cloudInitDone = Date.now();
-  if (![0, 2].includes(status.code)) throw new Error(`cloud-init failed (${status.code}):\n${status.stdout}\n${droplet.cloudInitOutput()}`);
-  const https = httpsVia(world, address.ip);
-  await waitUntil("HTTPS on the homeserver", 300, async () => (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200);
-  return { droplet, figures: { boot: seconds(booted - started), cloudInit: seconds(cloudInitDone - booted), https: seconds(Date.now() - cloudInitDone) } };
+  try {
+    await droplet.boot();
+    const booted = Date.now();
+    const status = await droplet.waitForCloudInit(25 * 60_000);
+    const cloudInitDone = Date.now();
+    if (![0, 2].includes(status.code)) throw new Error(`cloud-init failed (${status.code}):\n${status.stdout}\n${droplet.cloudInitOutput()}`);
+    const https = httpsVia(world, address.ip);
+    await waitUntil("HTTPS on the homeserver", 300, async () => (await https(`https://${settings.matrixHost}/_matrix/client/versions`)).status === 200);
+    return { droplet, figures: { boot: seconds(booted - started), cloudInit: seconds(cloudInitDone - booted), https: seconds(Date.now() - cloudInitDone) } };
+  } catch (error) {
+    // The caller never gets this droplet, so nobody else can stop it: a running container
+    // would hold the test process (and CI) open.
+    if (!process.env.MATRIX_DO_KEEP_DROPLET) {
+      await droplet.poweroff();
+      droplet.destroy();
+    }
+    throw error;
+  }
 }
