@@ -42,6 +42,8 @@ export interface RunResult {
   /** The droplet had as many vCPUs as this machine has cores, so it shared them with the benchmark's client. */
   sharedWithClient: boolean;
   variant: Variant;
+  /** When the run that measured this started (a results file may hold runs of several invocations). */
+  date: string;
   settings: { tuning: Settings["tuning"]; presence: boolean; swapMb: number };
   boot: { cloudInitSeconds: number };
   idle: ServiceMemory;
@@ -92,14 +94,35 @@ export function variantSettings(world: World, size: string, variant: Variant): S
   return variant === "tuned" ? settings : { ...settings, tuning: STOCK_TUNING, synapse: { ...settings.synapse, presence: true } };
 }
 
+interface Report {
+  /** This invocation's options and length. */
+  options: Record<string, unknown>;
+  minutes: number;
+  results: RunResult[];
+  /** Files written before results had their own date. */
+  date?: string;
+}
+
+/**
+ * This invocation's results, and those of earlier ones for the sizes it did not run (each dated),
+ * so one size can be measured again without the others. Sizes are run tuned and stock together.
+ */
+export function mergeResults(previous: Report | undefined, fresh: RunResult[]): RunResult[] {
+  const ran = new Set(fresh.map((r) => r.size));
+  const kept = (previous?.results ?? []).filter((r) => !ran.has(r.size)).map((r) => ({ ...r, date: r.date ?? previous!.date! }));
+  return [...kept, ...fresh].sort((a, b) => a.vcpus - b.vcpus || a.memoryMb - b.memoryMb);
+}
+
 async function benchOne(world: World, size: string, variant: Variant): Promise<RunResult> {
+  const startedAt = new Date().toISOString();
   const memoryMb = SIZES[size];
   if (!memoryMb) throw new Error(`BENCH_SIZES: unknown droplet size ${size}`);
   const swaps = activeSwapFiles();
   if (swaps.length > 0) throw new Error(`this machine has swap on (${swaps.join(", ")}): the droplet would get more than its own`);
   const settings = variantSettings(world, size, variant);
   const secrets = testSecrets();
-  const name = `bench-${memoryMb}-${variant}`;
+  // The size's name, not its RAM: two sizes of the same RAM must not share a volume directory.
+  const name = `bench-${size}-${variant}`;
   const dir = path.join(world.dir, name);
   const vcpus = vcpusOf(size);
   const { droplet, figures } = await bootInto(world, settings, {
@@ -152,7 +175,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
       await sampler;
     }
     return {
-      size, memoryMb, vcpus, sharedWithClient: vcpus >= machineCores().length, variant,
+      size, memoryMb, vcpus, date: startedAt, sharedWithClient: vcpus >= machineCores().length, variant,
       settings: { tuning: settings.tuning, presence: settings.synapse.presence, swapMb: settings.droplet.swapMb },
       boot: { cloudInitSeconds: figures.cloudInit },
       idle, peak: peak.peak,
@@ -242,18 +265,27 @@ async function main(): Promise<void> {
   const world = await startWorld(dir);
   const results: RunResult[] = [];
   const started = Date.now();
+  const previous = fs.existsSync(OPTIONS.out) ? (JSON.parse(fs.readFileSync(OPTIONS.out, "utf8")) as Report) : undefined;
+  // Written after every run, so a failure later keeps what was measured before it.
+  const write = (): Report => {
+    const report: Report = { options: { ...OPTIONS, out: undefined }, minutes: Math.round((Date.now() - started) / 60_000), results: mergeResults(previous, results) };
+    fs.mkdirSync(path.dirname(OPTIONS.out), { recursive: true });
+    fs.writeFileSync(OPTIONS.out, `${JSON.stringify(report, null, 2)}\n`);
+    return report;
+  };
+  let report: Report;
   try {
     for (const size of OPTIONS.sizes) {
-      for (const variant of OPTIONS.variants) results.push(await benchOne(world, size, variant));
+      for (const variant of OPTIONS.variants) {
+        results.push(await benchOne(world, size, variant));
+        report = write();
+      }
     }
   } finally {
     await world.close();
   }
-  const report = { date: new Date().toISOString(), options: { ...OPTIONS, out: undefined }, minutes: Math.round((Date.now() - started) / 60_000), results };
-  fs.mkdirSync(path.dirname(OPTIONS.out), { recursive: true });
-  fs.writeFileSync(OPTIONS.out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\n${renderTable(results)}\n`);
-  log(`results in ${OPTIONS.out} (${report.minutes} min)`);
+  console.log(`\n${renderTable(report!.results)}\n`);
+  log(`results in ${OPTIONS.out} (${report!.minutes} min)`);
 }
 
 if (require.main === module) {

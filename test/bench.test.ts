@@ -69,6 +69,23 @@ describe("benchmark figures", () => {
     assert.deepEqual(expandCpuList("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
   });
 
+  it("a run of some sizes replaces those sizes' results and keeps the others, each dated", async () => {
+    const { mergeResults } = await import("../bench/run");
+    const result = (size: string, vcpus: number, memoryMb: number, variant: "tuned" | "stock", date?: string) =>
+      ({ size, vcpus, memoryMb, variant, ...(date ? { date } : {}) }) as unknown as RunResult;
+    const old = { options: {}, minutes: 60, date: "2026-11-29T02:27:00Z", results: [
+      result("s-1vcpu-1gb", 1, 1024, "tuned"), result("s-1vcpu-1gb", 1, 1024, "stock"),
+      result("s-2vcpu-2gb", 2, 2048, "tuned"), result("s-2vcpu-2gb", 2, 2048, "stock"),
+    ] };
+    const fresh = [result("s-2vcpu-2gb", 2, 2048, "tuned", "2026-11-29T03:20:00Z"), result("s-1vcpu-2gb", 1, 2048, "stock", "2026-11-29T03:30:00Z")];
+    const merged = mergeResults(old, fresh);
+    assert.deepEqual(merged.map((r) => `${r.size} ${r.variant} ${r.date}`), [
+      "s-1vcpu-1gb tuned 2026-11-29T02:27:00Z", "s-1vcpu-1gb stock 2026-11-29T02:27:00Z",
+      "s-1vcpu-2gb stock 2026-11-29T03:30:00Z", "s-2vcpu-2gb tuned 2026-11-29T03:20:00Z",
+    ]);
+    assert.deepEqual(mergeResults(undefined, fresh).length, 2);
+  });
+
   it("tables tuned against stock per size, with the ratio of every figure", async () => {
     const { renderTable } = await import("../bench/run");
     const run = (variant: "tuned" | "stock", synapse: number, perSecond: number) => ({
