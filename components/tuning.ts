@@ -1,9 +1,11 @@
 /**
  * How Synapse and PostgreSQL use the droplet's memory, by size, measured with `npm run bench`
- * (bench/run.ts) on local droplets held to each size's RAM and vCPUs; README "Sizing" has the
- * table, bench/results.json the run. What that run showed: with 50 active users the stack peaks
- * at ~345 MiB (PSS) and ~650 MiB with page cache on 1 GB and on 2 GB alike, tuned or stock
- * (ratios 0.96–1.04), so memory does not set the size; one vCPU sets the latency.
+ * (bench/run.ts) on local droplets held to each size's RAM and vCPU; README "Sizing" has the
+ * table, bench/results.json the run. What the runs showed (2026-11-28 and 2026-11-29): with 50
+ * active users the stack peaks at ~345 MiB (PSS), ~675 MiB with page cache, on 1 GB and on 2 GB
+ * alike, tuned or stock (ratios 0.96–1.04), so memory does not set the size; the one vCPU sets
+ * throughput and latency, and this machine's speed drifted more between runs (the same
+ * configuration: 20 and 26 ms of CPU per message an hour apart) than tuned and stock differ.
  */
 import { Tuning } from "../cloud-init/settings";
 
@@ -15,7 +17,7 @@ export const PRESENCE_MIN_MEMORY_MB = 4096;
 
 /**
  * Droplets below this much RAM get a swap file: a safety net for bursts (upgrades, a huge
- * room), not working memory. The benchmark's 1 GB droplet touched 2 MiB of it at peak.
+ * room), not working memory. The benchmark's 1 GB droplet touched 1–2 MiB of it at peak.
  */
 export const SWAP_BELOW_MEMORY_MB = 2048;
 export const SWAP_FILE_MB = 1024;
@@ -43,7 +45,8 @@ export function tuningFor(memoryMb: number): Tuning {
     ...(small ? { remoteRoomComplexity: 1.0 } : {}),
     // Every connection is a PostgreSQL backend of its own. One idle and five at most (Twisted's
     // default is 3 and 5; our earlier 5 and 10 peaked PostgreSQL at 105 MiB against 81 in a
-    // short run) sent as fast as stock: 37.3 against 35.6 msg/s on 1 GB.
+    // short run) sent as fast as stock on 1 GB: 47.7 against 41.8 msg/s, and 36.6 against 36.0
+    // in a second run (2026-11-29; the machine was slower then).
     databasePool: { min: 1, max: 5 },
     postgres: {
       // PostgreSQL's default (128 MB) at 2 GB, half of it at 1 GB; from 4 GB (not measured
