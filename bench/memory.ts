@@ -74,10 +74,10 @@ export type ServiceCpu = Record<ServiceName | "droplet", number>;
  * while one runs at a time, as in the benchmark.
  */
 export async function serviceCpu(exec: (command: string[]) => Exec | Promise<Exec>): Promise<ServiceCpu> {
-  const script = NAMES.map((name) => {
-    const unit = MEASURED_SERVICES[name];
-    return `echo ${name} $(awk '$1 == "usage_usec" {print $2}' /sys/fs/cgroup$(systemctl show -p ControlGroup --value ${unit})/cpu.stat)`;
-  }).concat(`echo droplet $(awk '$1 == "usage_usec" {print $2}' /sys/fs/cgroup/cpu.stat)`).join("; ");
+  const usage = (label: string, cgroup: string) => `echo ${label} $(awk '$1 == "usage_usec" {print $2}' /sys/fs/cgroup${cgroup}/cpu.stat)`;
+  const script = NAMES.map((name) => usage(name, `$(systemctl show -p ControlGroup --value ${MEASURED_SERVICES[name]})`))
+    .concat(usage("droplet", ""))
+    .join("; ");
   const out = await exec(["sh", "-c", script]);
   if (out.code !== 0) throw new Error(`CPU reading failed: ${out.stderr}`);
   const usec = new Map(out.stdout.trim().split("\n").map((line) => line.split(" ") as [string, string]));

@@ -22,7 +22,7 @@ import { STOCK_TUNING } from "../components/tuning";
 import { Settings } from "../cloud-init/settings";
 import { renderUserData } from "../cloud-init/userData";
 import { ensureRootfs } from "../local/rootfs";
-import { activeSwapFiles, expandCpuList } from "../local/localDroplet";
+import { activeSwapFiles, machineCores } from "../local/localDroplet";
 import { run } from "../local/process";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { scratchDir, testSecrets } from "../test/fixtures";
@@ -73,10 +73,6 @@ export const OPTIONS = {
   variants: env("BENCH_VARIANTS", "tuned,stock").split(",") as Variant[],
   out: env("BENCH_OUT", path.join(PACKAGE_ROOT, "bench", "results.json")),
 };
-
-function machineCores(): number[] {
-  return expandCpuList(fs.readFileSync("/sys/fs/cgroup/cpuset/cpuset.cpus", "utf8").trim());
-}
 
 /** The vCPUs in a droplet size's name (s-1vcpu-2gb → 1). */
 export function vcpusOf(size: string): number {

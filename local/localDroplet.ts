@@ -217,14 +217,34 @@ export class LocalDroplet {
   }
 }
 
+/** A cgroup of one v1 controller that the container is started in. */
+abstract class V1Cgroup {
+  protected constructor(readonly dir: string) {}
+
+  /** The command, started inside this cgroup. */
+  wrap(cmd: string, args: string[]): [string, string[]] {
+    return ["sh", ["-c", 'echo $$ > "$0" && exec "$@"', path.join(this.dir, "cgroup.procs"), cmd, ...args]];
+  }
+
+  remove(): void {
+    try {
+      fs.rmdirSync(this.dir);
+    } catch {
+      // processes still in it (a container not yet gone): the kernel frees it when they exit
+    }
+  }
+}
+
 const MEMORY_HIERARCHY = "/sys/fs/cgroup/memory";
 
 /**
  * A cgroup (v1 memory controller) holding the container at a droplet's RAM. Everything the
  * container starts inherits it; systemd inside manages only its own (unified) hierarchy.
  */
-export class MemoryCgroup {
-  private constructor(readonly dir: string, readonly limitMb: number) {}
+export class MemoryCgroup extends V1Cgroup {
+  private constructor(dir: string, readonly limitMb: number) {
+    super(dir);
+  }
 
   static create(name: string, limitMb: number): MemoryCgroup {
     if (!fs.existsSync(path.join(MEMORY_HIERARCHY, "memory.limit_in_bytes"))) {
@@ -234,11 +254,6 @@ export class MemoryCgroup {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "memory.limit_in_bytes"), String(limitMb * 1024 * 1024));
     return new MemoryCgroup(dir, limitMb);
-  }
-
-  /** The command, started inside this cgroup. */
-  wrap(cmd: string, args: string[]): [string, string[]] {
-    return ["sh", ["-c", 'echo $$ > "$0" && exec "$@"', path.join(this.dir, "cgroup.procs"), cmd, ...args]];
   }
 
   private read(file: string): string {
@@ -265,25 +280,14 @@ export class MemoryCgroup {
     fs.writeFileSync(path.join(this.dir, "memory.max_usage_in_bytes"), "0");
   }
 
-  remove(): void {
-    try {
-      fs.rmdirSync(this.dir);
-    } catch {
-      // processes still in it (a container not yet gone): the kernel frees it when they exit
-    }
-  }
 }
 
 const CPUSET_HIERARCHY = "/sys/fs/cgroup/cpuset";
 
 /** A cgroup (v1 cpuset) pinning the container to the last `cpus` cores of this machine. */
-class CpusetCgroup {
-  private constructor(readonly dir: string) {}
-
+class CpusetCgroup extends V1Cgroup {
   static create(name: string, cpus: number): CpusetCgroup {
-    const all = path.join(CPUSET_HIERARCHY, "cpuset.cpus");
-    if (!fs.existsSync(all)) throw new Error(`cpus needs the cgroup v1 cpuset controller at ${CPUSET_HIERARCHY} (this host has none)`);
-    const cores = expandCpuList(fs.readFileSync(all, "utf8").trim());
+    const cores = machineCores();
     if (cpus > cores.length) throw new Error(`cpus: this machine has ${cores.length} cores, fewer than a droplet of ${cpus}`);
     const dir = path.join(CPUSET_HIERARCHY, name);
     fs.mkdirSync(dir, { recursive: true });
@@ -291,18 +295,13 @@ class CpusetCgroup {
     fs.writeFileSync(path.join(dir, "cpuset.mems"), fs.readFileSync(path.join(CPUSET_HIERARCHY, "cpuset.mems"), "utf8").trim());
     return new CpusetCgroup(dir);
   }
+}
 
-  wrap(cmd: string, args: string[]): [string, string[]] {
-    return ["sh", ["-c", 'echo $$ > "$0" && exec "$@"', path.join(this.dir, "cgroup.procs"), cmd, ...args]];
-  }
-
-  remove(): void {
-    try {
-      fs.rmdirSync(this.dir);
-    } catch {
-      // processes still in it
-    }
-  }
+/** This machine's cores, as the root cpuset lists them. */
+export function machineCores(): number[] {
+  const all = path.join(CPUSET_HIERARCHY, "cpuset.cpus");
+  if (!fs.existsSync(all)) throw new Error(`cpus needs the cgroup v1 cpuset controller at ${CPUSET_HIERARCHY} (this host has none)`);
+  return expandCpuList(fs.readFileSync(all, "utf8").trim());
 }
 
 /** "0-2,4" → [0, 1, 2, 4] */
