@@ -64,9 +64,11 @@ export class MatrixServer extends pulumi.ComponentResource {
     // With SSH, a changed payload is applied to the running droplet (below); without it, a
     // changed payload means a new droplet (the volume, and so all data, stays).
     const inPlace = args.sshPrivateKey !== undefined;
-    // What triggers the in-place apply and the readiness check again. A hash of the payload:
-    // the payload itself holds secrets (the hash is kept secret too).
-    const payloadHash = pulumi.secret(userData.apply(sha256));
+    // What triggers the in-place apply and the readiness check again: a hash of the payload (the
+    // payload itself holds secrets). Not a secret itself: its secrets are long random strings
+    // that no hash reveals, and a secret in `triggers` that is unknown at preview (a first
+    // `pulumi up`) is refused by the command provider ("malformed secret: missing value").
+    const payloadHash = pulumi.unsecret(userData.apply(sha256));
 
     const volume = new digitalocean.Volume(`${name}-data`, {
       name: s.volume.name,
