@@ -1,0 +1,402 @@
+/**
+ * A local cloud: Pulumi's mocks, where creating a resource makes the local thing it stands for.
+ * The real stack program (index.ts, or any program using MatrixServer) runs against it, so what
+ * boots is exactly what the component declared:
+ *
+ * - Droplet: a local droplet (localDroplet.ts) booted with the declared `userData`, the public
+ *   keys of the declared `sshKeys`, on its own address of the local network;
+ * - Volume: a directory that outlives droplets (see DIFFERENCES);
+ * - ReservedIp + ReservedIpAssignment: an address routed (DNAT) to the droplet, as DigitalOcean
+ *   routes a reserved IP to the droplet's anchor address;
+ * - Domain + DnsRecord: the records the DNS server of the local network answers (A, SRV; the
+ *   zone answers nothing else), which droplets, Pebble and clients resolve through;
+ * - Firewall: its inbound and outbound rules enforced on the droplet's link (nftables);
+ * - command:local:Command and command:remote:Command: run for real, the first on this machine,
+ *   the second over SSH with the declared private key and the pinned host key;
+ * - random and tls resources: fresh values, as their providers make them.
+ *
+ * DIFFERENCES lists where this is not DigitalOcean, and why.
+ */
+import * as childProcess from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { LocalDroplet } from "./localDroplet";
+import { DnsRecords, DropletAddress, LocalNetwork } from "./network";
+import { run } from "./process";
+import { rootfsTarball } from "./rootfs";
+import { newSshHostKey } from "./secrets";
+
+export const DIFFERENCES = [
+  "The droplet reads user_data, hostname and SSH keys from a NoCloud seed, not from a metadata service at 169.254.169.254: cloud-init's DigitalOcean datasource is not run.",
+  "The volume is a host directory bind-mounted where the payload mounts the volume, present from boot; on DigitalOcean it is a block device attached after the droplet is created.",
+  "Reserved IPs are DNAT to the droplet's address on this machine; DigitalOcean routes them to an anchor address. Traffic from the droplet to its own reserved IP is not routed back.",
+  "DNS answers A, AAAA-less and SRV records from the declared DnsRecords; CAA and TXT records are recorded, not served. There is no IPv6.",
+  "Firewall rules are enforced on the droplet's link by nftables on this machine, for traffic from this machine and from other local droplets.",
+  "The readiness check trusts the local ACME server's root (NODE_EXTRA_CA_CERTS), where on DigitalOcean Let's Encrypt's is trusted by default.",
+  "Monitoring alerts, uptime checks and projects are recorded, not realized.",
+];
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG = "4dabf18193072939515e22adb298388d";
+
+/** A resource input as the program declared it, secrets unwrapped. */
+export function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (obj[SIG] === SECRET_SIG) return plain(obj.value);
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+const alnum = (length: number) => {
+  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from(crypto.randomBytes(length), (b) => chars[b % chars.length]).join("");
+};
+
+/** Outputs of the random and tls providers, made as they make them. */
+export function generatedOutputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> | undefined {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+    case "random:index/randomString:RandomString":
+      return { result: alnum(Number(inputs.length)) };
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = crypto.randomBytes(Number(inputs.length));
+      return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+    }
+    case "tls:index/privateKey:PrivateKey": {
+      const key = newSshHostKey();
+      return { privateKeyOpenssh: key.privateKey, publicKeyOpenssh: `${key.publicKey}\n` };
+    }
+  }
+  return undefined;
+}
+
+export interface CloudOptions {
+  network: LocalNetwork;
+  /** Where the first droplet boots; the DNS view every name is served on. */
+  address: DropletAddress;
+  /** Scratch space: droplets' roots, volumes, SSH material. */
+  dir: string;
+  /** DigitalOcean SSH key fingerprint or ID → public key (the account's keys). */
+  sshKeys: Record<string, string>;
+  /** CA certificates (PEM) the local commands trust, besides the system's. */
+  trust: string;
+  /** Names the local DNS server forwards nowhere (the stack's zones are added as they are declared). */
+  extraHosts?: Record<string, string>;
+  /** Where local commands run (the program's directory). */
+  cwd: string;
+  memoryLimitMb?: number;
+  log?: (line: string) => void;
+}
+
+export interface Realized {
+  type: string;
+  name: string;
+  id: string;
+  inputs: Record<string, unknown>;
+  state: Record<string, unknown>;
+}
+
+/** Third octet of the addresses handed out as reserved IPs. */
+const RESERVED_IP_NET = "10.213.200";
+
+export class LocalCloud {
+  readonly resources: Realized[] = [];
+  readonly droplets = new Map<string, LocalDroplet>();
+  /** Output of each command run, by resource name. */
+  readonly commandOutput = new Map<string, string>();
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Resources whose creation failed, as the engine would report them. */
+  readonly errors: Error[] = [];
+  private readonly dnat: { ip: string; to: string }[] = [];
+  private dnsUpdates: Promise<void> = Promise.resolve();
+  private readonly table = `matrix_do_cloud_${process.pid}`;
+  private nextId = 1000;
+  private log: (line: string) => void;
+
+  constructor(readonly options: CloudOptions) {
+    this.log = options.log ?? (() => {});
+    fs.mkdirSync(options.dir, { recursive: true });
+    process.on("exit", () => run("nft", ["delete", "table", "inet", this.table]));
+  }
+
+  /** The mocks to pass to pulumi.runtime.setMocks. */
+  mocks() {
+    return {
+      newResource: (args: { type: string; name: string; inputs: Record<string, unknown> }) => {
+        const work = this.create(args.type, args.name, plain(args.inputs) as Record<string, unknown>).catch((error: Error) => {
+          this.errors.push(new Error(`creating ${args.type} ${args.name}: ${error.message}`));
+          throw error;
+        });
+        this.pending.add(work);
+        void work.finally(() => this.pending.delete(work)).catch(() => {});
+        return work;
+      },
+      call: () => {
+        throw new Error("the stack makes no provider calls");
+      },
+    };
+  }
+
+  /** Resolves once no resource is being created (the deployment is done); throws if one failed. */
+  async settled(): Promise<void> {
+    for (let quiet = 0; quiet < 10; ) {
+      if (this.pending.size > 0) {
+        quiet = 0;
+        await Promise.allSettled([...this.pending]);
+      } else quiet += 1;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (this.errors.length > 0) throw new Error(this.errors.map((e) => e.message).join("\n"));
+  }
+
+  ofType(type: string): Realized[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+
+  private async create(type: string, name: string, inputs: Record<string, unknown>): Promise<{ id: string; state: Record<string, unknown> }> {
+    const id = String(this.nextId++);
+    const state: Record<string, unknown> = { ...inputs, ...(generatedOutputs(type, inputs) ?? {}) };
+    switch (type) {
+      case "digitalocean:index/droplet:Droplet":
+        Object.assign(state, await this.bootDroplet(id, inputs));
+        break;
+      case "digitalocean:index/volume:Volume":
+        fs.mkdirSync(this.volumeDir(String(inputs.name)), { recursive: true });
+        state.volumeUrn = `do:volume:${id}`;
+        break;
+      case "digitalocean:index/reservedIp:ReservedIp":
+        state.ipAddress = `${RESERVED_IP_NET}.${this.ofType(type).length + 1}`;
+        state.reservedIpUrn = `do:floatingip:${state.ipAddress}`;
+        break;
+      case "digitalocean:index/reservedIpAssignment:ReservedIpAssignment":
+        this.assignReservedIp(String(inputs.ipAddress), String(inputs.dropletId));
+        break;
+      case "digitalocean:index/domain:Domain":
+        state.domainUrn = `do:domain:${inputs.name}`;
+        break;
+      case "digitalocean:index/dnsRecord:DnsRecord":
+        state.fqdn = inputs.name === "@" ? inputs.domain : `${inputs.name}.${inputs.domain}`;
+        break;
+      case "digitalocean:index/firewall:Firewall":
+        this.resources.push({ type, name, id, inputs, state });
+        this.applyFirewalls();
+        return { id, state };
+      case "command:local:Command":
+        state.stdout = await this.runLocal(name, inputs);
+        break;
+      case "command:remote:Command":
+        state.stdout = await this.runRemote(name, inputs);
+        break;
+    }
+    this.resources.push({ type, name, id, inputs, state });
+    if (type === "digitalocean:index/dnsRecord:DnsRecord") await this.serveDns();
+    return { id, state };
+  }
+
+  private volumeDir(name: string): string {
+    return path.join(this.options.dir, "volumes", name);
+  }
+
+  private async bootDroplet(id: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.droplets.size > 0) throw new Error("the local cloud boots one droplet at a time");
+    // The volume this stack declared in the droplet's region (declared before the droplet).
+    const volume = await this.waitFor("the stack's volume", () =>
+      this.ofType("digitalocean:index/volume:Volume").find((v) => v.inputs.region === inputs.region));
+    const keys = (inputs.sshKeys as string[]).map((k) => {
+      const key = this.options.sshKeys[k];
+      if (!key) throw new Error(`sshKeys: no SSH key ${k} in this account`);
+      return key;
+    });
+    const address = this.options.address;
+    await this.serveDns();
+    const droplet = new LocalDroplet({
+      name: String(inputs.name),
+      rootfs: rootfsTarball(),
+      workDir: path.join(this.options.dir, "roots"),
+      volumeDir: this.volumeDir(String(volume.inputs.name)),
+      userData: String(inputs.userData),
+      instanceId: `i-${id}`,
+      resolvConf: this.options.network.resolvConf(address),
+      network: address,
+      sshAuthorizedKeys: keys,
+      memoryLimitMb: this.options.memoryLimitMb,
+      log: this.log,
+    });
+    fs.mkdirSync(droplet.options.workDir, { recursive: true });
+    this.log(`droplet ${inputs.name} (${inputs.size}, ${inputs.image}) booting at ${address.ip}`);
+    await droplet.boot();
+    this.droplets.set(id, droplet);
+    return { ipv4Address: address.ip, ipv6Address: "", dropletUrn: `do:droplet:${id}`, status: "active" };
+  }
+
+  private async waitFor<T>(what: string, find: () => T | undefined): Promise<T> {
+    for (let i = 0; i < 200; i++) {
+      const found = find();
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`local cloud: ${what} was never created`);
+  }
+
+  private dropletAddress(dropletId: string): string {
+    if (!this.droplets.has(dropletId)) throw new Error(`no droplet ${dropletId}`);
+    return this.options.address.ip;
+  }
+
+  private assignReservedIp(ip: string, dropletId: string): void {
+    const to = this.dropletAddress(dropletId);
+    this.dnat.push({ ip, to });
+    // Routed towards the droplet first (this subnet is otherwise unreachable here), then DNAT.
+    const r = run("ip", ["route", "replace", `${ip}/32`, "via", to]);
+    if (r.code !== 0) throw new Error(`local cloud: ip route: ${r.stderr}`);
+    this.applyNft();
+  }
+
+  /** The names the declared records give, as the local DNS server answers them. */
+  dnsRecords(): DnsRecords {
+    const records = this.ofType("digitalocean:index/dnsRecord:DnsRecord").map((r) => r.inputs as Record<string, string | number>);
+    const fqdn = (name: string, domain: string) => (name === "@" ? domain : `${name}.${domain}`);
+    const hosts: Record<string, string> = { ...this.options.extraHosts };
+    for (const r of records.filter((r) => r.type === "A")) hosts[fqdn(String(r.name), String(r.domain))] = String(r.value);
+    const srv = records.filter((r) => r.type === "SRV")
+      .map((r) => [fqdn(String(r.name), String(r.domain)), String(r.value).replace(/\.$/, ""), Number(r.port)] as [string, string, number]);
+    const zones = this.ofType("digitalocean:index/domain:Domain").map((d) => String(d.inputs.name));
+    return { zones, hosts, srv };
+  }
+
+  /** Serve the records as they are now; one update at a time, so the last one always wins. */
+  private serveDns(): Promise<void> {
+    this.dnsUpdates = this.dnsUpdates.catch(() => {}).then(async () => {
+      const records = this.dnsRecords();
+      if (Object.keys(records.hosts).length > 0) await this.options.network.serveDns(this.options.address, records);
+    });
+    return this.dnsUpdates;
+  }
+
+  /**
+   * The declared firewalls, as nftables rules on the droplets' links: what reaches a droplet
+   * (from this machine or another droplet) and what leaves it.
+   */
+  private applyFirewalls(): void {
+    this.applyNft();
+  }
+
+  private applyNft(): void {
+    const link = `mdo${this.options.address.netns.split("-").at(-1)}h`;
+    const lines: string[] = [`table inet ${this.table} {`];
+    lines.push("  chain dnat_pre { type nat hook prerouting priority dstnat; policy accept;");
+    for (const d of this.dnat) lines.push(`    ip daddr ${d.ip} dnat ip to ${d.to}`);
+    lines.push("  }");
+    lines.push("  chain dnat_out { type nat hook output priority -100; policy accept;");
+    for (const d of this.dnat) lines.push(`    ip daddr ${d.ip} dnat ip to ${d.to}`);
+    lines.push("  }");
+    const firewall = this.ofType("digitalocean:index/firewall:Firewall")[0];
+    if (firewall) {
+      const inbound = firewall.inputs.inboundRules as FirewallRule[];
+      const outbound = firewall.inputs.outboundRules as FirewallRule[];
+      // In: to the droplet, through its link (forwarded or from this machine).
+      const toDroplet = [`ct state established,related accept`, ...inbound.flatMap((r) => nftRule(r, "saddr", r.sourceAddresses ?? [])), "drop"];
+      const fromDroplet = [`ct state established,related accept`, ...outbound.flatMap((r) => nftRule(r, "daddr", r.destinationAddresses ?? [])), "drop"];
+      lines.push(`  chain fw_forward { type filter hook forward priority filter; policy accept;`);
+      lines.push(`    oifname "${link}" jump to_droplet`, `    iifname "${link}" jump from_droplet`, "  }");
+      lines.push(`  chain fw_output { type filter hook output priority filter; policy accept;`, `    oifname "${link}" jump to_droplet`, "  }");
+      lines.push(`  chain fw_input { type filter hook input priority filter; policy accept;`, `    iifname "${link}" jump from_droplet`, "  }");
+      lines.push("  chain to_droplet {", ...toDroplet.map((l) => `    ${l}`), "  }");
+      lines.push("  chain from_droplet {", ...fromDroplet.map((l) => `    ${l}`), "  }");
+    }
+    lines.push("}");
+    run("nft", ["delete", "table", "inet", this.table]);
+    const r = run("nft", ["-f", "-"], { input: `${lines.join("\n")}\n` });
+    if (r.code !== 0) throw new Error(`local cloud: nft: ${r.stderr}\n${lines.join("\n")}`);
+  }
+
+  private runLocal(name: string, inputs: Record<string, unknown>): Promise<string> {
+    const env = { ...process.env, ...(inputs.environment as Record<string, string> | undefined), NODE_EXTRA_CA_CERTS: this.trustFile() };
+    return this.spawn(name, "sh", ["-c", String(inputs.create)], env, inputs.stdin as string | undefined);
+  }
+
+  /**
+   * As the command provider runs it: dial (TCP, SSH handshake with the pinned host key, key
+   * login) up to `dialErrorLimit` times, then the command with its stdin.
+   */
+  private async runRemote(name: string, inputs: Record<string, unknown>): Promise<string> {
+    const c = inputs.connection as { host: string; user?: string; privateKey: string; hostKey?: string; port?: number; dialErrorLimit?: number };
+    const dir = fs.mkdtempSync(path.join(this.options.dir, "ssh-"));
+    // The CLI stores a key read from stdin without its last newline; the provider's Go parser
+    // takes it either way, OpenSSH only with it.
+    fs.writeFileSync(path.join(dir, "key"), `${c.privateKey.trimEnd()}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, "known_hosts"), `${c.host} ${String(c.hostKey).trim()}\n`);
+    const ssh = (command: string, stdin?: string, quiet = false) => this.spawn(quiet ? "" : name, "ssh", [
+      "-i", path.join(dir, "key"), "-o", `UserKnownHostsFile=${path.join(dir, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes",
+      "-o", "BatchMode=yes", "-o", "ConnectTimeout=15", "-p", String(c.port ?? 22), `${c.user ?? "root"}@${c.host}`, command,
+    ], process.env, stdin);
+    const limit = c.dialErrorLimit ?? 10;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ssh("true", undefined, true);
+        break;
+      } catch (error) {
+        // A wrong host key is never retried: that is what pinning it is for.
+        if (attempt >= limit || /Host key verification failed|REMOTE HOST IDENTIFICATION/.test(String(error))) throw error;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+    return ssh(String(inputs.create), inputs.stdin as string | undefined);
+  }
+
+  private trustFile(): string {
+    const file = path.join(this.options.dir, "trust.pem");
+    fs.writeFileSync(file, this.options.trust);
+    return file;
+  }
+
+  private spawn(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const child = childProcess.spawn(cmd, args, { cwd: this.options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (c) => (out += c));
+      child.stderr.on("data", (c) => (out += c));
+      child.stdin.end(stdin ?? "");
+      child.on("close", (code) => {
+        if (!name) return code === 0 ? resolve(out) : reject(new Error(out));
+        this.commandOutput.set(name, out);
+        this.log(`${name}: exit ${code} after ${Math.round((Date.now() - started) / 100) / 10} s${code === 0 ? "" : `: ${out.trim().split("\n").slice(-3).join(" / ")}`}`);
+        if (code === 0) resolve(out);
+        else reject(new Error(`${name} failed (exit ${code}):\n${out}`));
+      });
+    });
+  }
+
+  /** Power every droplet off and undo the network changes (volumes stay). */
+  async close(): Promise<void> {
+    for (const droplet of this.droplets.values()) {
+      await droplet.poweroff();
+      droplet.destroy();
+    }
+    this.droplets.clear();
+    for (const { ip } of this.dnat) run("ip", ["route", "delete", `${ip}/32`]);
+    run("nft", ["delete", "table", "inet", this.table]);
+  }
+}
+
+interface FirewallRule {
+  protocol: "tcp" | "udp" | "icmp";
+  portRange?: string;
+  sourceAddresses?: string[];
+  destinationAddresses?: string[];
+}
+
+/** One firewall rule as nftables rules (IPv4 only: the local network has no IPv6). */
+export function nftRule(rule: FirewallRule, direction: "saddr" | "daddr", cidrs: string[]): string[] {
+  const v4 = cidrs.filter((c) => !c.includes(":"));
+  if (v4.length === 0) return [];
+  const addresses = v4.includes("0.0.0.0/0") ? "" : `ip ${direction} { ${v4.join(", ")} } `;
+  if (rule.protocol === "icmp") return [`${addresses}meta l4proto icmp accept`];
+  const range = rule.portRange === "all" || rule.portRange === "0" || rule.portRange === undefined ? "1-65535" : rule.portRange;
+  return [`${addresses}${rule.protocol} dport ${range} accept`];
+}
