@@ -21,6 +21,7 @@ import * as childProcess from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { LocalDroplet } from "./localDroplet";
 import { DnsRecords, DropletAddress, LocalNetwork } from "./network";
 import { run } from "./process";
@@ -100,11 +101,36 @@ export interface Realized {
   state: Record<string, unknown>;
 }
 
+const key = (type: string, name: string) => `${type}::${name}`;
+
+/** Inputs the provider changes in place; a change to any other input replaces the resource. */
+const IN_PLACE: Record<string, string[]> = {
+  "digitalocean:index/dnsRecord:DnsRecord": ["value", "ttl", "priority", "port", "weight", "flags", "tag"],
+  "digitalocean:index/firewall:Firewall": ["name", "dropletIds", "inboundRules", "outboundRules", "tags"],
+  "digitalocean:index/volume:Volume": ["size", "description", "tags"],
+  "digitalocean:index/droplet:Droplet": ["size", "tags", "backups", "backupPolicy", "name", "monitoring"],
+  "digitalocean:index/monitorAlert:MonitorAlert": ["description", "alerts", "entities", "enabled", "value", "window", "compare", "type"],
+  "digitalocean:index/uptimeCheck:UptimeCheck": ["name", "target", "regions", "enabled", "type"],
+  "digitalocean:index/uptimeAlert:UptimeAlert": ["name", "threshold", "comparison", "period", "notifications", "type"],
+  "digitalocean:index/project:Project": ["name", "description", "purpose", "resources"],
+};
+
 /** Third octet of the addresses handed out as reserved IPs. */
 const RESERVED_IP_NET = "10.213.200";
 
+/** Resource options the engine receives with a registration, as far as realizing it needs them. */
+interface ResourceOptions {
+  ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
+  protect: boolean;
+}
+
 export class LocalCloud {
+  /** The resources that exist, in the order they were created (the stack's state). */
   readonly resources: Realized[] = [];
+  /** What the last deployment did to each resource it declared: create, update, replace or same. */
+  readonly steps = new Map<string, "create" | "update" | "replace" | "same">();
+  private readonly registered = new Map<string, ResourceOptions>();
   readonly droplets = new Map<string, LocalDroplet>();
   /** Output of each command run, by resource name. */
   readonly commandOutput = new Map<string, string>();
@@ -121,6 +147,38 @@ export class LocalCloud {
     this.log = options.log ?? (() => {});
     fs.mkdirSync(options.dir, { recursive: true });
     process.on("exit", () => run("nft", ["delete", "table", "inet", this.table]));
+  }
+
+  /**
+   * `pulumi up` of a program against this cloud: run it in a stack (as the language host does),
+   * create what is new, update or replace what changed, keep what did not, delete what it no
+   * longer declares. Resolves with the stack's outputs once every step is done.
+   */
+  async deploy(program: () => unknown, project: string, stack: string): Promise<Record<string, unknown>> {
+    this.steps.clear();
+    this.registered.clear();
+    this.errors.length = 0;
+    await pulumi.runtime.setMocks(this.mocks(), project, stack, false);
+    this.captureOptions();
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => program());
+    await this.settled();
+    for (const gone of [...this.resources].reverse().filter((r) => !this.steps.has(key(r.type, r.name)))) await this.remove(gone);
+    const resolved: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(outputs ?? {})) resolved[name] = await new Promise((r) => pulumi.output(value).apply(r));
+    return resolved;
+  }
+
+  /** The options of each registration (ignoreChanges, deleteBeforeReplace, protect), as sent to the engine. */
+  private captureOptions(): void {
+    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[]; getDeletebeforereplace(): boolean; getProtect(): boolean | undefined };
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: Request, cb: unknown) => unknown };
+    const original = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+      this.registered.set(key(req.getType(), req.getName()), {
+        ignoreChanges: req.getIgnorechangesList(), deleteBeforeReplace: req.getDeletebeforereplace(), protect: req.getProtect() === true,
+      });
+      return original(req, cb);
+    };
   }
 
   /** The mocks to pass to pulumi.runtime.setMocks. */
@@ -157,7 +215,59 @@ export class LocalCloud {
     return this.resources.filter((r) => r.type === type);
   }
 
+  /** One registration: a new resource, or one that exists already (a later deployment). */
   private async create(type: string, name: string, inputs: Record<string, unknown>): Promise<{ id: string; state: Record<string, unknown> }> {
+    const k = key(type, name);
+    const existing = this.resources.find((r) => key(r.type, r.name) === k);
+    if (!existing) {
+      this.steps.set(k, "create");
+      return this.createNew(type, name, inputs);
+    }
+    const ignored = this.registered.get(k)?.ignoreChanges ?? [];
+    const changed = Object.keys({ ...existing.inputs, ...inputs })
+      .filter((field) => !ignored.includes(field) && JSON.stringify(existing.inputs[field]) !== JSON.stringify(inputs[field]));
+    if (changed.length === 0) {
+      this.steps.set(k, "same");
+      return { id: existing.id, state: existing.state };
+    }
+    if (IN_PLACE[type] && changed.every((field) => IN_PLACE[type].includes(field))) {
+      this.steps.set(k, "update");
+      existing.inputs = inputs;
+      existing.state = { ...existing.state, ...inputs };
+      if (type === "digitalocean:index/dnsRecord:DnsRecord") await this.serveDns();
+      if (type === "digitalocean:index/firewall:Firewall") this.applyNft();
+      return { id: existing.id, state: existing.state };
+    }
+    // Replaced: the old one goes first (deleteBeforeReplace, as the stack asks for droplets).
+    this.steps.set(k, "replace");
+    this.log(`replacing ${name} (${changed.join(", ")} changed)`);
+    await this.remove(existing);
+    return this.createNew(type, name, inputs);
+  }
+
+  /** Delete a resource: what it made locally goes (a volume's data stays, as a protected volume's would). */
+  private async remove(resource: Realized): Promise<void> {
+    const options = this.registered.get(key(resource.type, resource.name));
+    if (options?.protect && !this.steps.has(key(resource.type, resource.name))) throw new Error(`${resource.name} is protected`);
+    switch (resource.type) {
+      case "digitalocean:index/droplet:Droplet": {
+        const droplet = this.droplets.get(resource.id);
+        // DigitalOcean's graceful shutdown, then the droplet and its disk are gone.
+        await droplet?.poweroff();
+        droplet?.destroy();
+        this.droplets.delete(resource.id);
+        break;
+      }
+      case "digitalocean:index/reservedIpAssignment:ReservedIpAssignment":
+        this.unassignReservedIp(String(resource.inputs.ipAddress));
+        break;
+    }
+    this.resources.splice(this.resources.indexOf(resource), 1);
+    if (resource.type === "digitalocean:index/dnsRecord:DnsRecord") await this.serveDns();
+    if (resource.type === "digitalocean:index/firewall:Firewall") this.applyNft();
+  }
+
+  private async createNew(type: string, name: string, inputs: Record<string, unknown>): Promise<{ id: string; state: Record<string, unknown> }> {
     const id = String(this.nextId++);
     const state: Record<string, unknown> = { ...inputs, ...(generatedOutputs(type, inputs) ?? {}) };
     switch (type) {
@@ -245,6 +355,13 @@ export class LocalCloud {
   private dropletAddress(dropletId: string): string {
     if (!this.droplets.has(dropletId)) throw new Error(`no droplet ${dropletId}`);
     return this.options.address.ip;
+  }
+
+  private unassignReservedIp(ip: string): void {
+    const at = this.dnat.findIndex((d) => d.ip === ip);
+    if (at >= 0) this.dnat.splice(at, 1);
+    run("ip", ["route", "delete", `${ip}/32`]);
+    this.applyNft();
   }
 
   private assignReservedIp(ip: string, dropletId: string): void {

@@ -90,7 +90,7 @@ function drop(body: Body): Body {
 
 /** Every input resolved (Outputs, nested too), as the provider receives them. */
 async function resolved(value: unknown): Promise<unknown> {
-  const v = await valueOf(value as never);
+  const v: unknown = await valueOf(value as never);
   if (Array.isArray(v)) return Promise.all(v.map(resolved));
   if (v !== null && typeof v === "object") return Object.fromEntries(await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await resolved(x)])));
   return v;
