@@ -5,7 +5,8 @@
  *
  * - Droplet: a local droplet (localDroplet.ts) booted with the declared `userData`, the public
  *   keys of the declared `sshKeys`, on its own address of the local network;
- * - Volume: a directory that outlives droplets (see DIFFERENCES);
+ * - Volume: an ext4 image that outlives droplets, attached as a block device after the
+ *   droplet has booted (VolumeAttachment), so the payload waits for it and mounts it;
  * - ReservedIp + ReservedIpAssignment: an address routed (DNAT) to the droplet, as DigitalOcean
  *   routes a reserved IP to the droplet's anchor address;
  * - Domain + DnsRecord: the records the DNS server of the local network answers (A, SRV; the
@@ -23,19 +24,21 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalDroplet } from "./localDroplet";
+import { DropletMetadata, MetadataService } from "./metadata";
 import { DnsRecords, DropletAddress, LocalNetwork } from "./network";
 import { run } from "./process";
 import { rootfsTarball } from "./rootfs";
 import { newSshHostKey } from "./secrets";
 
 export const DIFFERENCES = [
-  "The droplet reads user_data, hostname and SSH keys from a NoCloud seed, not from a metadata service at 169.254.169.254: cloud-init's DigitalOcean datasource is not run.",
-  "The volume is a host directory bind-mounted where the payload mounts the volume, present from boot; on DigitalOcean it is a block device attached after the droplet is created.",
-  "Reserved IPs are DNAT to the droplet's address on this machine; DigitalOcean routes them to an anchor address. Traffic from the droplet to its own reserved IP is not routed back.",
-  "DNS answers A, AAAA-less and SRV records from the declared DnsRecords; CAA and TXT records are recorded, not served. There is no IPv6.",
-  "Firewall rules are enforced on the droplet's link by nftables on this machine, for traffic from this machine and from other local droplets.",
-  "The readiness check trusts the local ACME server's root (NODE_EXTRA_CA_CERTS), where on DigitalOcean Let's Encrypt's is trusted by default.",
-  "Monitoring alerts, uptime checks and projects are recorded, not realized.",
+  "user_data, hostname and SSH keys reach cloud-init through a NoCloud seed. A metadata service shaped like DigitalOcean's answers at 169.254.169.254 (metadata.ts; the payload's metadata guard is tested against it), but cloud-init's DigitalOcean datasource cannot run in a container: it recognizes a droplet by its DMI data (system-manufacturer DigitalOcean), and cloud-init reads no DMI data inside a container.",
+  "A volume is an image file on this machine, attached as a loop device whose node and /dev/disk/by-id link the harness makes in the droplet (containers run no udev), after the droplet has booted, as on DigitalOcean.",
+  "Reserved IPs are DNAT to the droplet's address on this machine; DigitalOcean routes them to the droplet's anchor address. Traffic from the droplet to its own reserved IP is not routed back.",
+  "DNS serves the declared A and SRV records (the zone answers nothing else); CAA records are validated against the API spec, not served, as the local ACME server does not check them. There is no IPv6, so no AAAA records.",
+  "The firewall's rules are enforced by nftables on the droplet's link of this machine, for traffic from this machine and from other local droplets; IPv6 rules have nothing to act on.",
+  "The readiness check trusts the local ACME server's root (NODE_EXTRA_CA_CERTS), where on DigitalOcean Let's Encrypt's root is trusted by default.",
+  "Monitoring alerts, uptime checks and projects are validated against DigitalOcean's API spec (test/openapi.test.ts) and recorded, not run.",
+  "A droplet is replaced for a change of size, image or region alike (DigitalOcean resizes in place), and one droplet runs at a time per local cloud.",
 ];
 
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -83,13 +86,17 @@ export interface CloudOptions {
   dir: string;
   /** DigitalOcean SSH key fingerprint or ID → public key (the account's keys). */
   sshKeys: Record<string, string>;
-  /** CA certificates (PEM) the local commands trust, besides the system's. */
-  trust: string;
-  /** Names the local DNS server forwards nowhere (the stack's zones are added as they are declared). */
-  extraHosts?: Record<string, string>;
+  /** CA certificates (PEM) the local commands trust, besides the system's; asked for when a command runs. */
+  trust: string | (() => Promise<string>);
+  /** Where generated values (random, tls) are kept, so a later run of the same stack finds the same secrets (mode 0600). */
+  stateFile?: string;
+  /** Public DNS shared with other local clouds; without it, records are served at `address` alone. */
+  dns?: PublicDns;
   /** Where local commands run (the program's directory). */
   cwd: string;
   memoryLimitMb?: number;
+  /** The metadata service droplets reach at 169.254.169.254 (metadata.ts). */
+  metadata?: MetadataService;
   log?: (line: string) => void;
 }
 
@@ -115,8 +122,39 @@ const IN_PLACE: Record<string, string[]> = {
   "digitalocean:index/project:Project": ["name", "description", "purpose", "resources"],
 };
 
-/** Third octet of the addresses handed out as reserved IPs. */
-const RESERVED_IP_NET = "10.213.200";
+/** The local network's number of a droplet address (10.213.N.2 → N). */
+const hostNumber = (address: DropletAddress) => Number(address.ip.split(".")[2]);
+
+/**
+ * Public DNS for several local clouds: every cloud publishes its records here, and every view
+ * (a droplet's DNS server) answers all of them — less the names a view is told to hide.
+ */
+export class PublicDns {
+  private readonly published = new Map<string, DnsRecords>();
+  private readonly views: { address: DropletAddress; hide: string[] }[] = [];
+  private updates: Promise<void> = Promise.resolve();
+
+  constructor(private readonly network: LocalNetwork) {}
+
+  /** Serve every record at `address` (its host side), except the `hide` names' A records. */
+  addView(address: DropletAddress, hide: string[] = []): void {
+    this.views.push({ address, hide });
+  }
+
+  /** Replace what `owner` publishes, and serve the result in every view (one update at a time). */
+  publish(owner: string, records: DnsRecords): Promise<void> {
+    this.published.set(owner, records);
+    this.updates = this.updates.catch(() => {}).then(async () => {
+      const all = [...this.published.values()];
+      for (const view of this.views) {
+        const hosts = Object.fromEntries(all.flatMap((r) => Object.entries(r.hosts)).filter(([name]) => !view.hide.includes(name)));
+        if (Object.keys(hosts).length === 0) continue;
+        await this.network.serveDns(view.address, { zones: [...new Set(all.flatMap((r) => r.zones))], hosts, srv: all.flatMap((r) => r.srv) });
+      }
+    });
+    return this.updates;
+  }
+}
 
 /** Resource options the engine receives with a registration, as far as realizing it needs them. */
 interface ResourceOptions {
@@ -131,6 +169,8 @@ export class LocalCloud {
   /** What the last deployment did to each resource it declared: create, update, replace or same. */
   readonly steps = new Map<string, "create" | "update" | "replace" | "same">();
   private readonly registered = new Map<string, ResourceOptions>();
+  /** When the last deployment reached each milestone (ms since the epoch): deploy, droplet-create, droplet-booted, done. */
+  readonly timeline: Record<string, number> = {};
   readonly droplets = new Map<string, LocalDroplet>();
   /** Output of each command run, by resource name. */
   readonly commandOutput = new Map<string, string>();
@@ -139,14 +179,22 @@ export class LocalCloud {
   readonly errors: Error[] = [];
   private readonly dnat: { ip: string; to: string }[] = [];
   private dnsUpdates: Promise<void> = Promise.resolve();
-  private readonly table = `matrix_do_cloud_${process.pid}`;
+  /** Loop device of each volume attachment. */
+  private readonly loops = new Map<string, string>();
+  private readonly table: string;
   private nextId = 1000;
   private log: (line: string) => void;
 
   constructor(readonly options: CloudOptions) {
     this.log = options.log ?? (() => {});
+    this.table = `matrix_do_cloud_${process.pid}_${hostNumber(options.address)}`;
     fs.mkdirSync(options.dir, { recursive: true });
-    process.on("exit", () => run("nft", ["delete", "table", "inet", this.table]));
+    // Interrupted (Ctrl-C, a CI time limit): what this cloud set up on the machine goes too.
+    process.on("exit", () => {
+      for (const device of this.loops.values()) run("losetup", ["--detach", device]);
+      for (const { ip } of this.dnat) run("ip", ["route", "delete", `${ip}/32`]);
+      run("nft", ["delete", "table", "inet", this.table]);
+    });
   }
 
   /**
@@ -158,11 +206,14 @@ export class LocalCloud {
     this.steps.clear();
     this.registered.clear();
     this.errors.length = 0;
+    for (const milestone of Object.keys(this.timeline)) delete this.timeline[milestone];
+    this.timeline.deploy = Date.now();
     await pulumi.runtime.setMocks(this.mocks(), project, stack, false);
     this.captureOptions();
     const outputs = await pulumi.runtime.runInPulumiStack(async () => program());
     await this.settled();
     for (const gone of [...this.resources].reverse().filter((r) => !this.steps.has(key(r.type, r.name)))) await this.remove(gone);
+    this.timeline.done = Date.now();
     const resolved: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(outputs ?? {})) resolved[name] = await new Promise((r) => pulumi.output(value).apply(r));
     return resolved;
@@ -256,10 +307,14 @@ export class LocalCloud {
         await droplet?.poweroff();
         droplet?.destroy();
         this.droplets.delete(resource.id);
+        this.options.metadata?.forget(this.options.address.ip);
         break;
       }
       case "digitalocean:index/reservedIpAssignment:ReservedIpAssignment":
         this.unassignReservedIp(String(resource.inputs.ipAddress));
+        break;
+      case "digitalocean:index/volumeAttachment:VolumeAttachment":
+        this.detachVolume(resource.id);
         break;
     }
     this.resources.splice(this.resources.indexOf(resource), 1);
@@ -267,19 +322,37 @@ export class LocalCloud {
     if (resource.type === "digitalocean:index/firewall:Firewall") this.applyNft();
   }
 
+  /** Generated values of a resource: those kept from an earlier run with the same inputs, else new ones. */
+  private generated(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> | undefined {
+    const file = this.options.stateFile;
+    const kept = file && fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, { inputs: string; outputs: Record<string, unknown> }>) : {};
+    const k = key(type, name);
+    if (kept[k]?.inputs === JSON.stringify(inputs)) return kept[k].outputs;
+    const outputs = generatedOutputs(type, inputs);
+    if (outputs && file) {
+      kept[k] = { inputs: JSON.stringify(inputs), outputs };
+      fs.writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600 });
+    }
+    return outputs;
+  }
+
   private async createNew(type: string, name: string, inputs: Record<string, unknown>): Promise<{ id: string; state: Record<string, unknown> }> {
     const id = String(this.nextId++);
-    const state: Record<string, unknown> = { ...inputs, ...(generatedOutputs(type, inputs) ?? {}) };
+    const state: Record<string, unknown> = { ...inputs, ...(this.generated(type, name, inputs) ?? {}) };
     switch (type) {
       case "digitalocean:index/droplet:Droplet":
         Object.assign(state, await this.bootDroplet(id, inputs));
         break;
       case "digitalocean:index/volume:Volume":
-        fs.mkdirSync(this.volumeDir(String(inputs.name)), { recursive: true });
+        this.createVolume(String(inputs.name), Number(inputs.size), inputs.initialFilesystemType as string | undefined);
         state.volumeUrn = `do:volume:${id}`;
         break;
+      case "digitalocean:index/volumeAttachment:VolumeAttachment":
+        this.attachVolume(id, String(inputs.volumeId), String(inputs.dropletId));
+        break;
       case "digitalocean:index/reservedIp:ReservedIp":
-        state.ipAddress = `${RESERVED_IP_NET}.${this.ofType(type).length + 1}`;
+        // 10.213.(200 + N).x for the cloud of droplet address N: distinct across clouds.
+        state.ipAddress = `10.213.${200 + hostNumber(this.options.address)}.${this.ofType(type).length + 1}`;
         state.reservedIpUrn = `do:floatingip:${state.ipAddress}`;
         break;
       case "digitalocean:index/reservedIpAssignment:ReservedIpAssignment":
@@ -307,15 +380,44 @@ export class LocalCloud {
     return { id, state };
   }
 
-  private volumeDir(name: string): string {
-    return path.join(this.options.dir, "volumes", name);
+  /** A volume: an image file, formatted when it is new (initialFilesystemType), kept across runs. */
+  private volumeImage(name: string): string {
+    return path.join(this.options.dir, "volumes", `${name}.img`);
+  }
+
+  private createVolume(name: string, sizeGb: number, filesystem?: string): void {
+    const image = this.volumeImage(name);
+    if (fs.existsSync(image)) return;
+    fs.mkdirSync(path.dirname(image), { recursive: true });
+    fs.writeFileSync(`${image}.partial`, "");
+    fs.truncateSync(`${image}.partial`, sizeGb * 1024 ** 3);
+    if (filesystem) {
+      const r = run(`mkfs.${filesystem}`, ["-q", "-F", `${image}.partial`]);
+      if (r.code !== 0) throw new Error(`local cloud: mkfs.${filesystem}: ${r.stderr}`);
+    }
+    fs.renameSync(`${image}.partial`, image);
+  }
+
+  /** The volume's image as a loop device, appearing in the running droplet as DigitalOcean names it. */
+  private attachVolume(id: string, volumeId: string, dropletId: string): void {
+    const volume = this.resources.find((r) => r.type === "digitalocean:index/volume:Volume" && r.id === volumeId);
+    const droplet = this.droplets.get(dropletId);
+    if (!volume || !droplet) throw new Error(`local cloud: no volume ${volumeId} or droplet ${dropletId} to attach`);
+    const r = run("losetup", ["--find", "--show", this.volumeImage(String(volume.inputs.name))]);
+    if (r.code !== 0) throw new Error(`local cloud: losetup: ${r.stderr}`);
+    const device = r.stdout.trim();
+    this.loops.set(id, device);
+    droplet.attachBlockDevice(device, `/dev/disk/by-id/scsi-0DO_Volume_${volume.inputs.name}`);
+  }
+
+  private detachVolume(id: string): void {
+    const device = this.loops.get(id);
+    if (device) run("losetup", ["--detach", device]);
+    this.loops.delete(id);
   }
 
   private async bootDroplet(id: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.droplets.size > 0) throw new Error("the local cloud boots one droplet at a time");
-    // The volume this stack declared in the droplet's region (declared before the droplet).
-    const volume = await this.waitFor("the stack's volume", () =>
-      this.ofType("digitalocean:index/volume:Volume").find((v) => v.inputs.region === inputs.region));
     const keys = (inputs.sshKeys as string[]).map((k) => {
       const key = this.options.sshKeys[k];
       if (!key) throw new Error(`sshKeys: no SSH key ${k} in this account`);
@@ -327,7 +429,6 @@ export class LocalCloud {
       name: String(inputs.name),
       rootfs: rootfsTarball(),
       workDir: path.join(this.options.dir, "roots"),
-      volumeDir: this.volumeDir(String(volume.inputs.name)),
       userData: String(inputs.userData),
       instanceId: `i-${id}`,
       resolvConf: this.options.network.resolvConf(address),
@@ -337,19 +438,26 @@ export class LocalCloud {
       log: this.log,
     });
     fs.mkdirSync(droplet.options.workDir, { recursive: true });
+    this.options.metadata?.set(address.ip, this.metadataOf(Number(id), address, inputs, keys));
     this.log(`droplet ${inputs.name} (${inputs.size}, ${inputs.image}) booting at ${address.ip}`);
+    this.timeline["droplet-create"] = Date.now();
     await droplet.boot();
+    this.timeline["droplet-booted"] = Date.now();
     this.droplets.set(id, droplet);
     return { ipv4Address: address.ip, ipv6Address: "", dropletUrn: `do:droplet:${id}`, status: "active" };
   }
 
-  private async waitFor<T>(what: string, find: () => T | undefined): Promise<T> {
-    for (let i = 0; i < 200; i++) {
-      const found = find();
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`local cloud: ${what} was never created`);
+  /** What DigitalOcean's metadata service tells the droplet about itself. */
+  private metadataOf(id: number, address: DropletAddress, inputs: Record<string, unknown>, keys: string[]): DropletMetadata {
+    return {
+      droplet_id: id, hostname: String(inputs.name), user_data: String(inputs.userData), vendor_data: "", public_keys: keys,
+      region: String(inputs.region),
+      interfaces: { public: [{ ipv4: { ip_address: address.ip, netmask: "255.255.255.0", gateway: address.hostIp }, mac: "02:00:00:00:00:01", type: "public" }] },
+      reserved_ip: { ipv4: { active: false } },
+      dns: { nameservers: [address.hostIp] },
+      tags: (inputs.tags as string[] | undefined) ?? [],
+      features: { dhcp_enabled: false },
+    };
   }
 
   private dropletAddress(dropletId: string): string {
@@ -377,7 +485,7 @@ export class LocalCloud {
   dnsRecords(): DnsRecords {
     const records = this.ofType("digitalocean:index/dnsRecord:DnsRecord").map((r) => r.inputs as Record<string, string | number>);
     const fqdn = (name: string, domain: string) => (name === "@" ? domain : `${name}.${domain}`);
-    const hosts: Record<string, string> = { ...this.options.extraHosts };
+    const hosts: Record<string, string> = {};
     for (const r of records.filter((r) => r.type === "A")) hosts[fqdn(String(r.name), String(r.domain))] = String(r.value);
     const srv = records.filter((r) => r.type === "SRV")
       .map((r) => [fqdn(String(r.name), String(r.domain)), String(r.value).replace(/\.$/, ""), Number(r.port)] as [string, string, number]);
@@ -389,7 +497,8 @@ export class LocalCloud {
   private serveDns(): Promise<void> {
     this.dnsUpdates = this.dnsUpdates.catch(() => {}).then(async () => {
       const records = this.dnsRecords();
-      if (Object.keys(records.hosts).length > 0) await this.options.network.serveDns(this.options.address, records);
+      if (this.options.dns) await this.options.dns.publish(this.table, records);
+      else if (Object.keys(records.hosts).length > 0) await this.options.network.serveDns(this.options.address, records);
     });
     return this.dnsUpdates;
   }
@@ -431,8 +540,8 @@ export class LocalCloud {
     if (r.code !== 0) throw new Error(`local cloud: nft: ${r.stderr}\n${lines.join("\n")}`);
   }
 
-  private runLocal(name: string, inputs: Record<string, unknown>): Promise<string> {
-    const env = { ...process.env, ...(inputs.environment as Record<string, string> | undefined), NODE_EXTRA_CA_CERTS: this.trustFile() };
+  private async runLocal(name: string, inputs: Record<string, unknown>): Promise<string> {
+    const env = { ...process.env, ...(inputs.environment as Record<string, string> | undefined), NODE_EXTRA_CA_CERTS: await this.trustFile() };
     return this.spawn(name, "sh", ["-c", String(inputs.create)], env, inputs.stdin as string | undefined);
   }
 
@@ -465,9 +574,10 @@ export class LocalCloud {
     return ssh(String(inputs.create), inputs.stdin as string | undefined);
   }
 
-  private trustFile(): string {
+  private async trustFile(): Promise<string> {
     const file = path.join(this.options.dir, "trust.pem");
-    fs.writeFileSync(file, this.options.trust);
+    const trust = this.options.trust;
+    fs.writeFileSync(file, typeof trust === "string" ? trust : await trust());
     return file;
   }
 
@@ -496,6 +606,7 @@ export class LocalCloud {
       droplet.destroy();
     }
     this.droplets.clear();
+    for (const id of [...this.loops.keys()]) this.detachVolume(id);
     for (const { ip } of this.dnat) run("ip", ["route", "delete", `${ip}/32`]);
     run("nft", ["delete", "table", "inet", this.table]);
   }

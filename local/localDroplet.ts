@@ -19,8 +19,11 @@ export interface DropletOptions {
   rootfs: string;
   /** Scratch directory for this droplet's root. */
   workDir: string;
-  /** Host directory standing in for the DigitalOcean volume. */
-  volumeDir: string;
+  /**
+   * Host directory standing in for the DigitalOcean volume, bind-mounted where the payload
+   * mounts it. Unset: the volume comes as a block device (attachBlockDevice), as on DigitalOcean.
+   */
+  volumeDir?: string;
   userData: string;
   /** A new id means a new droplet to cloud-init: it runs the first-boot modules again. */
   instanceId: string;
@@ -78,10 +81,10 @@ export class LocalDroplet {
   /** Boot the existing root again (a reboot: same disk, same instance). */
   async start(): Promise<void> {
     const o = this.options;
-    fs.mkdirSync(o.volumeDir, { recursive: true });
+    if (o.volumeDir) fs.mkdirSync(o.volumeDir, { recursive: true });
     const nspawnArgs = [
       "-D", this.root, "-b", "--register=no", "--keep-unit", "--console=read-only", "--resolv-conf=off",
-      `--machine=${o.name}`, `--hostname=${o.name}`, `--bind=${o.volumeDir}:${PATHS.volume}`,
+      `--machine=${o.name}`, `--hostname=${o.name}`, ...(o.volumeDir ? [`--bind=${o.volumeDir}:${PATHS.volume}`] : []),
       // In its own network namespace the droplet may manage its firewall, as a real one does.
       ...(o.network ? ["--capability=CAP_NET_ADMIN"] : []),
       // With a droplet's RAM it gets a droplet's swap too (swapon is filtered out by default).
@@ -152,6 +155,24 @@ export class LocalDroplet {
       await sleep(100);
     }
     throw new Error(`systemd did not start in the container:\n${this.console}`);
+  }
+
+  /**
+   * A block device of this machine (a volume's loop device) appears in the running droplet at
+   * `link`, as DigitalOcean's udev rule names an attached volume (/dev/disk/by-id/scsi-0DO_Volume_…).
+   */
+  attachBlockDevice(device: string, link: string): void {
+    const rdev = fs.statSync(device).rdev;
+    const major = (rdev >> 8) & 0xfff;
+    const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+    const node = `/dev/${path.basename(device)}`;
+    const r = this.exec(["sh", "-c", 'mknod -m 0660 "$0" b "$1" "$2" && mkdir -p "$(dirname "$3")" && ln -sf "$0" "$3"', node, String(major), String(minor), link]);
+    if (r.code !== 0) throw new Error(`attaching ${device} to ${this.options.name}: ${r.stderr}`);
+  }
+
+  /** A file inside the running droplet, as this machine sees it (mounts included). */
+  file(inside: string): string {
+    return path.join(`/proc/${this.leader}/root`, inside);
   }
 
   /** Run a command inside the droplet (all its namespaces), as root. */
