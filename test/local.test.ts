@@ -22,7 +22,7 @@ describe("npm run local", { timeout: 20 * 60_000 }, () => {
   const home = path.join(ROOT, ".cache", "local", STACK);
   after(() => fs.rmSync(home, { recursive: true, force: true }));
 
-  it("boots the stack's config, prints the login, serves HTTPS, and stops cleanly on Ctrl-C", async () => {
+  it("deploys the stack (program and CLI config) into the local cloud, prints the login, serves HTTPS, and stops cleanly on Ctrl-C", async () => {
     fs.rmSync(home, { recursive: true, force: true });
     const ca = createTestCa(path.join(dir, "ca"));
     // Element's GitHub releases are out of reach here: the stack points at a test-signed mirror
