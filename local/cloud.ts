@@ -31,7 +31,8 @@ import { rootfsTarball } from "./rootfs";
 import { newSshHostKey } from "./secrets";
 
 export const DIFFERENCES = [
-  "user_data, hostname and SSH keys reach cloud-init through a NoCloud seed. A metadata service shaped like DigitalOcean's answers at 169.254.169.254 (metadata.ts; the payload's metadata guard is tested against it), but cloud-init's DigitalOcean datasource cannot run in a container: it recognizes a droplet by its DMI data (system-manufacturer DigitalOcean), and cloud-init reads no DMI data inside a container.",
+  "cloud-init's DigitalOcean datasource reads user_data, hostname and SSH keys from the metadata service at 169.254.169.254 (metadata.ts), as on a droplet. It first recognizes a droplet by its VM's SMBIOS strings, which a container lacks, and it ignores DMI data in a container: for cloud-init's process alone, the local droplet answers dmidecode with a droplet's strings and does not look like a container (localDroplet.ts).",
+  "cloud-init does not put a link-local address on the droplet's link (a veth, which it does not count as a NIC; use_ip4LL off) and does not render the metadata's interfaces: the local cloud sets the link's address and route itself.",
   "A volume is an image file on this machine, attached as a loop device whose node and /dev/disk/by-id link the harness makes in the droplet (containers run no udev), after the droplet has booted, as on DigitalOcean.",
   "Reserved IPs are DNAT to the droplet's address on this machine; DigitalOcean routes them to the droplet's anchor address. Traffic from the droplet to its own reserved IP is not routed back.",
   "DNS serves the declared A and SRV records (the zone answers nothing else); CAA records are validated against the API spec, not served, as the local ACME server does not check them. There is no IPv6, so no AAAA records.",
@@ -95,8 +96,8 @@ export interface CloudOptions {
   /** Where local commands run (the program's directory). */
   cwd: string;
   memoryLimitMb?: number;
-  /** The metadata service droplets reach at 169.254.169.254 (metadata.ts). */
-  metadata?: MetadataService;
+  /** The metadata service droplets reach at 169.254.169.254 (metadata.ts), where cloud-init reads their user_data. */
+  metadata: MetadataService;
   log?: (line: string) => void;
 }
 
@@ -307,7 +308,7 @@ export class LocalCloud {
         await droplet?.poweroff();
         droplet?.destroy();
         this.droplets.delete(resource.id);
-        this.options.metadata?.forget(this.options.address.ip);
+        this.options.metadata.forget(this.options.address.ip);
         break;
       }
       case "digitalocean:index/reservedIpAssignment:ReservedIpAssignment":
@@ -429,16 +430,15 @@ export class LocalCloud {
       name: String(inputs.name),
       rootfs: rootfsTarball(),
       workDir: path.join(this.options.dir, "roots"),
-      userData: String(inputs.userData),
-      instanceId: `i-${id}`,
+      // user_data, hostname and keys come from the metadata service, set below.
+      digitalOcean: { dropletId: Number(id) },
       resolvConf: this.options.network.resolvConf(address),
       network: address,
-      sshAuthorizedKeys: keys,
       memoryLimitMb: this.options.memoryLimitMb,
       log: this.log,
     });
     fs.mkdirSync(droplet.options.workDir, { recursive: true });
-    this.options.metadata?.set(address.ip, this.metadataOf(Number(id), address, inputs, keys));
+    this.options.metadata.set(address.ip, this.metadataOf(Number(id), address, inputs, keys));
     this.log(`droplet ${inputs.name} (${inputs.size}, ${inputs.image}) booting at ${address.ip}`);
     this.timeline["droplet-create"] = Date.now();
     await droplet.boot();
@@ -452,7 +452,7 @@ export class LocalCloud {
     return {
       droplet_id: id, hostname: String(inputs.name), user_data: String(inputs.userData), vendor_data: "", public_keys: keys,
       region: String(inputs.region),
-      interfaces: { public: [{ ipv4: { ip_address: address.ip, netmask: "255.255.255.0", gateway: address.hostIp }, mac: "02:00:00:00:00:01", type: "public" }] },
+      interfaces: { public: [{ ipv4: { ip_address: address.ip, netmask: "255.255.255.0", gateway: address.hostIp }, mac: this.options.network.macOf(address), type: "public" }] },
       reserved_ip: { ipv4: { active: false } },
       dns: { nameservers: [address.hostIp] },
       tags: (inputs.tags as string[] | undefined) ?? [],

@@ -278,6 +278,20 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     await listener;
   });
 
+  it("cloud-init found a droplet and read it from the metadata service: user_data, hostname and the declared SSH key", () => {
+    const droplet = [...cloud.droplets.values()][0];
+    const declared = cloud.ofType("digitalocean:index/droplet:Droplet")[0];
+    const query = (key: string) => droplet.exec(["cloud-init", "query", key]).stdout.trim();
+    assert.equal(query("v1.cloud_name"), "digitalocean");
+    assert.equal(query("v1.instance_id"), declared.id);
+    assert.equal(query("v1.local_hostname"), declared.inputs.name);
+    assert.equal(droplet.exec(["hostname"]).stdout.trim(), declared.inputs.name);
+    assert.ok(!fs.existsSync(droplet.file("/var/lib/cloud/seed/nocloud")), "no NoCloud seed in the droplet");
+    // The key of the declared ID is root's, which the SSH commands above logged in with.
+    const key = fs.readFileSync(`${sshKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    assert.ok(fs.readFileSync(droplet.file("/root/.ssh/authorized_keys"), "utf8").includes(key), "the declared key is root's");
+  });
+
   it("keeps service accounts away from the metadata service, which hands root the declared user_data and keys", async () => {
     const droplet = [...cloud.droplets.values()][0];
     // Not blocking this process: the metadata service runs in it.
