@@ -49,6 +49,9 @@ function tooLarge(maxUploadMb: number): Directive[] {
   ];
 }
 
+/** How long Caddy retries Synapse while it is not listening. */
+const SYNAPSE_RESTART_GRACE = "15s";
+
 /** Proxy the given paths to Synapse and answer 404 for everything else. */
 function synapseOnly(paths: string[], maxUploadMb: number, upstream: string): Directive[] {
   return [
@@ -57,7 +60,10 @@ function synapseOnly(paths: string[], maxUploadMb: number, upstream: string): Di
     d("handle", ["@synapse"], [
       // The same limit as Synapse's max_upload_size (both in MiB).
       d("request_body", [], [d("max_size", [`${maxUploadMb}MiB`])]),
-      d("reverse_proxy", [upstream]),
+      // While Synapse restarts (a config change applied in place), hold requests and retry
+      // instead of answering 502: clients and other servers see a slow answer, not an error
+      // (a federating server backs off from errors for minutes).
+      d("reverse_proxy", [upstream], [d("lb_try_duration", [SYNAPSE_RESTART_GRACE]), d("lb_try_interval", ["250ms"])]),
     ]),
     d("handle", [], [d("respond", ["404"])]),
   ];

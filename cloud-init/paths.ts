@@ -4,6 +4,9 @@
  * new droplet picks the data up again. Everything under /etc, /opt and /usr is re-rendered
  * from Pulumi on every droplet.
  */
+/** Synapse's virtualenvs, one a release; on the volume, so a new droplet of the same release installs nothing. */
+const SYNAPSE_VENV_ROOT = "/opt/synapse";
+
 export const PATHS = {
   volume: "/mnt/matrix",
   /** Directories on the volume → where they are bind-mounted. */
@@ -13,6 +16,7 @@ export const PATHS = {
     caddy: "/var/lib/caddy",
     synapse: "/var/lib/synapse",
     backups: "/var/backups/matrix",
+    "synapse-venvs": SYNAPSE_VENV_ROOT,
   } as Record<string, string>,
 
   deployDir: "/etc/matrix",
@@ -31,7 +35,9 @@ export const PATHS = {
   synapseSigningKey: "/etc/synapse/signing.key",
   synapseRequirements: "/etc/synapse/requirements.txt",
   synapseAdminPassword: "/etc/synapse/admin-password",
-  synapseVenvRoot: "/opt/synapse",
+  synapseVenvRoot: SYNAPSE_VENV_ROOT,
+  /** Downloads kept on the volume (Synapse's wheels, hash-checked on use): a new droplet installs without fetching them again. */
+  downloadCache: "/mnt/matrix/cache",
   synapseData: "/var/lib/synapse",
   synapseMedia: "/var/lib/synapse/media",
 

@@ -72,6 +72,7 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     PG_SETUP_SQL: PATHS.postgresSetupSql,
     SYNAPSE_VERSION: settings.synapse.version,
     SYNAPSE_VENV_ROOT: PATHS.synapseVenvRoot,
+    DOWNLOAD_CACHE: PATHS.downloadCache,
     SYNAPSE_REQUIREMENTS: PATHS.synapseRequirements,
     SYNAPSE_CONF_D: PATHS.synapseConfD,
     SYNAPSE_SIGNING_KEY: PATHS.synapseSigningKey,

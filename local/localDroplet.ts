@@ -1,7 +1,7 @@
 /**
  * A local stand-in for a DigitalOcean droplet: a fresh Debian 13 root booted with systemd as
- * PID 1 under systemd-nspawn, with real cloud-init reading the user_data from a NoCloud seed
- * (as a droplet reads it from the metadata service). The data volume is a host directory
+ * PID 1 under systemd-nspawn, with real cloud-init reading the user_data from DigitalOcean's
+ * metadata service (the local cloud's, metadata.ts) or from a NoCloud seed. The data volume is a host directory
  * bind-mounted where the payload expects the DigitalOcean volume, so "replacing the droplet"
  * is: power off, fresh root, same volume directory.
  */
@@ -19,15 +19,24 @@ export interface DropletOptions {
   rootfs: string;
   /** Scratch directory for this droplet's root. */
   workDir: string;
-  /** Host directory standing in for the DigitalOcean volume. */
-  volumeDir: string;
-  userData: string;
+  /**
+   * Host directory standing in for the DigitalOcean volume, bind-mounted where the payload
+   * mounts it. Unset: the volume comes as a block device (attachBlockDevice), as on DigitalOcean.
+   */
+  volumeDir?: string;
+  /**
+   * Where cloud-init reads its user_data, hostname and SSH keys: from a NoCloud seed in the root
+   * (userData, instanceId, sshAuthorizedKeys), or, with `digitalOcean`, as on a droplet: from the
+   * metadata service at 169.254.169.254 (metadata.ts) through cloud-init's DigitalOcean datasource.
+   */
+  userData?: string;
   /** A new id means a new droplet to cloud-init: it runs the first-boot modules again. */
-  instanceId: string;
-  /** /etc/resolv.conf inside the droplet. */
-  resolvConf: string;
+  instanceId?: string;
   /** Public keys root may log in with (as DigitalOcean's metadata gives the droplet's sshKeys). */
   sshAuthorizedKeys?: string[];
+  digitalOcean?: { dropletId: number };
+  /** /etc/resolv.conf inside the droplet. */
+  resolvConf: string;
   /** Where on the local network it boots (network.ts); the host's namespace when unset. */
   network?: DropletAddress;
   /**
@@ -42,6 +51,16 @@ export interface DropletOptions {
    */
   cpus?: number;
   log?: (line: string) => void;
+}
+
+/**
+ * A cloud.cfg.d file. Its datasource_list is written on one line: ds-identify, which decides at
+ * boot whether cloud-init runs at all, reads the list from that form only.
+ */
+function cloudCfg(config: { datasource_list: string[] } & Record<string, unknown>): string {
+  const doc = new YAML.Document(config);
+  (doc.get("datasource_list", true) as YAML.YAMLSeq).flow = true;
+  return doc.toString();
 }
 
 export interface Exec {
@@ -78,10 +97,10 @@ export class LocalDroplet {
   /** Boot the existing root again (a reboot: same disk, same instance). */
   async start(): Promise<void> {
     const o = this.options;
-    fs.mkdirSync(o.volumeDir, { recursive: true });
+    if (o.volumeDir) fs.mkdirSync(o.volumeDir, { recursive: true });
     const nspawnArgs = [
       "-D", this.root, "-b", "--register=no", "--keep-unit", "--console=read-only", "--resolv-conf=off",
-      `--machine=${o.name}`, `--hostname=${o.name}`, `--bind=${o.volumeDir}:${PATHS.volume}`,
+      `--machine=${o.name}`, `--hostname=${o.name}`, ...(o.volumeDir ? [`--bind=${o.volumeDir}:${PATHS.volume}`] : []),
       // In its own network namespace the droplet may manage its firewall, as a real one does.
       ...(o.network ? ["--capability=CAP_NET_ADMIN"] : []),
       // With a droplet's RAM it gets a droplet's swap too (swapon is filtered out by default).
@@ -125,14 +144,18 @@ export class LocalDroplet {
     };
     // A true first boot: systemd generates the machine id, cloud-init sees a new instance.
     write("etc/machine-id", "uninitialized\n");
-    write("etc/cloud/cloud.cfg.d/99-local-droplet.cfg", YAML.stringify({
-      datasource_list: ["NoCloud", "None"],
-      network: { config: "disabled" },
-    }));
-    write("var/lib/cloud/seed/nocloud/user-data", o.userData, 0o600);
-    write("var/lib/cloud/seed/nocloud/meta-data", YAML.stringify({
-      "instance-id": o.instanceId, "local-hostname": o.name, ...(o.sshAuthorizedKeys ? { "public-keys": o.sshAuthorizedKeys } : {}),
-    }));
+    if (o.digitalOcean) this.seedDigitalOcean(write, o.digitalOcean.dropletId);
+    else {
+      if (o.userData === undefined || o.instanceId === undefined) throw new Error("a local droplet needs userData and instanceId, or digitalOcean");
+      write("etc/cloud/cloud.cfg.d/99-local-droplet.cfg", cloudCfg({
+        datasource_list: ["NoCloud", "None"],
+        network: { config: "disabled" },
+      }));
+      write("var/lib/cloud/seed/nocloud/user-data", o.userData, 0o600);
+      write("var/lib/cloud/seed/nocloud/meta-data", YAML.stringify({
+        "instance-id": o.instanceId, "local-hostname": o.name, ...(o.sshAuthorizedKeys ? { "public-keys": o.sshAuthorizedKeys } : {}),
+      }));
+    }
     write("etc/resolv.conf", o.resolvConf);
     if (o.network) {
       // The platform's network config, as DigitalOcean's image has it: the interface is up
@@ -141,6 +164,47 @@ export class LocalDroplet {
         "[Match]", `Name=${o.network.interface}`, "", "[Network]", `Address=${o.network.ip}/24`, `Gateway=${o.network.hostIp}`, "",
       ].join("\n"));
     }
+  }
+
+  /**
+   * cloud-init finds a droplet as on DigitalOcean: its DigitalOcean datasource, which recognizes
+   * a droplet by the SMBIOS strings of its VM (manufacturer "DigitalOcean", serial = droplet ID)
+   * and then reads everything else from the metadata service. A container has no SMBIOS, and
+   * cloud-init ignores DMI data when it detects a container. So, for cloud-init's process alone
+   * (a drop-in on cloud-init-main.service), this droplet looks like the VM it stands for:
+   * dmidecode answers the droplet's strings, systemd-detect-virt says "kvm", not a container,
+   * and PID 1's environment (container=systemd-nspawn) reads empty (droplet-vm/as-vm.sh).
+   * Nothing else in the droplet is changed. Differences from DigitalOcean: see DIFFERENCES in cloud.ts.
+   */
+  private seedDigitalOcean(write: (file: string, content: string, mode?: number) => void, dropletId: number): void {
+    const vm = "usr/local/lib/local-droplet";
+    for (const tool of ["dmidecode", "systemd-detect-virt", "as-vm"]) {
+      write(`${vm}/bin/${tool}`, fs.readFileSync(path.join(__dirname, "droplet-vm", `${tool}.sh`), "utf8"), 0o755);
+    }
+    const smbios = { "system-manufacturer": "DigitalOcean", "system-product-name": "Droplet", "system-serial-number": String(dropletId) };
+    for (const [key, value] of Object.entries(smbios)) write(`${vm}/smbios/${key}`, `${value}\n`);
+    write(`${vm}/empty`, "");
+    write("etc/systemd/system/cloud-init-main.service.d/50-local-droplet.conf", [
+      "[Service]",
+      `Environment=PATH=/${vm}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      // Not BindReadOnlyPaths=: that would give the unit a mount namespace whose mounts (the
+      // payload's volume) no other process sees.
+      "ExecStart=",
+      `ExecStart=/${vm}/bin/as-vm /usr/bin/cloud-init --all-stages`,
+      // Its output in the journal as a droplet's: under cloud-init's name, not the wrapper's.
+      "SyslogIdentifier=cloud-init",
+      "",
+    ].join("\n"));
+    write("etc/cloud/cloud.cfg.d/99-local-droplet.cfg", cloudCfg({
+      // One datasource: ds-identify enables it without its own (container-blind) DMI check.
+      datasource_list: ["DigitalOcean", "None"],
+      // The droplet's link is a veth, which cloud-init does not count as a NIC to put a
+      // link-local address on: the metadata service is reached through the default route.
+      datasource: { DigitalOcean: { use_ip4LL: false } },
+      // The local cloud sets the link's address itself; cloud-init does not render the
+      // metadata's interfaces (DIFFERENCES in cloud.ts).
+      network: { config: "disabled" },
+    }));
   }
 
   private async findLeader(child: childProcess.ChildProcess): Promise<number> {
@@ -152,6 +216,24 @@ export class LocalDroplet {
       await sleep(100);
     }
     throw new Error(`systemd did not start in the container:\n${this.console}`);
+  }
+
+  /**
+   * A block device of this machine (a volume's loop device) appears in the running droplet at
+   * `link`, as DigitalOcean's udev rule names an attached volume (/dev/disk/by-id/scsi-0DO_Volume_…).
+   */
+  attachBlockDevice(device: string, link: string): void {
+    const rdev = fs.statSync(device).rdev;
+    const major = (rdev >> 8) & 0xfff;
+    const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+    const node = `/dev/${path.basename(device)}`;
+    const r = this.exec(["sh", "-c", 'mknod -m 0660 "$0" b "$1" "$2" && mkdir -p "$(dirname "$3")" && ln -sf "$0" "$3"', node, String(major), String(minor), link]);
+    if (r.code !== 0) throw new Error(`attaching ${device} to ${this.options.name}: ${r.stderr}`);
+  }
+
+  /** A file inside the running droplet, as this machine sees it (mounts included). */
+  file(inside: string): string {
+    return path.join(`/proc/${this.leader}/root`, inside);
   }
 
   /** Run a command inside the droplet (all its namespaces), as root. */

@@ -96,6 +96,12 @@ export class LocalNetwork {
     return { netns, interface: peer, hostIp, ip };
   }
 
+  /** The MAC address of the droplet's side of its link. */
+  macOf(address: DropletAddress): string {
+    const r = must("ip", ["-n", address.netns, "-json", "link", "show", address.interface]);
+    return (JSON.parse(r) as { address: string }[])[0].address;
+  }
+
   /**
    * Serve DNS to one droplet (on its host-side address) with these records; every other name
    * is forwarded to this machine's resolver. Each droplet can have its own view.

@@ -1,131 +1,131 @@
 /**
- * `npm run local`: try the server before paying for a droplet. Boots the payload your stack
- * would deploy — same renderer, your stack's config — on a local stand-in for the droplet
- * (Debian 13 under systemd-nspawn with real cloud-init), with certificates from Caddy's own
- * local CA instead of Let's Encrypt. Prints the addresses and the admin login; Ctrl-C stops it.
+ * `npm run local`: try the server before paying for a droplet. Runs your stack's program
+ * (Pulumi.yaml's `main`, with your stack's config as the Pulumi CLI merges it) against the
+ * local cloud (cloud.ts), so what boots is exactly what `pulumi up` would declare: the droplet
+ * from its userData, its DNS records, reserved IP and firewall. Certificates come from Caddy's
+ * own local CA instead of Let's Encrypt (the one setting changed), and a local SSH key stands
+ * in for your DigitalOcean keys. Prints the addresses and the admin login; Ctrl-C stops it.
  *
- *   sudo npm run local -- [--stack NAME]       (Linux, as root; reads Pulumi.<NAME>.yaml)
+ *   sudo npm run local -- [--stack NAME]      (Linux, as root; the `pulumi` CLI on PATH)
  *
- * Secrets are generated locally and kept with the data in .cache/local/<stack>/, so the next
- * run finds the same server; delete that directory to start afresh.
+ * Generated secrets and the data are kept in .cache/local/<stack>/, so the next run finds the
+ * same server; delete that directory to start afresh.
  */
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { PlainArgs, resolveArgs } from "../components/settings";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
-import { Secrets } from "../cloud-init/settings";
-import { renderUserData } from "../cloud-init/userData";
-import { LocalDroplet } from "./localDroplet";
+import { LocalCloud } from "./cloud";
+import { MetadataService } from "./metadata";
 import { LocalNetwork } from "./network";
+import { cliStackConfig } from "./pulumiCli";
 import { ensureRootfs } from "./rootfs";
-import { waitUntil } from "./process";
-import { hostCaCertificates, newSecrets } from "./secrets";
+import { run, waitUntil } from "./process";
+import { hostCaCertificates } from "./secrets";
 
-const PROJECT = "matrix-do";
-
-/** The stack's plain config values (secret ones are left out: they stay in Pulumi). */
-export function readStackConfig(projectDir: string, stack?: string): { stack: string; args: PlainArgs } {
+/** The stack: --stack NAME, or the project's only Pulumi.<stack>.yaml. */
+export function stackName(projectDir: string, argv: string[]): string {
+  const flag = argv.indexOf("--stack");
+  if (flag >= 0 && argv[flag + 1]) return argv[flag + 1];
   const files = fs.readdirSync(projectDir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f));
-  const name = stack ?? (files.length === 1 ? files[0].split(".")[1] : undefined);
-  if (!name) throw new Error(`name the stack: --stack NAME (found ${files.join(", ") || "no Pulumi.<stack>.yaml"})`);
-  const file = path.join(projectDir, `Pulumi.${name}.yaml`);
-  if (!fs.existsSync(file)) throw new Error(`${file} not found`);
-  const config = (YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>;
-  const args: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config)) {
-    if (!key.startsWith(`${PROJECT}:`) || (typeof value === "object" && value !== null && "secure" in value)) continue;
-    const setting = key.slice(PROJECT.length + 1);
-    // Pulumi keeps numbers and booleans as strings in stack files.
-    args[setting] = value === "true" ? true : value === "false" ? false : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-  }
-  return { stack: name, args: args as unknown as PlainArgs };
+  if (files.length === 1) return files[0].split(".")[1];
+  throw new Error(`name the stack: --stack NAME (found ${files.join(", ") || "no Pulumi.<stack>.yaml"})`);
 }
 
-/** Secrets made once and kept beside the local volume, so the next run is the same server. */
-export function localSecrets(file: string): Secrets {
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as Secrets;
-  const secrets = newSecrets();
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return secrets;
-}
+/** Where Caddy keeps its local CA's root on the droplet (its home is on the volume). */
+const CADDY_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run it as root (it boots a container and sets up its network)");
-  const stackFlag = process.argv.indexOf("--stack");
-  const { stack, args } = readStackConfig(process.cwd(), stackFlag > 0 ? process.argv[stackFlag + 1] : undefined);
+  const projectDir = process.cwd();
+  const project = YAML.parse(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string; main?: string };
+  const stack = stackName(projectDir, process.argv);
+  const config = cliStackConfig(projectDir, stack);
+  const key = (name: string) => `${project.name}:${name}`;
   const home = path.join(PACKAGE_ROOT, ".cache", "local", stack);
-  const secrets = localSecrets(path.join(home, "secrets.json"));
-  const { settings } = resolveArgs({
-    ...args,
-    acmeServer: "internal", // nobody outside can reach this server: Caddy's own CA signs
-    extraCaCertificates: [...(args.extraCaCertificates ?? []), ...hostCaCertificates()], // this machine's proxies, if any
-  });
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+
+  // A local key stands in for the account's SSH keys (and for sshPrivateKey, if set).
+  const sshKey = path.join(home, "ssh-key");
+  if (!fs.existsSync(sshKey)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "npm-run-local", "-f", sshKey]);
+  const publicKey = fs.readFileSync(`${sshKey}.pub`, "utf8").trim();
+  const declaredKeys = JSON.parse(config[key("sshKeys")]?.value ?? "[]") as string[];
+  const values: Record<string, string> = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value]));
+  const secretKeys = Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k);
+  values[key("acmeServer")] = "internal"; // nobody outside can reach this server: Caddy's own CA signs
+  values[key("extraCaCertificates")] = JSON.stringify([...JSON.parse(values[key("extraCaCertificates")] || "[]"), ...hostCaCertificates()]);
+  if (values[key("sshPrivateKey")] !== undefined) values[key("sshPrivateKey")] = fs.readFileSync(sshKey, "utf8");
 
   const log = (line: string) => console.log(`local: ${line}`);
-  const rootfs = ensureRootfs(log);
+  ensureRootfs(log);
   const network = LocalNetwork.create();
   const address = network.addHost(1);
-  const names = [settings.serverName, settings.matrixHost, settings.elementHost];
-  await network.serveDns(address, {
-    zones: [settings.serverName],
-    hosts: Object.fromEntries(names.map((n) => [n, address.ip])),
-    srv: [],
-  });
-  const droplet = new LocalDroplet({
-    name: "matrix-local",
-    rootfs,
-    workDir: path.join(home, "root"),
-    volumeDir: path.join(home, "volume"),
-    userData: renderUserData(settings, secrets),
-    instanceId: `local-${crypto.createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 12)}`,
-    resolvConf: network.resolvConf(address),
-    network: address,
+  const metadata = new MetadataService();
+  await metadata.start();
+  // Caddy's local root, copied out of the droplet once Caddy has made it.
+  const caFile = path.join(home, "caddy-root.crt");
+  fs.rmSync(caFile, { force: true });
+  const cloud = new LocalCloud({
+    network, address, metadata, log, cwd: projectDir,
+    dir: path.join(home, "cloud"),
+    stateFile: path.join(home, "state.json"),
+    sshKeys: Object.fromEntries(declaredKeys.map((k) => [k, publicKey])),
+    trust: async () => {
+      await waitUntil("Caddy's local certificate authority", 600, () => {
+        const inside = [...cloud.droplets.values()][0]?.file(CADDY_ROOT);
+        if (!inside || !fs.existsSync(inside)) return false;
+        fs.copyFileSync(inside, caFile);
+        return true;
+      }, 1000);
+      return fs.readFileSync(caFile, "utf8");
+    },
   });
 
   let stopping = false;
-  const stop = async () => {
+  const stop = async (code = 0) => {
     if (stopping) return;
     stopping = true;
     log("stopping…");
-    await droplet.poweroff();
-    droplet.destroy();
+    await cloud.close();
+    await metadata.stop();
     await network.close();
-    log(`stopped; the data stays in ${path.join(home, "volume")}`);
-    process.exit(0);
+    log(`stopped; the data stays in ${path.join(home, "cloud", "volumes")}`);
+    process.exit(code);
   };
   process.removeAllListeners("SIGINT");
   process.removeAllListeners("SIGTERM");
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
 
-  log(`booting the payload for ${settings.serverName} (stack ${stack})…`);
+  pulumi.runtime.setAllConfig(values, secretKeys);
+  const program = path.resolve(projectDir, project.main ?? ".");
+  log(`deploying stack ${stack} (${path.relative(projectDir, program) || "."}) into the local cloud…`);
   const started = Date.now();
-  await droplet.boot();
-  const status = await droplet.waitForCloudInit(30 * 60_000);
-  if (![0, 2].includes(status.code)) {
-    console.error(droplet.cloudInitOutput(80));
-    throw new Error("the first boot failed (cloud-init output above)");
+  let outputs: Record<string, unknown>;
+  try {
+    outputs = await cloud.deploy(() => require(program), project.name, stack);
+  } catch (error) {
+    console.error(`local: ${error instanceof Error ? error.message : error}`);
+    await stop(1);
+    return;
   }
-  const caFile = path.join(home, "volume", "caddy", ".local", "share", "caddy", "pki", "authorities", "local", "root.crt");
-  await waitUntil("Caddy's local certificate authority", 120, () => fs.existsSync(caFile));
   log(`ready in ${Math.round((Date.now() - started) / 1000)} s`);
+  const hosts = cloud.dnsRecords().hosts;
   console.log(
     [
       "",
-      `  Element:        https://${settings.elementHost}`,
-      `  Homeserver:     https://${settings.matrixHost}`,
-      `  Admin:          @${settings.adminUser}:${settings.serverName}`,
-      `  Password:       ${secrets.adminPassword}`,
-      `  Address:        ${address.ip}`,
+      `  Element:        ${outputs.elementUrl}`,
+      `  Homeserver:     ${outputs.homeserverUrl}`,
+      `  Admin:          ${outputs.adminUserId}`,
+      `  Password:       ${outputs.adminPassword}`,
+      `  Address:        ${outputs.reservedIp}`,
       `  CA certificate: ${caFile}`,
       "",
       `  To open it in a browser on this machine, add to /etc/hosts:`,
-      `    ${address.ip} ${names.join(" ")}`,
+      `    ${outputs.reservedIp} ${Object.keys(hosts).join(" ")}`,
       `  and trust the CA certificate (or accept the browser's warning).`,
-      `  Ctrl-C stops the server; the data stays in ${path.join(home, "volume")}.`,
+      `  Ctrl-C stops the server; the data stays in ${path.join(home, "cloud", "volumes")}.`,
       "",
     ].join("\n"),
   );

@@ -729,6 +729,11 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const applied = await ssh(knownHosts, userData);
     assert.equal(applied.code, 0, applied.stderr);
     assert.match(applied.stderr, /installing coturn/);
+    if (/no certificate for \S+ after/.test(applied.stderr)) {
+      // Say why Caddy has no certificate for the TURN name (its log, filtered: the whole journal is large).
+      const caddy = droplet.exec(["sh", "-c", "journalctl --unit caddy --no-pager --output cat | grep -i -e turn -e acme -e error | tail -n 40"]).stdout;
+      assert.fail(`no certificate for turn.example.test within start-turn.sh's wait; Caddy's log:\n${caddy}`);
+    }
     log(`TURN turned on in place (coturn installed, certificate obtained): ${seconds(Date.now() - started)} s`);
     assert.equal(droplet.exec(["systemctl", "is-active", "coturn"]).stdout.trim(), "active");
     assert.equal(droplet.exec(["systemctl", "is-enabled", "coturn", "matrix-turn-certificate.timer"]).stdout.trim(), "enabled\nenabled");

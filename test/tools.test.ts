@@ -97,7 +97,7 @@ describe("rendered payload, checked by the real tools", () => {
 
   it("every shell script passes shellcheck", () => {
     const scripts = [
-      ...["cloud-init/scripts", "components/readiness", "scripts"].flatMap((d) =>
+      ...["cloud-init/scripts", "components/readiness", "scripts", "local/droplet-vm"].flatMap((d) =>
         fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith(".sh")).map((f) => path.join(ROOT, d, f)),
       ),
       path.join(ROOT, ".ci/run"),

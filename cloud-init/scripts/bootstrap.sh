@@ -18,9 +18,11 @@ systemctl enable matrix-swap.service >/dev/null 2>&1
 if systemctl is-active --quiet matrix-swap.service; then "$here/setup-swap.sh"; else systemctl start matrix-swap.service; fi
 "$here/setup-postgres.sh"
 "$here/install-synapse.sh"
-"$here/install-element.sh"
+# The homeserver answers first; Element's download (seconds, from another host) comes after,
+# so a replaced droplet is back sooner and Element's site is briefly empty instead.
 "$here/start-caddy.sh"
 "$here/create-admin.sh"
+"$here/install-element.sh"
 "$here/start-turn.sh"
 
 systemctl daemon-reload

@@ -1,0 +1,431 @@
+/**
+ * The stack as `pulumi up` runs it, in the local cloud (local/cloud.ts): the real program
+ * (index.ts) with a stack's config as the real Pulumi CLI merges it, under mocks that make each
+ * declared resource real — a droplet booted from the declared userData, the declared DNS records
+ * served, the reserved IP routed, the firewall enforced, the readiness check and the SSH
+ * commands run. Then the server is used through what was declared.
+ */
+import assert from "node:assert/strict";
+import * as dns from "node:dns/promises";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { PATHS } from "../cloud-init/paths";
+import { LocalCloud, PublicDns } from "../local/cloud";
+import { LocalDroplet } from "../local/localDroplet";
+import { DropletAddress } from "../local/network";
+import { METADATA_IP, MetadataService } from "../local/metadata";
+import { buildSharedCli, cliStackConfig, offlineCliEnv } from "../local/pulumiCli";
+import { ensureRootfs } from "../local/rootfs";
+import { run, scratchDir } from "./fixtures";
+import { ROOT, request, waitUntil } from "./local-services";
+import { World, startWorld } from "./droplet/world";
+
+const log = (line: string) => console.log(`  [cloud] ${line}`);
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+/** DigitalOcean's fingerprint of a public key: MD5 of the key, colon-separated. */
+function fingerprint(publicKeyFile: string): string {
+  const r = run("ssh-keygen", ["-E", "md5", "-lf", publicKeyFile]);
+  return /MD5:([0-9a-f:]+)/.exec(r.stdout)![1];
+}
+
+/** The fingerprint of the certificate the homeserver presents at `ip`. */
+function certificateOf(ip: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: ip, port: 443, servername: "matrix.example.test", rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** The droplet's journal of this boot, for `match` (journalctl's: -u UNIT, -t IDENTIFIER), as entries. */
+function journal(droplet: LocalDroplet, match: string[]): { message: string; at: number }[] {
+  return droplet.exec(["journalctl", "-b", ...match, "-o", "json", "--output-fields=MESSAGE", "--no-pager"]).stdout.split("\n").filter(Boolean).map((line) => {
+    const entry = JSON.parse(line) as { MESSAGE?: string | number[]; __REALTIME_TIMESTAMP: string };
+    const message = typeof entry.MESSAGE === "string" ? entry.MESSAGE : Buffer.from(entry.MESSAGE ?? []).toString();
+    return { message, at: Number(entry.__REALTIME_TIMESTAMP) / 1000 };
+  });
+}
+
+/** When (ms since the epoch) the droplet first logged a line matching `pattern` under `match`. */
+function journalTime(droplet: LocalDroplet, match: string[], pattern: RegExp): number | undefined {
+  return journal(droplet, match).find((e) => pattern.test(e.message))?.at;
+}
+
+/** Whether a TCP connection to ip:port is accepted ("open"), refused ("closed") or gets no answer ("filtered"). */
+function probePort(ip: string, port: number, timeoutMs = 1500): Promise<"open" | "closed" | "filtered"> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: ip, port });
+    const done = (state: "open" | "closed" | "filtered") => {
+      socket.destroy();
+      resolve(state);
+    };
+    socket.setTimeout(timeoutMs, () => done("filtered"));
+    socket.on("connect", () => done("open"));
+    socket.on("error", (e: NodeJS.ErrnoException) => done(e.code === "ECONNREFUSED" ? "closed" : "filtered"));
+  });
+}
+
+/**
+ * Poll the homeserver at `ip` every 100 ms while `work` runs. Returns the longest time it was
+ * unavailable (from a failed request — an error, or no answer within 20 s — to the next
+ * answer) and its slowest answer, in seconds.
+ */
+async function outage(trust: string, ip: string, work: () => Promise<unknown>): Promise<{ unavailable: number; slowest: number }> {
+  let polling = true;
+  let downSince = 0;
+  let longest = 0;
+  let slowest = 0;
+  const poller = (async () => {
+    while (polling) {
+      const sent = Date.now();
+      const ok = await request("https://matrix.example.test/_matrix/client/versions", trust, { address: ip, signal: AbortSignal.timeout(20_000) })
+        .then((r) => r.status === 200, () => false);
+      const now = Date.now();
+      if (ok) slowest = Math.max(slowest, now - sent);
+      if (!ok && !downSince) downSince = sent;
+      if (ok && downSince) {
+        longest = Math.max(longest, now - downSince);
+        downSince = 0;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    await work();
+    // Until it answers again (a replacement's readiness check has waited for this already).
+    for (let i = 0; i < 600 && downSince; i++) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    polling = false;
+    await poller;
+  }
+  return { unavailable: seconds(longest), slowest: seconds(slowest) };
+}
+
+/** A user's stack: its project directory, its config set with the CLI, deployed into its own local cloud. */
+interface Stack {
+  cloud: LocalCloud;
+  outputs: Record<string, unknown>;
+  /** `pulumi config …` on this stack. */
+  configure(args: string[], input?: string): void;
+  /** `pulumi up` of index.ts into the local cloud; seconds it took. */
+  up(): Promise<number>;
+}
+
+describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 }, () => {
+  const dir = scratchDir("matrix-cloud-");
+  let world: World;
+  let cloud: LocalCloud;
+  let main: Stack;
+  let other: Stack | undefined;
+  const metadata = new MetadataService();
+  let publicDns: PublicDns;
+  let outputs: Record<string, unknown>;
+  let reservedIp: string;
+  let configure: Stack["configure"];
+  let up: Stack["up"];
+  let adminPassword: string;
+  const figures: Record<string, number> = {};
+  const sshKey = path.join(dir, "deploy-key");
+  let env: NodeJS.ProcessEnv;
+
+  /** A stack of this project for `domain`, configured as a user would, in a local cloud at `address`. */
+  function newStack(name: string, domain: string, address: DropletAddress): Stack {
+    const project = path.join(dir, name);
+    fs.mkdirSync(project);
+    fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    const configureIt = (args: string[], input?: string) => {
+      const r = run("pulumi", ["--cwd", project, ...args], { env, input });
+      assert.equal(r.code, 0, `pulumi ${args.join(" ")}: ${r.stderr}`);
+    };
+    configureIt(["stack", "init", name]);
+    // The README's keys, and the test world's stand-ins for Let's Encrypt and Element's download host.
+    const t = world.testArgs;
+    const set: [string, string][] = [
+      ["domain", domain], ["adminEmail", `admin@${domain}`], ["sshKeys[0]", fingerprint(`${sshKey}.pub`)],
+      ["acmeServer", t.acmeServer!], ["caaIssuer", "pebble.test"], ["privateFederationCidrs[0]", "10.213.0.0/16"],
+      ["elementDownloadBase", t.elementDownloadBase!], ["elementKeyUrl", t.elementKeyUrl!], ["elementKeyFingerprint", t.elementKeyFingerprint!],
+      ...(t.extraCaCertificates as string[]).map((pem, i) => [`extraCaCertificates[${i}]`, pem] as [string, string]),
+    ];
+    for (const [k, value] of set) configureIt(["config", "set", "--path", k, "--", value]);
+    configureIt(["config", "set", "--secret", "sshPrivateKey"], fs.readFileSync(sshKey, "utf8"));
+    const stackCloud = new LocalCloud({
+      network: world.network, address, dir: path.join(dir, `${name}-cloud`), cwd: ROOT, log,
+      sshKeys: { [fingerprint(`${sshKey}.pub`)]: fs.readFileSync(`${sshKey}.pub`, "utf8").trim() },
+      trust: world.trust, metadata, dns: publicDns,
+    });
+    const program = require.resolve("../index");
+    const stack: Stack = {
+      cloud: stackCloud, outputs: {}, configure: configureIt,
+      async up() {
+        // The config as the CLI hands it to the program: Pulumi.yaml's defaults merged, secrets marked.
+        const config = cliStackConfig(project, name, env);
+        pulumi.runtime.setAllConfig(
+          Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value])),
+          Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k),
+        );
+        const started = Date.now();
+        stack.outputs = await stackCloud.deploy(() => {
+          delete require.cache[program];
+          return require(program);
+        }, "matrix-do", name);
+        return seconds(Date.now() - started);
+      },
+    };
+    return stack;
+  }
+
+  before(async () => {
+    ensureRootfs(log);
+    world = await startWorld(dir, { otherServer: true });
+    await metadata.start();
+    assert.equal(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey]).code, 0);
+    env = offlineCliEnv(buildSharedCli(ROOT), dir);
+    // One public DNS for both stacks' records. The second server's view hides example.test's
+    // apex, so it can reach example.test through the SRV record alone.
+    publicDns = new PublicDns(world.network);
+    publicDns.addView(world.address);
+    publicDns.addView(world.otherAddress!, ["example.test"]);
+
+    main = newStack("cloud", "example.test", world.address);
+    ({ cloud, configure } = main);
+    up = async () => {
+      const took = await main.up();
+      outputs = main.outputs;
+      return took;
+    };
+    figures.deploy = await up();
+    reservedIp = outputs.reservedIp as string;
+    adminPassword = outputs.adminPassword as string;
+    // Where the time went: the program until it asks for the droplet, the droplet's boot,
+    // cloud-init's run, and the rest until HTTPS answers (the readiness check).
+    const t = cloud.timeline;
+    const droplet = [...cloud.droplets.values()][0];
+    const cloudInitDone = journalTime(droplet, ["-t", "cloud-init"], /Cloud-init v\. .* finished/)!;
+    const certificate = journalTime(droplet, ["-u", "caddy"], /certificate obtained successfully.*matrix\.example\.test/);
+    figures.program = seconds(t["droplet-create"] - t.deploy);
+    figures.boot = seconds(t["droplet-booted"] - t["droplet-create"]);
+    figures.cloudInit = seconds(cloudInitDone - t["droplet-booted"]);
+    figures.certificate = certificate ? seconds(certificate - t.deploy) : NaN;
+    figures.https = seconds(t.done - cloudInitDone);
+    log(`deployed in ${figures.deploy} s (program ${figures.program} s, droplet boot ${figures.boot} s, cloud-init ${figures.cloudInit} s, ` +
+      `then HTTPS answering +${figures.https} s; matrix certificate obtained at +${figures.certificate} s); reserved IP ${reservedIp}`);
+  });
+
+  after(async () => {
+    await other?.cloud.close();
+    await cloud?.close();
+    await metadata.stop();
+    await world?.close();
+  });
+
+  it("declared and realized the whole stack, the readiness check and the SSH commands included", () => {
+    // A first `pulumi up` to HTTPS answering: within 3 minutes here (packages from the network).
+    assert.ok(figures.deploy <= 180, `deployed in ${figures.deploy} s`);
+    assert.ok(figures.program >= 0 && figures.boot > 0 && figures.cloudInit > 0 && figures.certificate > 0, JSON.stringify(figures));
+    const count = (type: string) => cloud.ofType(type).length;
+    assert.ok([...cloud.steps.values()].every((step) => step === "create"), "a first deployment creates everything");
+    assert.equal(count("digitalocean:index/droplet:Droplet"), 1);
+    assert.equal(count("digitalocean:index/volume:Volume"), 1);
+    assert.equal(count("digitalocean:index/firewall:Firewall"), 1);
+    assert.ok(count("digitalocean:index/dnsRecord:DnsRecord") >= 5);
+    assert.match(cloud.commandOutput.get("matrix-cloud-init") ?? "", /cloud-init finished; bootstrap done at /);
+    assert.ok(cloud.commandOutput.has("matrix-apply-config"), "the payload was applied over SSH with the pinned host key");
+    assert.ok(cloud.commandOutput.has("matrix-ready"), "the readiness check ran");
+  });
+
+  it("attached the volume as an ext4 block device after boot, which the payload waited for and mounted", () => {
+    const droplet = [...cloud.droplets.values()][0];
+    const mount = droplet.exec(["findmnt", "-n", "-o", "SOURCE,FSTYPE", PATHS.volume]).stdout.trim().split(/\s+/);
+    assert.match(mount[0], /^\/dev\/loop\d+$/);
+    assert.equal(mount[1], "ext4");
+    assert.match(droplet.cloudInitOutput(400), /waiting for volume \/dev\/disk\/by-id\/scsi-0DO_Volume_/);
+  });
+
+  it("serves the declared records: the names resolve to the reserved IP, federation's SRV to matrix:8448", async () => {
+    const resolver = new dns.Resolver();
+    resolver.setServers([world.address.hostIp]);
+    for (const name of ["example.test", "matrix.example.test", "element.example.test"]) assert.deepEqual(await resolver.resolve4(name), [reservedIp], name);
+    const srv = await resolver.resolveSrv("_matrix-fed._tcp.example.test");
+    assert.deepEqual(srv.map((s) => [s.name, s.port]), [["matrix.example.test", 8448]]);
+  });
+
+  it("answers over HTTPS at the reserved IP, and the admin logs in with the adminPassword output", async () => {
+    const versions = await request("https://matrix.example.test/_matrix/client/versions", world.trust, { address: reservedIp });
+    assert.equal(versions.status, 200);
+    const login = await request("https://matrix.example.test/_matrix/client/v3/login", world.trust, {
+      address: reservedIp, method: "POST",
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: adminPassword }),
+    });
+    assert.equal(login.status, 200, login.body);
+    assert.equal(login.json().user_id, "@admin:example.test");
+  });
+
+  it("lets through the firewall exactly the declared ports", async () => {
+    const droplet = [...cloud.droplets.values()][0];
+    // A service listening on every address, on a port the firewall does not open.
+    const listener = droplet.execAsync(["timeout", "20", "python3", "-m", "http.server", "--bind", "0.0.0.0", "9999"], 25_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const states = Object.fromEntries(await Promise.all([22, 80, 443, 8448, 9999, 5432, 8008].map(async (p) => [p, await probePort(reservedIp, p)])));
+    assert.equal(droplet.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9999/"]).stdout, "200", "the listener is up");
+    assert.deepEqual(states, { 22: "open", 80: "open", 443: "open", 8448: "open", 9999: "filtered", 5432: "filtered", 8008: "filtered" });
+    await listener;
+  });
+
+  it("cloud-init found a droplet and read it from the metadata service: user_data, hostname and the declared SSH key", () => {
+    const droplet = [...cloud.droplets.values()][0];
+    const declared = cloud.ofType("digitalocean:index/droplet:Droplet")[0];
+    const query = (key: string) => droplet.exec(["cloud-init", "query", key]).stdout.trim();
+    assert.equal(query("v1.cloud_name"), "digitalocean");
+    assert.equal(query("v1.instance_id"), declared.id);
+    assert.equal(query("v1.local_hostname"), declared.inputs.name);
+    assert.equal(droplet.exec(["hostname"]).stdout.trim(), declared.inputs.name);
+    assert.ok(!fs.existsSync(droplet.file("/var/lib/cloud/seed/nocloud")), "no NoCloud seed in the droplet");
+    // The key of the declared ID is root's, which the SSH commands above logged in with.
+    const key = fs.readFileSync(`${sshKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    assert.ok(fs.readFileSync(droplet.file("/root/.ssh/authorized_keys"), "utf8").includes(key), "the declared key is root's");
+  });
+
+  it("keeps service accounts away from the metadata service, which hands root the declared user_data and keys", async () => {
+    const droplet = [...cloud.droplets.values()][0];
+    // Not blocking this process: the metadata service runs in it.
+    const curl = (user: string, what: string) => droplet.execAsync(["runuser", "-u", user, "--", "curl", "-sS", "-m", "5", `http://${METADATA_IP}/metadata/v1/${what}`], 10_000);
+    const userData = await curl("root", "user-data");
+    assert.equal(userData.code, 0, userData.stderr);
+    const declared = cloud.ofType("digitalocean:index/droplet:Droplet")[0];
+    assert.equal(userData.stdout, declared.inputs.userData, "it serves the user_data the component declared");
+    assert.equal(droplet.exec(["cat", "/var/lib/cloud/instance/user-data.txt"]).stdout, userData.stdout, "the user_data cloud-init ran");
+    assert.equal((await curl("root", "id")).stdout, declared.id);
+    assert.match((await curl("root", "public-keys")).stdout, /^ssh-ed25519 /);
+    for (const account of ["synapse", "caddy", "postgres"]) {
+      const r = await curl(account, "user-data");
+      assert.notEqual(r.code, 0, `${account} read the metadata service`);
+      assert.match(r.stderr, /Failed to connect|Connection refused|Couldn't connect/, account);
+    }
+  });
+
+  it("federates with a second stack's server through the declared records: .well-known one way, SRV alone the other", async () => {
+    other = newStack("other", "other.test", world.otherAddress!);
+    figures.secondDeploy = await other.up();
+    const otherIp = other.outputs.reservedIp as string;
+    log(`second stack deployed in ${figures.secondDeploy} s at ${otherIp}`);
+    const call = async (host: string, ip: string, token: string | undefined, method: string, url: string, body?: unknown) => {
+      const r = await request(`https://${host}${url}`, world.trust, {
+        address: ip, method, headers: token ? { authorization: `Bearer ${token}` } : {}, ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: r.status, body: r.body, json: () => JSON.parse(r.body) };
+    };
+    const login = async (host: string, ip: string, password: string) =>
+      (await call(host, ip, undefined, "POST", "/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password })).json().access_token as string;
+    const a = await login("matrix.example.test", reservedIp, adminPassword);
+    const b = await login("matrix.other.test", otherIp, other.outputs.adminPassword as string);
+    const onA = (method: string, url: string, body?: unknown) => call("matrix.example.test", reservedIp, a, method, url, body);
+    const onB = (method: string, url: string, body?: unknown) => call("matrix.other.test", otherIp, b, method, url, body);
+
+    // example.test → other.test, found through other.test's .well-known (its apex record).
+    const room = (await onA("POST", "/_matrix/client/v3/createRoom", { name: "across", invite: ["@admin:other.test"] })).json().room_id as string;
+    await waitUntil("the invite to reach other.test", 120, async () => {
+      const sync = (await onB("GET", "/_matrix/client/v3/sync?timeout=0")).json();
+      return Boolean(sync.rooms?.invite?.[room]);
+    }, 1000);
+    // other.test → example.test: its DNS view has no apex address for example.test, so SRV alone.
+    const join = await onB("POST", `/_matrix/client/v3/join/${encodeURIComponent(room)}?server_name=example.test`, {});
+    assert.equal(join.status, 200, join.body);
+    assert.equal((await onB("PUT", `/_matrix/client/v3/rooms/${room}/send/m.room.message/b1`, { msgtype: "m.text", body: "from other.test" })).status, 200);
+    assert.equal((await onA("PUT", `/_matrix/client/v3/rooms/${room}/send/m.room.message/a1`, { msgtype: "m.text", body: "from example.test" })).status, 200);
+    const bodies = async (on: typeof onA) =>
+      ((await on("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/messages?dir=b&limit=20`)).json().chunk as { content?: { body?: string } }[]).map((e) => e.content?.body);
+    await waitUntil("other.test's message on example.test", 60, async () => (await bodies(onA)).includes("from other.test"), 1000);
+    await waitUntil("example.test's message on other.test", 60, async () => (await bodies(onB)).includes("from example.test"), 1000);
+    // The second server is not needed further: its droplet goes, as `pulumi destroy` would take it.
+    await other.cloud.close();
+    other = undefined;
+  });
+
+  /** The admin's session, logged in with the stack's adminPassword output. */
+  async function adminToken(): Promise<string> {
+    const login = await request("https://matrix.example.test/_matrix/client/v3/login", world.trust, {
+      address: reservedIp, method: "POST",
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: adminPassword }),
+    });
+    assert.equal(login.status, 200, login.body);
+    return (login.json() as { access_token: string }).access_token;
+  }
+  const api = (token: string, method: string, url: string, body?: unknown) =>
+    request(`https://matrix.example.test${url}`, world.trust, {
+      address: reservedIp, method, headers: { authorization: `Bearer ${token}` }, ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  let roomId = "";
+
+  it("applies a config change in place over SSH: no new droplet, the homeserver away ≤ 2 s", async () => {
+    const token = await adminToken();
+    const room = await api(token, "POST", "/_matrix/client/v3/createRoom", { name: "before the changes" });
+    assert.equal(room.status, 200, room.body);
+    roomId = (room.json() as { room_id: string }).room_id;
+    assert.equal((await api(token, "PUT", `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/t1`, { msgtype: "m.text", body: "kept" })).status, 200);
+
+    configure(["config", "set", "maxUploadMb", "80"]);
+    const droplets = [...cloud.droplets.keys()];
+    let took = 0;
+    const inPlace = await outage(world.trust, reservedIp, async () => (took = await up()));
+    figures.inPlaceDowntime = inPlace.unavailable;
+    log(`in-place change applied by pulumi up in ${took} s; homeserver unavailable ${inPlace.unavailable} s at most, slowest answer ${inPlace.slowest} s`);
+    assert.deepEqual([...cloud.droplets.keys()], droplets, "the same droplet");
+    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "same");
+    assert.equal(cloud.steps.get("command:remote:Command::matrix-apply-config"), "replace", "the new payload was applied");
+    assert.ok(figures.inPlaceDowntime <= 2, `downtime ${figures.inPlaceDowntime} s`);
+    // Requests made while Synapse restarts wait for it (Caddy retries) rather than fail.
+    assert.ok(inPlace.slowest <= 10, `slowest answer ${inPlace.slowest} s`);
+    const config = await api(await adminToken(), "GET", "/_matrix/client/v1/media/config");
+    assert.equal((config.json() as Record<string, number>)["m.upload.size"], 80 * 1024 * 1024);
+  });
+
+  it("replaces the droplet when the payload changes without SSH: users, rooms, messages, signing key and certificate survive, away ≤ 60 s", async () => {
+    const keyBefore = (await request("https://matrix.example.test/_matrix/key/v2/server", world.trust, { address: reservedIp })).json().verify_keys;
+    const certBefore = await certificateOf(reservedIp);
+    configure(["config", "rm", "sshPrivateKey"]);
+    configure(["config", "set", "maxUploadMb", "60"]);
+    const before = [...cloud.droplets.keys()];
+    let took = 0;
+    figures.replacementDowntime = (await outage(world.trust, reservedIp, async () => (took = await up()))).unavailable;
+    log(`replacement by pulumi up in ${took} s; homeserver unavailable ${figures.replacementDowntime} s`);
+    // The new droplet's first boot, step by step (for when the bound is missed).
+    const fresh = [...cloud.droplets.values()][0];
+    const t0 = cloud.timeline["droplet-create"];
+    for (const step of journal(fresh, ["-t", "cloud-init"]).filter((e) => e.message.startsWith("matrix-do:"))) {
+      log(`  +${seconds(step.at - t0)} s ${step.message}`);
+    }
+    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "replace");
+    assert.notDeepEqual([...cloud.droplets.keys()], before, "a new droplet");
+    assert.equal(outputs.reservedIp, reservedIp, "the same reserved IP");
+    assert.equal(outputs.adminPassword, adminPassword, "the same secrets");
+    assert.ok(figures.replacementDowntime <= 60, `downtime ${figures.replacementDowntime} s`);
+
+    const token = await adminToken();
+    const messages = await api(token, "GET", `/_matrix/client/v3/rooms/${roomId}/messages?dir=b&limit=10`);
+    assert.ok((messages.json() as { chunk: { content?: { body?: string } }[] }).chunk.some((e: { content?: { body?: string } }) => e.content?.body === "kept"), "the message survived");
+    const keyAfter = (await request("https://matrix.example.test/_matrix/key/v2/server", world.trust, { address: reservedIp })).json().verify_keys;
+    assert.deepEqual(keyAfter, keyBefore, "the same signing key");
+    assert.equal(await certificateOf(reservedIp), certBefore, "the same certificate, from the volume");
+    const config = await api(token, "GET", "/_matrix/client/v1/media/config");
+    assert.equal((config.json() as Record<string, number>)["m.upload.size"], 60 * 1024 * 1024);
+  });
+
+  it("opens SSH only to sshAllowCidrs, changing the firewall in place", async () => {
+    configure(["config", "set", "--path", "sshAllowCidrs[0]", "203.0.113.0/24"]);
+    configure(["config", "set", "--path", "sshAllowCidrs[1]", "2001:db8::/32"]);
+    const droplets = [...cloud.droplets.keys()];
+    await up();
+    assert.equal(cloud.steps.get("digitalocean:index/firewall:Firewall::matrix-firewall"), "update");
+    assert.deepEqual([...cloud.droplets.keys()], droplets, "the same droplet");
+    assert.equal(await probePort(reservedIp, 22), "filtered", "this machine is not in sshAllowCidrs");
+    assert.equal(await probePort(reservedIp, 443), "open");
+  });
+});
+
