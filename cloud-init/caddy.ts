@@ -9,15 +9,17 @@ import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddy
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { Settings } from "./settings";
 
-/** Where Caddy finds Synapse and Element's files; the test suite runs it elsewhere. */
+/** Where Caddy finds Synapse and Element's files, and where it takes config changes; the test suite runs it elsewhere. */
 export interface CaddySite {
   synapseUpstream: string;
   elementRoot: string;
+  adminSocket: string;
 }
 
 export const DROPLET_CADDY_SITE: CaddySite = {
   synapseUpstream: `127.0.0.1:${SYNAPSE_PORT}`,
   elementRoot: PATHS.elementRoot,
+  adminSocket: PATHS.caddyAdminSocket,
 };
 
 /** Body of /.well-known/matrix/server: federation goes to the matrix host on 443. */
@@ -69,27 +71,39 @@ function synapseOnly(paths: string[], maxUploadMb: number, upstream: string): Di
   ];
 }
 
-const SECURITY_HEADERS: Directive = d("header", [], [
+/** On every HTTPS response: HSTS, and no Server header (Caddy's or, proxied, Synapse's with its version). */
+const TRANSPORT_HEADERS: Directive[] = [
   d("Strict-Transport-Security", ["max-age=31536000"]),
+  d("-Server"),
+];
+
+/** What browsers get from the hosts they open (Element, the matrix host, the apex). */
+const SECURITY_HEADERS: Directive = d("header", [], [
+  ...TRANSPORT_HEADERS,
   d("X-Frame-Options", ["SAMEORIGIN"]),
   d("X-Content-Type-Options", ["nosniff"]),
   d("Content-Security-Policy", ["frame-ancestors 'self'"]),
   d("Referrer-Policy", ["strict-origin-when-cross-origin"]),
-  d("-Server"),
 ]);
+
+/**
+ * Errors (a file Element does not have, a path nobody serves) are answered outside the site's
+ * handlers, so their headers are set again here.
+ */
+const ERROR_RESPONSE: Directive = d("handle_errors", [], [SECURITY_HEADERS, d("respond", ["{err.status_code}", "{err.status_code}"])]);
 
 export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): Caddyfile {
   const { serverName, matrixHost, elementHost } = settings;
   const clientPaths = ["/_matrix/*", "/_synapse/client/*"];
 
   const sites: SiteBlock[] = [
-    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb, site.synapseUpstream)] },
+    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb, site.synapseUpstream), ERROR_RESPONSE] },
     {
       // The apex certificate on 8448 serves SRV-delegated federation (the SRV target must
       // present a certificate for the server name); the matrix host on 8448 serves servers
       // that connect to it directly.
       addresses: [`${serverName}:8448`, `${matrixHost}:8448`],
-      directives: synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb, site.synapseUpstream),
+      directives: [d("header", [], TRANSPORT_HEADERS), ...synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb, site.synapseUpstream), ERROR_RESPONSE],
     },
     {
       addresses: [serverName],
@@ -99,6 +113,7 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
         d("handle", ["/.well-known/matrix/client"],
           jsonResponse(wellKnownClient(settings), [d("header", ["Access-Control-Allow-Origin", "*"])])),
         d("handle", [], [d("redir", [`https://${elementHost}{uri}`, "302"])]),
+        ERROR_RESPONSE,
       ],
     },
     {
@@ -110,19 +125,29 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
         d("@nocache", ["path", "/", "/index.html", "/config*.json", "/i18n/*", "/version"]),
         d("header", ["@nocache", "Cache-Control", "no-cache"]),
         d("file_server"),
+        ERROR_RESPONSE,
       ],
     },
   ];
   if (settings.turn) {
     // Only so Caddy obtains (and renews) the certificate coturn serves on its TLS port.
-    sites.push({ addresses: [settings.turn.host], directives: [SECURITY_HEADERS, d("respond", ["404"])] });
+    sites.push({ addresses: [settings.turn.host], directives: [SECURITY_HEADERS, d("respond", ["404"]), ERROR_RESPONSE] });
   }
 
   const issuer =
     settings.acme.directoryUrl === "internal"
       ? [d("local_certs"), d("skip_install_trust")]
       : [d("acme_ca", [settings.acme.directoryUrl])];
-  return { global: [d("email", [settings.acme.email]), ...issuer], sites };
+  const global = [
+    // Only through the socket (root and Caddy's account): it can rewrite the whole config.
+    d("admin", [`unix/${site.adminSocket}`]),
+    d("email", [settings.acme.email]),
+    ...issuer,
+    // HTTP/1.1 and HTTP/2 only. HTTP/3 needs UDP 443 through the cloud firewall, and Matrix
+    // clients and servers gain little from it; advertised without it, browsers try it in vain.
+    d("servers", [], [d("protocols", ["h1", "h2"])]),
+  ];
+  return { global, sites };
 }
 
 export function renderCaddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): string {

@@ -61,6 +61,13 @@ export const PATHS = {
   turnAddressEnv: "/etc/matrix/turn-address.env",
   turnCertificate: "/etc/matrix/turn/fullchain.pem",
   turnKey: "/etc/matrix/turn/privkey.pem",
+  /**
+   * Caddy's admin endpoint, which can replace its whole config: a unix socket in a directory
+   * only Caddy's account (and root) may enter, instead of TCP 127.0.0.1:2019, open to every
+   * local account.
+   */
+  caddyRuntimeDir: "/run/caddy",
+  caddyAdminSocket: "/run/caddy/admin.sock",
   /** Where Caddy (HOME=/var/lib/caddy) keeps the certificates it obtains. */
   caddyCertificates: "/var/lib/caddy/.local/share/caddy/certificates",
 

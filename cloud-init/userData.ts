@@ -135,6 +135,9 @@ export function systemFiles(settings: Settings): RenderedFile[] {
         Unit: { RequiresMountsFor: "/var/lib/caddy" },
         Service: {
           ExecStart: ["", `/usr/bin/caddy run --environ --adapter caddyfile --config ${PATHS.caddyfile}`],
+          // The admin socket's directory: Caddy's account alone (and root) may enter it.
+          RuntimeDirectory: path.basename(PATHS.caddyRuntimeDir),
+          RuntimeDirectoryMode: "0700",
           ExecReload: ["", `/usr/bin/caddy reload --adapter caddyfile --config ${PATHS.caddyfile} --force`],
         },
       }),

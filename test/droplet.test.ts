@@ -13,6 +13,7 @@ import * as tls from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { PlainArgs } from "../components/settings";
 import { Settings } from "../cloud-init/settings";
+import { PATHS } from "../cloud-init/paths";
 import { renderUserData } from "../cloud-init/userData";
 import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { run, scratchDir, testSecrets } from "./fixtures";
@@ -318,6 +319,23 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.match(String(element.headers["strict-transport-security"]), /max-age=/);
     const config = (await https(`https://${settings.elementHost}/config.json`)).json<{ default_server_config: Record<string, { base_url: string }> }>();
     assert.equal(config.default_server_config["m.homeserver"].base_url, `https://${settings.matrixHost}`);
+  });
+
+  it("only root can change Caddy's config: its admin endpoint is a socket no service account reaches", () => {
+    const socket = PATHS.caddyAdminSocket;
+    const load = (account: string) => droplet.exec(["runuser", "-u", account, "--", "curl", "-sS", "-m", "5", "--unix-socket", socket,
+      "-H", "content-type: application/json", "-d", '{"apps":{}}', "http://admin/load"]);
+    for (const account of ["nobody", "synapse", "postgres"]) {
+      const r = load(account);
+      assert.notEqual(r.code, 0, `${account} reached Caddy's admin socket`);
+      assert.match(r.stderr, /Permission denied|Couldn't connect/, account);
+      const tcp = droplet.exec(["runuser", "-u", account, "--", "curl", "-sS", "-m", "5", "http://127.0.0.1:2019/config/"]);
+      assert.notEqual(tcp.code, 0, `${account} reached an admin endpoint on TCP`);
+    }
+    // Root (the payload's reload, matrixctl) still can: the config it reads back is the live one.
+    const config = droplet.exec(["curl", "-sS", "-m", "5", "--unix-socket", socket, "http://admin/config/apps/http/servers"]);
+    assert.equal(config.code, 0, config.stderr);
+    assert.match(config.stdout, new RegExp(settings.matrixHost.replace(/\./g, "\\.")));
   });
 
   it("measures the memory of Synapse, PostgreSQL and Caddy after warm-up (PSS per service), within the size's RAM", async () => {

@@ -118,7 +118,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     fs.writeFileSync(path.join(elementRoot, "config.json"), renderElementConfig(settings));
     const caddyfile = path.join(caddyDir, "Caddyfile");
     fs.mkdirSync(caddyDir, { recursive: true });
-    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `127.0.0.1:${site.port}`, elementRoot }));
+    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `127.0.0.1:${site.port}`, elementRoot, adminSocket: path.join(caddyDir, "admin.sock") }));
     caddy = startProcess("caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], {
       ...process.env, HOME: caddyDir, XDG_DATA_HOME: path.join(caddyDir, "data"), XDG_CONFIG_HOME: path.join(caddyDir, "config"),
     });
@@ -366,5 +366,32 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     const apex = await request(`${APEX}/`, ca);
     assert.equal(apex.status, 302);
     assert.equal(apex.headers.location, "https://element.example.test/");
+  });
+
+  it("every HTTPS answer, on every host and port and of every status, has HSTS, no Server header and no HTTP/3 offer", async () => {
+    const urls = [
+      `${ELEMENT}/`, `${ELEMENT}/no-such-file.js`, `${APEX}/.well-known/matrix/server`, `${APEX}/`,
+      `${MATRIX}/_matrix/client/versions`, `${MATRIX}/nothing-here`, `${MATRIX}/_synapse/admin/v1/server_version`,
+      `${APEX}:8448/_matrix/key/v2/server`, `${MATRIX}:8448/_matrix/federation/v1/version`, `${MATRIX}:8448/elsewhere`,
+    ];
+    const statuses = new Set<number>();
+    for (const url of urls) {
+      const r = await request(url, ca);
+      statuses.add(r.status);
+      assert.match(String(r.headers["strict-transport-security"]), /^max-age=\d{7,}/, `HSTS on ${url} (${r.status})`);
+      assert.equal(r.headers.server, undefined, `no Server header on ${url} (${r.status}): ${r.headers.server}`);
+      assert.equal(r.headers["alt-svc"], undefined, `no HTTP/3 offer on ${url}`);
+    }
+    assert.deepEqual([...statuses].sort(), [200, 302, 404], "answers of each kind were checked");
+  });
+
+  it("takes config changes only on its admin socket, not on TCP", async () => {
+    const socket = path.join(dir, "caddy", "admin.sock");
+    assert.ok(fs.statSync(socket).isSocket(), "the admin endpoint is a unix socket");
+    const config = run("curl", ["-sS", "--unix-socket", socket, "http://admin/config/"]);
+    assert.equal(config.code, 0, config.stderr);
+    assert.ok("apps" in JSON.parse(config.stdout), "the socket serves Caddy's config");
+    const tcp = run("curl", ["-sS", "-m", "3", "http://127.0.0.1:2019/config/"]);
+    assert.notEqual(tcp.code, 0, "nothing answers on 127.0.0.1:2019");
   });
 });
