@@ -4,6 +4,7 @@
  * with a password Pulumi generates.
  */
 import { BACKUP_SERVICE } from "./backups";
+import { OPTIONAL_SERVICE } from "./optional";
 import { RenderedFile } from "./formats";
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { POSTGRESQL_MAJOR } from "./versions";
@@ -31,6 +32,7 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
     volume: PATHS.volume,
     elementRoot: PATHS.elementRoot,
     lastBackupFile: `${PATHS.stateDir}/backup.done`,
+    optionalPending: PATHS.optionalPending,
     units: [SYNAPSE_SERVICE, postgres, "caddy", `${BACKUP_SERVICE}.timer`, ...(settings.turn ? [TURN_SERVICE] : [])],
     // [host, port]: what clients see on each TLS port (coturn serves a copy of Caddy's certificate).
     certificates: [
@@ -38,7 +40,7 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
       ...(settings.turn ? [[settings.turn.host, TURN_TLS_PORT]] : []),
     ],
     logUnits: {
-      synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: "caddy", backup: BACKUP_SERVICE, "cloud-init": "cloud-final",
+      synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: "caddy", backup: BACKUP_SERVICE, "cloud-init": "cloud-final", optional: OPTIONAL_SERVICE,
       ...(settings.turn ? { turn: TURN_SERVICE } : {}),
     },
   };

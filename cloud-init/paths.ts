@@ -73,6 +73,8 @@ export const PATHS = {
 
   /** Bookkeeping of the scripts (change hashes, last bootstrap and backup); on the root disk. */
   stateDir: "/var/lib/matrix-do",
+  /** Optional parts that failed and are retried (optional.ts): one file a part, named after its script. */
+  optionalPending: "/var/lib/matrix-do/pending",
 
   readme: "/root/README.txt",
 } as const;

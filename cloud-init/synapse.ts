@@ -68,6 +68,9 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     url_preview_enabled: false,
     presence: { enabled: settings.synapse.presence },
     ...tuningConfig(settings),
+    ...RATE_LIMITS,
+    // A user's name and avatar only to signed-in users: nobody probes accounts from outside.
+    require_auth_for_profile_requests: true,
     // Caddy serves /.well-known/matrix/*; Synapse need not.
     serve_server_wellknown: false,
     trusted_key_servers: [{ server_name: "matrix.org" }],
@@ -79,6 +82,27 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     suppress_key_server_warning: true,
   };
 }
+
+/**
+ * Rate limits for a small community, where many people often share one address (an office, a
+ * school, a family behind NAT): Synapse's per-address defaults (5 logins, then one every 5
+ * minutes) lock everyone there out after one person's typos. Per address they are loose; per
+ * account, and above all per failed password, strict, which is what stops guessing.
+ */
+export const RATE_LIMITS = {
+  rc_login: {
+    address: { per_second: 1, burst_count: 100 },
+    account: { per_second: 0.05, burst_count: 10 },
+    // Five wrong passwords, then one try every 5 minutes, whatever the address.
+    failed_attempts: { per_second: 0.003, burst_count: 5 },
+  },
+  // Per user: a burst of 30 (pasting, forwarding), then one a second; Synapse's 10 and 0.2/s
+  // refuse ordinary chatting.
+  rc_message: { per_second: 1, burst_count: 30 },
+  // Sign-ups with a token, often a whole group at once from one address.
+  rc_registration: { per_second: 0.5, burst_count: 50 },
+  rc_registration_token_validity: { per_second: 0.5, burst_count: 50 },
+};
 
 /** Memory settings for the droplet's size (components/tuning.ts); none at all is Synapse's stock behaviour. */
 function tuningConfig(settings: Settings): Record<string, unknown> {

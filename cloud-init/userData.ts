@@ -11,6 +11,7 @@ import * as YAML from "yaml";
 import { asset } from "./assets";
 import { backupEnv, backupFiles } from "./backups";
 import { renderCaddyfile } from "./caddy";
+import { OPTIONAL_SERVICE, optionalFiles } from "./optional";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
 import { matrixctlFiles, OPS_USER } from "./matrixctl";
@@ -39,6 +40,7 @@ export const SCRIPT_FILES = [
   "create-admin.sh",
   "start-turn.sh",
   "turn-certificate.sh",
+  "retry-optional.sh",
   "backup-lib.sh",
   "backup.sh",
   "restore.sh",
@@ -65,6 +67,8 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     VOLUME_WAIT_SECONDS: 600,
     STATE_BINDS: Object.entries(PATHS.stateBinds).map(([name, target]) => `${name}:${target}`).join(" "),
     MATRIX_STATE_DIR: PATHS.stateDir,
+    OPTIONAL_PENDING: PATHS.optionalPending,
+    OPTIONAL_SERVICE,
     SWAP_FILE: PATHS.swapFile,
     SWAP_MB: settings.droplet.swapMb,
     PG_MAJOR: POSTGRESQL_MAJOR,
@@ -191,6 +195,7 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
   return [
     ...systemFiles(settings),
     ...swapFiles(),
+    ...optionalFiles(),
     { path: PATHS.postgresTuning, content: renderPostgresTuning(settings), permissions: "0644" },
     { path: PATHS.postgresSetupSql, content: renderPostgresSetupSql(secrets), permissions: "0600" },
     ...synapseFiles(settings, secrets),

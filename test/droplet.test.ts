@@ -429,6 +429,36 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.ok(admin);
   });
 
+  it("a droplet replaced while Element's download host is down: the homeserver answers, the admin logs in; Element arrives by itself once the host is back", async () => {
+    world.elementMirror.available = false;
+    try {
+      await droplet.poweroff();
+      droplet.destroy();
+      await bootDroplet("replacement while Element's host is down");
+      assert.ok(await login(settings.adminUser, secrets.adminPassword), "the admin logs in");
+      const token = await login(alice.user, alice.password);
+      assert.deepEqual(await history(token), sent);
+      assert.equal((await https(`https://${settings.elementHost}/`)).status, 404, "no Element yet");
+      assert.match(droplet.cloudInitOutput(400), /install-element\.sh failed; the homeserver goes on without it/);
+      const pending = matrixctl(["status"]);
+      assert.notEqual(pending.code, 0, "a pending part is a problem");
+      assert.match(pending.stdout, /Element Web\s+not installed/);
+      assert.match(pending.stdout, /pending install-element\.sh\s+failed since \d{4}-/);
+      assert.equal(droplet.exec(["systemctl", "is-active", "matrix-optional.timer"]).stdout.trim(), "active");
+    } finally {
+      world.elementMirror.available = true;
+    }
+    const back = Date.now();
+    await waitUntil("Element installed by the retry timer", 180, async () => (await https(`https://${settings.elementHost}/`)).status === 200, 2000);
+    const after = seconds(Date.now() - back);
+    log(`Element installed by the retry timer ${after} s after its host came back`);
+    assert.ok(after <= 150, `${after} s`);
+    await waitUntil("the retry timer stopped", 60, async () => droplet.exec(["systemctl", "is-active", "matrix-optional.timer"]).stdout.trim() === "inactive");
+    const status = matrixctl(["status"]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.doesNotMatch(status.stdout, /pending/);
+  });
+
   it(`replacing it with Synapse ${NEWEST_SYNAPSE} (from ${PREVIOUS_SYNAPSE}) migrates the database and keeps the data`, async () => {
     const deltas = () => Number(droplet.exec(["runuser", "-u", "postgres", "--", "psql", "-d", "synapse", "-Atc",
       "SELECT count(*) FROM applied_schema_deltas"]).stdout.trim());

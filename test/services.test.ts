@@ -289,6 +289,55 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
   });
 
+  describe("rate limits for a community behind one address", () => {
+    const nat = "198.51.100.200";
+    const login = async (user: string, password: string, from = nat) => (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+      method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": from },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+    }));
+    const people = Array.from({ length: 50 }, (_, i) => ({ user: `member${i}`, password: crypto.randomBytes(12).toString("hex") }));
+
+    before(async () => {
+      for (const p of people) {
+        const r = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(`@${p.user}:example.test`)}`, {
+          method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ password: p.password }),
+        });
+        assert.equal(r.status, 201, await r.text());
+      }
+    });
+
+    it("50 people log in from one address at once, and one of them sends 20 messages in a row: no 429", async () => {
+      const statuses = await Promise.all(people.map(async (p) => (await login(p.user, p.password)).status));
+      assert.deepEqual(statuses, people.map(() => 200));
+      const token = ((await (await login(people[0].user, people[0].password)).json()) as { access_token: string }).access_token;
+      const room = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/createRoom`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}",
+      })).json() as { room_id: string };
+      const sends: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        sends.push((await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/rooms/${encodeURIComponent(room.room_id)}/send/m.room.message/t${i}`, {
+          method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ msgtype: "m.text", body: `message ${i}` }),
+        })).status);
+      }
+      assert.deepEqual(sends, sends.map(() => 200));
+    });
+
+    it("guessing one account's password is stopped after 5 tries, from any address; the others at that address still log in", async () => {
+      const victim = people[1];
+      const guesses: number[] = [];
+      for (let i = 0; i < 8; i++) guesses.push((await login(victim.user, `guess-${i}`, i % 2 ? nat : `203.0.113.${i}`)).status);
+      assert.deepEqual(guesses.slice(0, 5), [403, 403, 403, 403, 403]);
+      assert.deepEqual(guesses.slice(5), [429, 429, 429], "then refused before the password is checked");
+      assert.equal((await login(victim.user, victim.password, "203.0.113.99")).status, 429, "the right password waits too");
+      assert.equal((await login(people[2].user, people[2].password)).status, 200, "another person at the same address");
+    });
+
+    it("a profile is not shown without signing in", async () => {
+      const r = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/profile/${encodeURIComponent("@matrixctl:example.test")}`);
+      assert.equal(r.status, 401);
+    });
+  });
+
   it("refuses public registration and guest access", async () => {
     const register = await request(`${MATRIX}/_matrix/client/v3/register`, ca, {
       method: "POST", headers: { "content-type": "application/json" },

@@ -18,12 +18,12 @@ systemctl enable matrix-swap.service >/dev/null 2>&1
 if systemctl is-active --quiet matrix-swap.service; then "$here/setup-swap.sh"; else systemctl start matrix-swap.service; fi
 "$here/setup-postgres.sh"
 "$here/install-synapse.sh"
-# The homeserver answers first; Element's download (seconds, from another host) comes after,
-# so a replaced droplet is back sooner and Element's site is briefly empty instead.
 "$here/start-caddy.sh"
 "$here/create-admin.sh"
-"$here/install-element.sh"
-"$here/start-turn.sh"
+# The homeserver answers first. Element's download (from another host) and TURN come after,
+# and either may fail without stopping the rest: it is retried until it succeeds.
+optional install-element.sh
+optional start-turn.sh
 
 systemctl daemon-reload
 systemctl enable --now matrix-metadata-guard.service matrix-backup.timer >/dev/null 2>&1

@@ -48,3 +48,18 @@ own_tree() {
   local dir=$1 user=$2
   find "$dir" -xdev \( \! -user "$user" -o \! -group "$user" \) -exec chown -h "$user:$user" {} +
 }
+
+# optional SCRIPT: run a part the homeserver does not need (Element, TURN) from this directory.
+# If it fails, the caller goes on: the part is pending, and $OPTIONAL_SERVICE.timer (every minute
+# while anything is pending) runs it again until it succeeds (retry-optional.sh).
+optional() {
+  local script=$1
+  mkdir -p "$OPTIONAL_PENDING"
+  if "$(dirname "${BASH_SOURCE[0]}")/$script"; then
+    rm -f "$OPTIONAL_PENDING/$script"
+    return 0
+  fi
+  [ -f "$OPTIONAL_PENDING/$script" ] || date -u +%FT%TZ >"$OPTIONAL_PENDING/$script"
+  log "$script failed; the homeserver goes on without it, and $OPTIONAL_SERVICE.timer retries it every minute"
+  systemctl start "$OPTIONAL_SERVICE.timer" || log "could not start $OPTIONAL_SERVICE.timer"
+}

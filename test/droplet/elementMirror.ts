@@ -10,6 +10,8 @@ import { run } from "../fixtures";
 import { TestCa } from "./testPki";
 
 export interface ElementMirror {
+  /** Set to false for an outage of the download host: every request then gets 503. */
+  available: boolean;
   base: string;
   keyUrl: string;
   fingerprint: string;
@@ -52,7 +54,9 @@ export async function startElementMirror(
   fs.writeFileSync(path.join(files, "release-key.asc"), gpg("--armor", "--export", fingerprint));
 
   const tls = ca.issue("element-mirror", [advertisedIp]);
+  let mirror: ElementMirror;
   const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    if (!mirror.available) return void res.writeHead(503).end();
     const file = path.join(files, path.normalize(decodeURIComponent(new URL(req.url!, "https://x").pathname)));
     if (!file.startsWith(files) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return void res.writeHead(404).end();
     res.writeHead(200, { "content-length": fs.statSync(file).size });
@@ -61,7 +65,7 @@ export async function startElementMirror(
   });
   await new Promise<void>((resolve) => server.listen(port, listenIp, resolve));
   const base = `https://${advertisedIp}:${port}`;
-  return { base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => {
+  return mirror = { available: true, base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => {
     server.close(() => r());
     // A droplet that went away without closing its connection would hold close() forever.
     server.closeAllConnections();

@@ -45,6 +45,8 @@ export interface World {
   otherAddress?: DropletAddress;
   ca: TestCa;
   pebble: Pebble;
+  /** Where droplets download Element from (its `available` makes an outage). */
+  elementMirror: ElementMirror;
   /** Pebble's root: what a client trusts to reach the droplets. */
   trust: string;
   /** The args that differ from production, and nothing else: each a setting of the renderer. */
@@ -80,7 +82,7 @@ export async function startWorld(dir: string, options: { otherServer?: boolean }
     elementKeyFingerprint: mirror.fingerprint,
   };
   return {
-    dir, network, address, otherAddress, ca, pebble, trust: pebble.issuingRoot, testArgs,
+    dir, network, address, otherAddress, ca, pebble, trust: pebble.issuingRoot, testArgs, elementMirror: mirror,
     async close() {
       await mirror.close();
       await pebble.stop();

@@ -1,0 +1,38 @@
+/**
+ * Parts the homeserver does not need to answer (Element's download, TURN): the bootstrap runs
+ * them after PostgreSQL, Synapse, Caddy and the admin account, and one that fails does not stop
+ * it. It stays pending (a file in PATHS.optionalPending, named after its script) and a timer,
+ * started only while something is pending, runs it again until it succeeds.
+ */
+import { RenderedFile, renderUnit } from "./formats";
+import { PATHS } from "./paths";
+
+export const OPTIONAL_SERVICE = "matrix-optional";
+/** How often a pending part is tried again. */
+export const OPTIONAL_RETRY = "1min";
+
+export function optionalFiles(): RenderedFile[] {
+  return [
+    {
+      path: `/etc/systemd/system/${OPTIONAL_SERVICE}.service`,
+      content: renderUnit({
+        Unit: {
+          Description: "Retry the optional parts of the Matrix homeserver that failed (Element, TURN)",
+          After: "network-online.target",
+          Wants: "network-online.target",
+        },
+        Service: { Type: "oneshot", ExecStart: `${PATHS.scriptsDir}/retry-optional.sh` },
+      }),
+      permissions: "0644",
+    },
+    {
+      path: `/etc/systemd/system/${OPTIONAL_SERVICE}.timer`,
+      content: renderUnit({
+        Unit: { Description: "Retry the optional parts of the Matrix homeserver while one is pending" },
+        // No [Install]: lib.sh's `optional` starts it when a part fails, retry-optional.sh stops it.
+        Timer: { OnActiveSec: OPTIONAL_RETRY, OnUnitActiveSec: OPTIONAL_RETRY },
+      }),
+      permissions: "0644",
+    },
+  ];
+}
