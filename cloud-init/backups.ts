@@ -4,6 +4,7 @@
  * is in scripts/backup.sh and scripts/restore.sh.
  */
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
+import { sandbox } from "./sandbox";
 import { PATHS } from "./paths";
 import { Secrets, Settings } from "./settings";
 
@@ -47,6 +48,12 @@ export function backupFiles(settings: Settings, secrets: Secrets): RenderedFile[
           // A backup must not starve the homeserver of CPU or disk.
           Nice: "10",
           IOSchedulingClass: "idle",
+          // Root, to read every service's data and dump the database as postgres, and no more.
+          ...sandbox({
+            asRoot: true,
+            writable: [PATHS.stateBinds.backups, PATHS.stateDir],
+            capabilities: ["CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID"],
+          }),
         },
       }),
       permissions: "0644",

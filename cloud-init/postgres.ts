@@ -14,6 +14,9 @@ export function renderPostgresTuning(settings: Settings): string {
     renderPostgresConf({
       listen_addresses: "localhost",
       password_encryption: "scram-sha-256",
+      // No JIT: Synapse's queries are short, and the service may not write code to memory and
+      // run it (MemoryDenyWriteExecute, sandbox.ts).
+      jit: "off",
       ...(t ? {
         max_connections: t.maxConnections,
         shared_buffers: `${t.sharedBuffersMb}MB`,

@@ -7,6 +7,7 @@
  */
 import * as YAML from "yaml";
 import { RenderedFile, renderUnit } from "./formats";
+import { sandbox } from "./sandbox";
 import { PATHS, SYNAPSE_METRICS_PORT, SYNAPSE_PORT } from "./paths";
 import { SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
@@ -257,14 +258,7 @@ export function renderSynapseUnit(settings: Settings): string {
       RestartSec: "3",
       TimeoutStartSec: "300",
       SyslogIdentifier: "synapse",
-      NoNewPrivileges: "yes",
-      ProtectSystem: "strict",
-      ProtectHome: "yes",
-      PrivateTmp: "yes",
-      PrivateDevices: "yes",
-      ProtectKernelTunables: "yes",
-      ProtectControlGroups: "yes",
-      ReadWritePaths: PATHS.synapseData,
+      ...sandbox({ writable: [PATHS.synapseData] }),
     },
     Install: { WantedBy: "multi-user.target" },
   });

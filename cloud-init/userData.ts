@@ -15,6 +15,7 @@ import { OPTIONAL_SERVICE, optionalFiles } from "./optional";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
 import { matrixctlFiles, OPS_USER } from "./matrixctl";
+import { sandbox } from "./sandbox";
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { renderPostgresSetupSql, renderPostgresTuning } from "./postgres";
 import { renderRootReadme } from "./readme";
@@ -142,6 +143,8 @@ export function systemFiles(settings: Settings): RenderedFile[] {
           // The admin socket's directory: Caddy's account alone (and root) may enter it.
           RuntimeDirectory: path.basename(PATHS.caddyRuntimeDir),
           RuntimeDirectoryMode: "0700",
+          // Ports 80 and 443, without root.
+          ...sandbox({ writable: [PATHS.stateBinds.caddy], capabilities: ["CAP_NET_BIND_SERVICE"] }),
           ExecReload: ["", `/usr/bin/caddy reload --adapter caddyfile --config ${PATHS.caddyfile} --force`],
         },
       }),
@@ -149,7 +152,15 @@ export function systemFiles(settings: Settings): RenderedFile[] {
     },
     {
       path: "/etc/systemd/system/postgresql@.service.d/50-matrix-do.conf",
-      content: renderUnit({ Unit: { RequiresMountsFor: "/var/lib/postgresql /etc/postgresql" } }),
+      content: renderUnit({
+        Unit: { RequiresMountsFor: "/var/lib/postgresql /etc/postgresql" },
+        Service: {
+          // Debian's unit starts pg_ctlcluster as root, which then becomes postgres: start it as postgres.
+          User: "postgres",
+          Group: "postgres",
+          ...sandbox({ writable: [PATHS.stateBinds.postgresql, "/run/postgresql", "/var/log/postgresql"], loopbackOnly: true }),
+        },
+      }),
       permissions: "0644",
     },
     {

@@ -141,6 +141,20 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.equal(failed, "", `failed units:\n${failed}`);
   });
 
+  it("sandboxes the services: systemd-analyze security rates each ≤ 4.0", () => {
+    const exposure = (unit: string) => {
+      const r = droplet.exec(["systemd-analyze", "security", "--no-pager", unit]);
+      const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.stdout);
+      assert.ok(m, `${unit}: ${r.stdout.slice(-400)}${r.stderr}`);
+      return Number(m[1]);
+    };
+    const bounded = ["matrix-synapse.service", "caddy.service", "postgresql@17-main.service", "matrix-backup.service"];
+    const others = ["matrix-optional.service", "matrix-turn-certificate.service", "matrix-swap.service", "matrix-metadata-guard.service"];
+    const scores = Object.fromEntries([...bounded, ...others].map((unit) => [unit, exposure(unit)]));
+    log(`systemd-analyze security: ${Object.entries(scores).map(([unit, score]) => `${unit} ${score}`).join(", ")}`);
+    for (const unit of bounded) assert.ok(scores[unit] <= 4.0, `${unit}: exposure ${scores[unit]}`);
+  });
+
   it("keeps the database, media, certificates and ACME account on the volume", () => {
     assert.ok(fs.existsSync(path.join(volumeDir, "postgresql", "17", "main", "PG_VERSION")));
     assert.ok(fs.existsSync(path.join(volumeDir, "postgresql-etc", "17", "main", "postgresql.conf")));
@@ -785,6 +799,9 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     log(`TURN turned on in place (coturn installed, certificate obtained): ${seconds(Date.now() - started)} s`);
     assert.equal(droplet.exec(["systemctl", "is-active", "coturn"]).stdout.trim(), "active");
     assert.equal(droplet.exec(["systemctl", "is-enabled", "coturn", "matrix-turn-certificate.timer"]).stdout.trim(), "enabled\nenabled");
+    const coturnExposure = Number(/Overall exposure level for \S+: (\d+\.\d+)/.exec(droplet.exec(["systemd-analyze", "security", "--no-pager", "coturn.service"]).stdout)?.[1]);
+    log(`systemd-analyze security: coturn.service ${coturnExposure}`);
+    assert.ok(coturnExposure <= 4.0, `coturn: exposure ${coturnExposure}`);
     const listening = droplet.exec(["ss", "-Hlnu", "sport", "= :3478"]).stdout;
     assert.match(listening, new RegExp(`${address.ip.replace(/\./g, "\\.")}:3478`), "on the droplet's own address");
 

@@ -226,7 +226,8 @@ describe("sizing: tuned and stock", () => {
     assert.doesNotMatch(stock.unit, /LD_PRELOAD/);
     for (const key of ["caches", "limit_remote_rooms"]) assert.equal(key in stock.homeserver, false, key);
     assert.deepEqual([stock.database.cp_min, stock.database.cp_max], [undefined, undefined]);
-    assert.deepEqual(stock.postgres.split("\n").filter((l) => /^[a-z]/.test(l)), ["listen_addresses = 'localhost'", "password_encryption = 'scram-sha-256'"]);
+    // Not memory settings: loopback, SCRAM, and no JIT (the sandbox forbids writable code).
+    assert.deepEqual(stock.postgres.split("\n").filter((l) => /^[a-z]/.test(l)), ["listen_addresses = 'localhost'", "password_encryption = 'scram-sha-256'", "jit = 'off'"]);
   });
 
   for (const size of ["s-1vcpu-1gb", "s-1vcpu-2gb", "s-2vcpu-4gb"]) {

@@ -9,7 +9,7 @@ export RESTIC_PASSWORD_FILE RESTIC_CACHE_DIR="$MATRIX_STATE_DIR/restic-cache"
 
 # One backup or restore at a time.
 take_backup_lock() {
-  exec 9>/run/matrix-backup.lock
+  exec 9>"$MATRIX_STATE_DIR/backup.lock"
   flock -n 9 || die "another backup or restore is running"
 }
 

@@ -1,0 +1,64 @@
+/**
+ * systemd sandboxing for the services the payload runs or configures: each gets the same strict
+ * base and names only what it needs (paths it writes, capabilities, address families, whom it
+ * talks to). test/droplet.test.ts measures every unit with `systemd-analyze security`.
+ */
+
+export interface SandboxNeeds {
+  /** Paths it writes; the rest of the file system is read-only (ProtectSystem=strict). */
+  writable?: string[];
+  /** Capabilities it keeps; none when unset. */
+  capabilities?: string[];
+  /** Socket families beyond AF_UNIX, AF_INET and AF_INET6 (AF_NETLINK to read its addresses). */
+  extraAddressFamilies?: string[];
+  /** Only loopback, no other address, in or out (PostgreSQL). */
+  loopbackOnly?: boolean;
+  /** It writes code to memory and runs it (a JIT): MemoryDenyWriteExecute stays off. */
+  writesExecutableMemory?: boolean;
+  /** It runs as root and acts on other accounts' files and processes (backups): keep what that needs. */
+  asRoot?: boolean;
+}
+
+/**
+ * The [Service] settings. Settings that are lists start with an empty assignment, which drops
+ * whatever the packaged unit had: the same output serves a unit of ours and a drop-in on a
+ * package's unit (Caddy, PostgreSQL, coturn).
+ */
+export function sandbox(needs: SandboxNeeds = {}): Record<string, string | string[]> {
+  const capabilities = needs.capabilities ?? [];
+  const list = (...values: string[]) => ["", ...values.filter(Boolean)];
+  return {
+    NoNewPrivileges: "yes",
+    ProtectSystem: "strict",
+    ReadWritePaths: list((needs.writable ?? []).join(" ")),
+    ProtectHome: "yes",
+    PrivateTmp: "yes",
+    PrivateDevices: "yes",
+    DevicePolicy: "closed",
+    ProtectKernelTunables: "yes",
+    ProtectKernelModules: "yes",
+    ProtectKernelLogs: "yes",
+    ProtectControlGroups: "yes",
+    ProtectClock: "yes",
+    ProtectHostname: "yes",
+    // Other accounts' processes are invisible (root's backups need to see PostgreSQL's).
+    ...(needs.asRoot ? {} : { ProtectProc: "invisible", ProcSubset: "pid" }),
+    RestrictNamespaces: "yes",
+    RestrictRealtime: "yes",
+    RestrictSUIDSGID: "yes",
+    LockPersonality: "yes",
+    ...(needs.writesExecutableMemory ? {} : { MemoryDenyWriteExecute: "yes" }),
+    KeyringMode: "private",
+    UMask: "0027",
+    RestrictAddressFamilies: list(["AF_UNIX", "AF_INET", "AF_INET6", ...(needs.extraAddressFamilies ?? [])].join(" ")),
+    ...(needs.loopbackOnly ? { IPAddressAllow: list("localhost"), IPAddressDeny: list("any") } : {}),
+    SystemCallArchitectures: "native",
+    // Root's services switch accounts (runuser, through PAM, which sets limits): they keep
+    // @privileged and @resources.
+    SystemCallFilter: list("@system-service", `~@mount @swap @reboot @raw-io @module @debug @cpu-emulation @obsolete${needs.asRoot ? "" : " @privileged @resources"}`),
+    SystemCallErrorNumber: "EPERM",
+    // Empty: no capabilities at all.
+    CapabilityBoundingSet: list(capabilities.join(" ")),
+    AmbientCapabilities: list(capabilities.join(" ")),
+  };
+}
