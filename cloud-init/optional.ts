@@ -5,7 +5,9 @@
  * started only while something is pending, runs it again until it succeeds.
  */
 import { RenderedFile, renderUnit } from "./formats";
+import * as path from "path";
 import { PATHS } from "./paths";
+import { sandbox } from "./sandbox";
 
 export const OPTIONAL_SERVICE = "matrix-optional";
 /** How often a pending part is tried again. */
@@ -21,7 +23,19 @@ export function optionalFiles(): RenderedFile[] {
           After: "network-online.target",
           Wants: "network-online.target",
         },
-        Service: { Type: "oneshot", ExecStart: `${PATHS.scriptsDir}/retry-optional.sh` },
+        Service: {
+          Type: "oneshot",
+          ExecStart: `${PATHS.scriptsDir}/retry-optional.sh`,
+          // Root, writing Element's releases, TURN's files and its own bookkeeping; asking systemd
+          // to (re)start coturn needs no more than its socket.
+          ...sandbox({
+            asRoot: true, filesForOthers: true,
+            writable: [path.posix.dirname(PATHS.elementRoot), PATHS.deployDir, PATHS.stateDir],
+            capabilities: ["CAP_CHOWN", "CAP_FOWNER"],
+            // start-turn.sh asks the kernel for the droplet's address (ip route).
+            extraAddressFamilies: ["AF_NETLINK"],
+          }),
+        },
       }),
       permissions: "0644",
     },

@@ -17,6 +17,8 @@ export interface SandboxNeeds {
   writesExecutableMemory?: boolean;
   /** It runs as root and acts on other accounts' files and processes (backups): keep what that needs. */
   asRoot?: boolean;
+  /** It writes files other accounts read (Element's, read by Caddy): 0022 instead of 0027. */
+  filesForOthers?: boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export function sandbox(needs: SandboxNeeds = {}): Record<string, string | strin
     LockPersonality: "yes",
     ...(needs.writesExecutableMemory ? {} : { MemoryDenyWriteExecute: "yes" }),
     KeyringMode: "private",
-    UMask: "0027",
+    UMask: needs.filesForOthers ? "0022" : "0027",
     RestrictAddressFamilies: list(["AF_UNIX", "AF_INET", "AF_INET6", ...(needs.extraAddressFamilies ?? [])].join(" ")),
     ...(needs.loopbackOnly ? { IPAddressAllow: list("localhost"), IPAddressDeny: list("any") } : {}),
     SystemCallArchitectures: "native",

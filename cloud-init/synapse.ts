@@ -258,7 +258,8 @@ export function renderSynapseUnit(settings: Settings): string {
       RestartSec: "3",
       TimeoutStartSec: "300",
       SyslogIdentifier: "synapse",
-      ...sandbox({ writable: [PATHS.synapseData] }),
+      // pyOpenSSL's callbacks (cffi) are code written to memory at run time.
+      ...sandbox({ writable: [PATHS.synapseData], writesExecutableMemory: true }),
     },
     Install: { WantedBy: "multi-user.target" },
   });

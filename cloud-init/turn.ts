@@ -153,7 +153,12 @@ export function turnFiles(settings: Settings, secrets: Secrets): RenderedFile[] 
       path: `/etc/systemd/system/${TURN_CERTIFICATE_SERVICE}.service`,
       content: renderUnit({
         Unit: { Description: "Give coturn Caddy's certificate for the TURN name", After: "caddy.service" },
-        Service: { Type: "oneshot", ExecStart: `${PATHS.scriptsDir}/turn-certificate.sh` },
+        Service: {
+          Type: "oneshot",
+          ExecStart: `${PATHS.scriptsDir}/turn-certificate.sh`,
+          // Root, reading Caddy's certificate and writing coturn's copy (group turnserver).
+          ...sandbox({ asRoot: true, writable: [PATHS.deployDir], capabilities: ["CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_READ_SEARCH"] }),
+        },
       }),
       permissions: "0644",
     },

@@ -47,6 +47,7 @@ export const SCRIPT_FILES = [
   "restore.sh",
   "list-backups.sh",
   "apply-config.py",
+  "register-account.py",
 ];
 /** Sourced by other scripts, not run. */
 const SOURCED_SCRIPTS = ["lib.sh", "backup-lib.sh"];
@@ -175,6 +176,8 @@ export function systemFiles(settings: Settings): RenderedFile[] {
           Type: "oneshot",
           RemainAfterExit: "yes",
           ExecStart: `/usr/sbin/nft -f ${PATHS.deployDir}/metadata-guard.nft`,
+          // Root, but only to load firewall rules.
+          ...sandbox({ asRoot: true, capabilities: ["CAP_NET_ADMIN"], extraAddressFamilies: ["AF_NETLINK"] }),
         },
         Install: { WantedBy: "multi-user.target" },
       }),

@@ -136,7 +136,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
   });
 
-  it("the payload's create-admin.sh makes the admin and matrixctl accounts, and a second run changes nothing", () => {
+  it("the payload's create-admin.sh makes the admin and matrixctl accounts, leaves no session, and a second run changes nothing", () => {
     const venvRoot = path.join(dir, "opt-synapse");
     fs.mkdirSync(venvRoot, { recursive: true });
     fs.symlinkSync(SYNAPSE_VENV, path.join(venvRoot, "current"));
@@ -156,6 +156,11 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       const r = run("bash", [path.join(ROOT, "cloud-init", "scripts", "create-admin.sh")], { env: { ...process.env, MATRIX_ENV_FILE: envFile } });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stderr, /admin accounts @admin:example\.test and @matrixctl:example\.test present/);
+    }
+    // Registration's own sessions are gone: no device and no live token until someone logs in.
+    for (const table of ["devices", "access_tokens"]) {
+      const left = postgres.psql(["-d", SYNAPSE_DB.name, "-At", "-c", `SELECT count(*) FROM ${table} WHERE user_id IN ('@admin:example.test', '@matrixctl:example.test')`]);
+      assert.equal(left.stdout.trim(), "0", `${table}: ${left.stdout}${left.stderr}`);
     }
   });
 

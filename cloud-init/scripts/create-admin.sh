@@ -15,11 +15,6 @@ wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://12
 for account in "$ADMIN_USER:$ADMIN_PASSWORD_FILE" "$OPS_USER:$OPS_PASSWORD_FILE"; do
   user=${account%%:*}
   [ "$(account_exists "$user")" = 1 ] && continue
-  "$SYNAPSE_VENV_ROOT/current/bin/register_new_matrix_user" \
-    --config "$SYNAPSE_CONF_D/10-secrets.yaml" \
-    --user "$user" \
-    --password-file "${account#*:}" \
-    --admin --exists-ok \
-    "http://127.0.0.1:$SYNAPSE_PORT"
+  "$(dirname "$0")/register-account.py" "$SYNAPSE_CONF_D/10-secrets.yaml" "http://127.0.0.1:$SYNAPSE_PORT" "$user" "${account#*:}"
 done
 log "admin accounts @$ADMIN_USER:$SERVER_NAME and @$OPS_USER:$SERVER_NAME present"
