@@ -21,7 +21,9 @@ if systemctl is-active --quiet matrix-swap.service; then "$here/setup-swap.sh"; 
 "$here/start-caddy.sh"
 "$here/create-admin.sh"
 # The homeserver answers first. Element's download (from another host) and TURN come after,
-# and either may fail without stopping the rest: it is retried until it succeeds.
+# and either may fail without stopping the rest: it is retried until it succeeds, by a
+# sandboxed service that may write only in directories that exist.
+mkdir -p "$ELEMENT_RELEASES"
 optional install-element.sh
 optional start-turn.sh
 

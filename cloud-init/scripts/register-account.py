@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import sys
+import urllib.error
 import urllib.request
 
 import yaml
@@ -36,7 +37,13 @@ def main():
     nonce = call("GET", url)["nonce"]
     # Synapse's scheme: HMAC-SHA1 over nonce, user, password and "admin", NUL-separated.
     mac = hmac.new(secret.encode(), b"\x00".join(p.encode() for p in (nonce, user, password, "admin")), hashlib.sha1)
-    reply = call("POST", url, {"nonce": nonce, "username": user, "password": password, "admin": True, "mac": mac.hexdigest()})
+    try:
+        reply = call("POST", url, {"nonce": nonce, "username": user, "password": password, "admin": True, "mac": mac.hexdigest()})
+    except urllib.error.HTTPError as e:
+        if json.load(e).get("errcode") == "M_USER_IN_USE":
+            print(f"@{user} exists already", file=sys.stderr)
+            return
+        raise
     call("POST", f"{base}/_matrix/client/v3/logout", {}, reply["access_token"])
     print(f"registered {reply['user_id']} (admin), its registration session logged out", file=sys.stderr)
 
