@@ -5,7 +5,6 @@
  * started only while something is pending, runs it again until it succeeds.
  */
 import { RenderedFile, renderUnit } from "./formats";
-import * as path from "path";
 import { PATHS } from "./paths";
 import { sandbox } from "./sandbox";
 
@@ -30,7 +29,7 @@ export function optionalFiles(): RenderedFile[] {
           // to (re)start coturn needs no more than its socket.
           ...sandbox({
             asRoot: true, filesForOthers: true,
-            writable: [path.posix.dirname(PATHS.elementRoot), PATHS.deployDir, PATHS.stateDir],
+            writable: [PATHS.elementReleases, PATHS.deployDir, PATHS.stateDir],
             capabilities: ["CAP_CHOWN", "CAP_FOWNER"],
             // start-turn.sh asks the kernel for the droplet's address (ip route).
             extraAddressFamilies: ["AF_NETLINK"],

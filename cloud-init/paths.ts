@@ -6,6 +6,10 @@
  */
 /** Synapse's virtualenvs, one a release; on the volume, so a new droplet of the same release installs nothing. */
 const SYNAPSE_VENV_ROOT = "/opt/synapse";
+/** Element Web's releases, one a directory, and the link to the one served. */
+const ELEMENT_RELEASES = "/var/www";
+/** Caddy's runtime directory, which holds its admin socket. */
+const CADDY_RUNTIME_DIR = "/run/caddy";
 
 export const PATHS = {
   volume: "/mnt/matrix",
@@ -41,7 +45,8 @@ export const PATHS = {
   synapseData: "/var/lib/synapse",
   synapseMedia: "/var/lib/synapse/media",
 
-  elementRoot: "/var/www/element",
+  elementReleases: ELEMENT_RELEASES,
+  elementRoot: `${ELEMENT_RELEASES}/element`,
   elementConfig: "/etc/matrix/element-config.json",
 
   /** Backups: an encrypted restic repository on the volume, and the scratch space a dump is made in. */
@@ -66,8 +71,8 @@ export const PATHS = {
    * only Caddy's account (and root) may enter, instead of TCP 127.0.0.1:2019, open to every
    * local account.
    */
-  caddyRuntimeDir: "/run/caddy",
-  caddyAdminSocket: "/run/caddy/admin.sock",
+  caddyRuntimeDir: CADDY_RUNTIME_DIR,
+  caddyAdminSocket: `${CADDY_RUNTIME_DIR}/admin.sock`,
   /** Where Caddy (HOME=/var/lib/caddy) keeps the certificates it obtains. */
   caddyCertificates: "/var/lib/caddy/.local/share/caddy/certificates",
 

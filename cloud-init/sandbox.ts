@@ -13,7 +13,7 @@ export interface SandboxNeeds {
   extraAddressFamilies?: string[];
   /** Only loopback, no other address, in or out (PostgreSQL). */
   loopbackOnly?: boolean;
-  /** It writes code to memory and runs it (a JIT): MemoryDenyWriteExecute stays off. */
+  /** It writes code to memory and runs it (a JIT, or cffi's callbacks in Synapse): MemoryDenyWriteExecute stays off. */
   writesExecutableMemory?: boolean;
   /** It runs as root and acts on other accounts' files and processes (backups): keep what that needs. */
   asRoot?: boolean;

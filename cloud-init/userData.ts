@@ -93,7 +93,7 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     ELEMENT_SIGNATURE_URL: settings.element.signatureUrl,
     ELEMENT_KEY_URL: settings.element.keyUrl,
     ELEMENT_KEY_FINGERPRINT: settings.element.keyFingerprint,
-    ELEMENT_RELEASES: path.posix.dirname(PATHS.elementRoot),
+    ELEMENT_RELEASES: PATHS.elementReleases,
     ELEMENT_ROOT: PATHS.elementRoot,
     ELEMENT_CONFIG: PATHS.elementConfig,
     CADDYFILE: PATHS.caddyfile,

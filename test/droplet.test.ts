@@ -141,13 +141,15 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.equal(failed, "", `failed units:\n${failed}`);
   });
 
+  /** A unit's overall exposure by `systemd-analyze security` on the droplet (0 best, 10 worst). */
+  function exposure(unit: string): number {
+    const r = droplet.exec(["systemd-analyze", "security", "--no-pager", unit]);
+    const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.stdout);
+    assert.ok(m, `${unit}: ${r.stdout.slice(-400)}${r.stderr}`);
+    return Number(m[1]);
+  }
+
   it("sandboxes the services: systemd-analyze security rates each ≤ 4.0", () => {
-    const exposure = (unit: string) => {
-      const r = droplet.exec(["systemd-analyze", "security", "--no-pager", unit]);
-      const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.stdout);
-      assert.ok(m, `${unit}: ${r.stdout.slice(-400)}${r.stderr}`);
-      return Number(m[1]);
-    };
     // coturn and matrix-turn-certificate exist with TURN on: measured where it is turned on, below.
     const bounded = [
       "matrix-synapse.service", "caddy.service", "postgresql@17-main.service", "matrix-backup.service",
@@ -806,9 +808,9 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     assert.equal(droplet.exec(["systemctl", "is-active", "coturn"]).stdout.trim(), "active");
     assert.equal(droplet.exec(["systemctl", "is-enabled", "coturn", "matrix-turn-certificate.timer"]).stdout.trim(), "enabled\nenabled");
     for (const unit of ["coturn.service", "matrix-turn-certificate.service"]) {
-      const exposure = Number(/Overall exposure level for \S+: (\d+\.\d+)/.exec(droplet.exec(["systemd-analyze", "security", "--no-pager", unit]).stdout)?.[1]);
-      log(`systemd-analyze security: ${unit} ${exposure}`);
-      assert.ok(exposure <= 4.0, `${unit}: exposure ${exposure}`);
+      const score = exposure(unit);
+      log(`systemd-analyze security: ${unit} ${score}`);
+      assert.ok(score <= 4.0, `${unit}: exposure ${score}`);
     }
     const listening = droplet.exec(["ss", "-Hlnu", "sport", "= :3478"]).stdout;
     assert.match(listening, new RegExp(`${address.ip.replace(/\./g, "\\.")}:3478`), "on the droplet's own address");
