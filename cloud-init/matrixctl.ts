@@ -9,10 +9,9 @@ import { RenderedFile } from "./formats";
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { POSTGRESQL_MAJOR } from "./versions";
 import { Secrets, Settings } from "./settings";
-import { SYNAPSE_SERVICE } from "./synapse";
+import { OPS_USER, SYNAPSE_SERVICE } from "./synapse";
 import { TURN_SERVICE, TURN_TLS_PORT } from "./turn";
 
-export const OPS_USER = "matrixctl";
 /** Where matrixctl keeps its access token (tmpfs: a fresh login after every boot). */
 export const MATRIXCTL_TOKEN_FILE = "/run/matrixctl/token";
 

@@ -31,6 +31,8 @@ export const PATHS = {
   swapFile: "/swapfile",
   postgresSetupSql: "/etc/matrix/postgres-setup.sql",
   scriptsDir: "/usr/local/lib/matrix",
+  /** The files nothing reads before the bootstrap, in one gzipped document (userData.ts), unpacked by apply-config.py. */
+  filesBundle: "/usr/local/lib/matrix/files.json",
   extraCaDir: "/usr/local/share/ca-certificates/matrix",
 
   synapseConfigDir: "/etc/synapse",
@@ -39,6 +41,8 @@ export const PATHS = {
   synapseSigningKey: "/etc/synapse/signing.key",
   synapseRequirements: "/etc/synapse/requirements.txt",
   synapseAdminPassword: "/etc/synapse/admin-password",
+  /** Synapse modules of our own (cloud-init/synapse-modules), on Synapse's PYTHONPATH. */
+  synapseModules: "/usr/local/lib/matrix/synapse-modules",
   synapseVenvRoot: SYNAPSE_VENV_ROOT,
   /** Downloads kept on the volume (Synapse's wheels, hash-checked on use): a new droplet installs without fetching them again. */
   downloadCache: "/mnt/matrix/cache",

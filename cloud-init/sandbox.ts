@@ -19,7 +19,16 @@ export interface SandboxNeeds {
   asRoot?: boolean;
   /** It writes files other accounts read (Element's, read by Caddy): 0022 instead of 0027. */
   filesForOthers?: boolean;
+  /** It makes files in / itself (the swap file): only /usr, /boot and /etc stay read-only. */
+  writesRootDirectory?: boolean;
+  /** It talks to nobody: no network at all, unix sockets only (journald). */
+  offline?: boolean;
+  /** System call groups it needs beyond @system-service, e.g. @swap. */
+  systemCalls?: string[];
 }
+
+/** Groups no service of ours calls, unless it says so (SandboxNeeds.systemCalls). */
+const DENIED_SYSTEM_CALLS = ["@mount", "@swap", "@reboot", "@raw-io", "@module", "@debug", "@cpu-emulation", "@obsolete"];
 
 /**
  * The [Service] settings. Settings that are lists start with an empty assignment, which drops
@@ -28,10 +37,11 @@ export interface SandboxNeeds {
  */
 export function sandbox(needs: SandboxNeeds = {}): Record<string, string | string[]> {
   const capabilities = needs.capabilities ?? [];
+  const systemCalls = needs.systemCalls ?? [];
   const list = (...values: string[]) => ["", ...values.filter(Boolean)];
   return {
     NoNewPrivileges: "yes",
-    ProtectSystem: "strict",
+    ProtectSystem: needs.writesRootDirectory ? "full" : "strict",
     ReadWritePaths: list((needs.writable ?? []).join(" ")),
     ProtectHome: "yes",
     PrivateTmp: "yes",
@@ -52,12 +62,14 @@ export function sandbox(needs: SandboxNeeds = {}): Record<string, string | strin
     ...(needs.writesExecutableMemory ? {} : { MemoryDenyWriteExecute: "yes" }),
     KeyringMode: "private",
     UMask: needs.filesForOthers ? "0022" : "0027",
-    RestrictAddressFamilies: list(["AF_UNIX", "AF_INET", "AF_INET6", ...(needs.extraAddressFamilies ?? [])].join(" ")),
+    RestrictAddressFamilies: list((needs.offline ? ["AF_UNIX"] : ["AF_UNIX", "AF_INET", "AF_INET6", ...(needs.extraAddressFamilies ?? [])]).join(" ")),
     ...(needs.loopbackOnly ? { IPAddressAllow: list("localhost"), IPAddressDeny: list("any") } : {}),
+    ...(needs.offline ? { PrivateNetwork: "yes", IPAddressDeny: list("any") } : {}),
     SystemCallArchitectures: "native",
     // Root's services switch accounts (runuser, through PAM, which sets limits): they keep
     // @privileged and @resources.
-    SystemCallFilter: list("@system-service", `~@mount @swap @reboot @raw-io @module @debug @cpu-emulation @obsolete${needs.asRoot ? "" : " @privileged @resources"}`),
+    SystemCallFilter: list(["@system-service", ...systemCalls].join(" "),
+      `~${[...DENIED_SYSTEM_CALLS.filter((group) => !systemCalls.includes(group)), ...(needs.asRoot ? [] : ["@privileged", "@resources"])].join(" ")}`),
     SystemCallErrorNumber: "EPERM",
     // Empty: no capabilities at all.
     CapabilityBoundingSet: list(capabilities.join(" ")),

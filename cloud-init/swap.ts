@@ -5,6 +5,7 @@
  */
 import { RenderedFile, renderUnit } from "./formats";
 import { PATHS } from "./paths";
+import { sandbox } from "./sandbox";
 
 export const SWAP_SERVICE = "matrix-swap";
 
@@ -25,6 +26,8 @@ export function swapFiles(): RenderedFile[] {
           ExecStart: `${PATHS.scriptsDir}/setup-swap.sh`,
           // Off at shutdown: swap turned on by hand is not a swap unit systemd would stop.
           ExecStop: `-/usr/sbin/swapoff ${PATHS.swapFile}`,
+          // swapon and swapoff need CAP_SYS_ADMIN; the file is made beside itself in / and moved into place.
+          ...sandbox({ asRoot: true, capabilities: ["CAP_SYS_ADMIN"], systemCalls: ["@swap"], writesRootDirectory: true, offline: true }),
         },
         Install: { WantedBy: "multi-user.target" },
       }),

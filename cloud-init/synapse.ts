@@ -6,6 +6,9 @@
  * main fragment can be shown and diffed freely.
  */
 import * as YAML from "yaml";
+import * as fs from "fs";
+import * as path from "path";
+import { asset } from "./assets";
 import { RenderedFile, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
 import { PATHS, SYNAPSE_METRICS_PORT, SYNAPSE_PORT } from "./paths";
@@ -37,6 +40,13 @@ export const DROPLET_SYNAPSE_SITE: SynapseSite = {
   dbHost: SYNAPSE_DB.host,
   dbPort: SYNAPSE_DB.port,
 };
+
+/** The admin account matrixctl acts as (scripts/create-admin.sh creates it). */
+export const OPS_USER = "matrixctl";
+
+/** Our own Synapse modules: shipped in cloud-init/synapse-modules, installed in PATHS.synapseModules. */
+export const SYNAPSE_MODULES_SOURCE_DIR = asset("cloud-init", "synapse-modules");
+const SYNAPSE_MODULE_FILES = ["loopback_only_logins.py"];
 
 export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
   return {
@@ -81,6 +91,8 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,
+    // matrixctl's account logs in from the droplet only: its password is no use from outside.
+    modules: [{ module: "loopback_only_logins.LoopbackOnlyLogins", config: { users: [`@${OPS_USER}:${settings.serverName}`] } }],
   };
 }
 
@@ -251,6 +263,7 @@ export function renderSynapseUnit(settings: Settings): string {
         ...(settings.tuning.jemalloc ? [`LD_PRELOAD=${JEMALLOC}`] : []),
         ...(settings.tuning.jemalloc && settings.tuning.jemallocConf ? [`MALLOC_CONF=${settings.tuning.jemallocConf}`] : []),
         "PYTHONDONTWRITEBYTECODE=1",
+        `PYTHONPATH=${PATHS.synapseModules}`,
       ],
       ExecStart: `${PATHS.synapseVenvRoot}/current/bin/python -m synapse.app.homeserver --config-path=${PATHS.synapseConfD}`,
       ExecReload: "/bin/kill -HUP $MAINPID",
@@ -280,5 +293,10 @@ export function synapseFiles(settings: Settings, secrets: Secrets): RenderedFile
     { path: PATHS.synapseRequirements, content: readSynapseLock(settings.synapse.version), permissions: "0644" },
     { path: PATHS.synapseAdminPassword, content: secrets.adminPassword, permissions: "0600" },
     { path: `/etc/systemd/system/${SYNAPSE_SERVICE}.service`, content: renderSynapseUnit(settings), permissions: "0644" },
+    ...SYNAPSE_MODULE_FILES.map((name) => ({
+      path: `${PATHS.synapseModules}/${name}`,
+      content: fs.readFileSync(path.join(SYNAPSE_MODULES_SOURCE_DIR, name), "utf8"),
+      permissions: "0644",
+    })),
   ];
 }

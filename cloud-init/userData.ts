@@ -14,14 +14,14 @@ import { renderCaddyfile } from "./caddy";
 import { OPTIONAL_SERVICE, optionalFiles } from "./optional";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
-import { matrixctlFiles, OPS_USER } from "./matrixctl";
+import { matrixctlFiles } from "./matrixctl";
 import { sandbox } from "./sandbox";
 import { PATHS, SYNAPSE_PORT } from "./paths";
 import { renderPostgresSetupSql, renderPostgresTuning } from "./postgres";
 import { renderRootReadme } from "./readme";
 import { Secrets, Settings } from "./settings";
 import { swapFiles } from "./swap";
-import { synapseFiles } from "./synapse";
+import { OPS_USER, synapseFiles } from "./synapse";
 import { TURN_PORT, TURN_TLS_PORT, turnFiles } from "./turn";
 import { debianPackages, POSTGRESQL_MAJOR } from "./versions";
 
@@ -54,6 +54,8 @@ const SOURCED_SCRIPTS = ["lib.sh", "backup-lib.sh"];
 
 /** What `pulumi up` runs over SSH, with the new payload on stdin, to apply it in place. */
 export const APPLY_COMMAND = `python3 ${PATHS.scriptsDir}/apply-config.py`;
+/** Writes the bundle's files (those that changed), at first boot and on every change in place. */
+const UNPACK_COMMAND = ["python3", `${PATHS.scriptsDir}/apply-config.py`, "--unpack", PATHS.filesBundle];
 
 /** Values the shell scripts read from /etc/matrix/deploy.env. */
 export function deployEnv(settings: Settings): Record<string, string | number> {
@@ -223,6 +225,27 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
   ];
 }
 
+/**
+ * Files nothing reads before the bootstrap runs (our scripts and units, the admin command,
+ * Synapse's module and lock, root's README) travel in one gzipped document, which compresses them together
+ * far better than one by one: a payload with everything turned on stays well under DigitalOcean's
+ * 64 KiB. Units, drop-ins and configs stay write_files entries of their own: cloud-init writes
+ * them before it installs the packages whose services read them.
+ */
+function bundled(file: RenderedFile): boolean {
+  const script = file.path.startsWith(`${PATHS.scriptsDir}/`) && !file.path.endsWith("/apply-config.py");
+  // Our own units (the bootstrap reloads systemd before it starts them); not packages' drop-ins.
+  const unit = file.path.startsWith("/etc/systemd/system/matrix-");
+  return script || unit || [PATHS.matrixctl, PATHS.synapseRequirements, PATHS.readme].includes(file.path as never);
+}
+
+/** The bundle: each file's path, mode and content, as apply-config.py --unpack writes them. */
+function bundleFile(files: RenderedFile[]): RenderedFile {
+  const entries = files.map(({ path: filePath, permissions, content }) => ({ path: filePath, permissions, content }));
+  // Root only: root's README is in it.
+  return { path: PATHS.filesBundle, content: `${JSON.stringify(entries)}\n`, permissions: "0600" };
+}
+
 /** Files above this size are gzipped (cloud-init's gz+b64), to stay under the 64 KiB limit. */
 export const COMPRESS_ABOVE_BYTES = 512;
 
@@ -237,6 +260,11 @@ export function writeFilesEntry(file: RenderedFile): Record<string, string> {
     permissions: file.permissions,
     owner: "root:root",
   };
+}
+
+/** The write_files entries: each file that cloud-init must write itself, and the bundle of the others. */
+export function writeFiles(files: RenderedFile[]): Record<string, string>[] {
+  return [...files.filter((f) => !bundled(f)), bundleFile(files.filter(bundled))].map(writeFilesEntry);
 }
 
 /** The content of a write_files entry as the droplet gets it. */
@@ -256,17 +284,23 @@ export function cloudConfig(settings: Settings, secrets: Secrets): Record<string
     ssh_deletekeys: true,
     ssh_genkeytypes: ["ed25519"], // present already (ssh_keys), so none is generated
     ssh_keys: { ed25519_private: secrets.sshHostKey.privateKey, ed25519_public: secrets.sshHostKey.publicKey },
-    write_files: renderFiles(settings, secrets).map(writeFilesEntry),
-    runcmd: [[`${PATHS.scriptsDir}/bootstrap.sh`]],
+    write_files: writeFiles(renderFiles(settings, secrets)),
+    runcmd: [UNPACK_COMMAND, [`${PATHS.scriptsDir}/bootstrap.sh`]],
   };
 }
 
-/** The user_data document. Throws if it would exceed DigitalOcean's limit. */
+/** The payload would be larger than DigitalOcean accepts. */
+export class UserDataTooLarge extends Error {
+  constructor(readonly size: number) {
+    super(`user_data is ${size} bytes; DigitalOcean accepts at most ${USER_DATA_LIMIT_BYTES}`);
+    this.name = "UserDataTooLarge";
+  }
+}
+
+/** The user_data document. Throws UserDataTooLarge if it would exceed DigitalOcean's limit. */
 export function renderUserData(settings: Settings, secrets: Secrets): string {
   const text = `#cloud-config\n${YAML.stringify(cloudConfig(settings, secrets), { lineWidth: 0 })}`;
   const size = Buffer.byteLength(text, "utf8");
-  if (size > USER_DATA_LIMIT_BYTES) {
-    throw new Error(`user_data is ${size} bytes; DigitalOcean accepts at most ${USER_DATA_LIMIT_BYTES}`);
-  }
+  if (size > USER_DATA_LIMIT_BYTES) throw new UserDataTooLarge(size);
   return text;
 }

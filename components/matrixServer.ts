@@ -15,9 +15,11 @@ import { declareDns } from "./dns";
 import { declareFirewall } from "./firewall";
 import { declareMonitoring } from "./monitoring";
 import { generateSecrets } from "./secrets";
-import { DEFAULTS, PlainArgs, Resolved, resolveArgs, TURN_RELAY_PORTS, TURN_SUBDOMAIN } from "./settings";
+import {
+  ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resourceChoices, SettingsError, TURN_RELAY_PORTS, TURN_SUBDOMAIN, typeProblem,
+} from "./settings";
 import { asset } from "../cloud-init/assets";
-import { APPLY_COMMAND, renderUserData } from "../cloud-init/userData";
+import { APPLY_COMMAND, renderUserData, UserDataTooLarge } from "../cloud-init/userData";
 
 export type { MatrixServerArgs } from "./args";
 
@@ -48,6 +50,7 @@ export class MatrixServer extends pulumi.ComponentResource {
   constructor(name: string, args: MatrixServerArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate first: bad input fails before any resource, this one included, is declared.
     const resolved = resolveAll(args);
+    const choices = resourceChoices(args);
     super("matrix-do:index:MatrixServer", name, {}, opts);
 
     const s = resolved.apply((r) => r.settings);
@@ -55,11 +58,21 @@ export class MatrixServer extends pulumi.ComponentResource {
     const child = { parent: this };
 
     const secrets = generateSecrets(name, child, {
-      offsiteSecretKey: args.spacesSecretKey === undefined ? undefined : pulumi.secret(args.spacesSecretKey),
-      smtpPassword: args.smtpPassword === undefined ? undefined : pulumi.secret(args.smtpPassword),
+      offsiteSecretKey: args.spacesSecretKey === undefined ? undefined : secretArg("spacesSecretKey", args.spacesSecretKey),
+      smtpPassword: args.smtpPassword === undefined ? undefined : secretArg("smtpPassword", args.smtpPassword),
     });
     const userData = pulumi.secret(
-      pulumi.all([s, secrets.values]).apply(([settings, values]) => renderUserData(settings, values)),
+      pulumi.all([s, secrets.values]).apply(([settings, values]) => {
+        try {
+          return renderUserData(settings, values);
+        } catch (error) {
+          // The settings that grow the payload without bound are the certificates a user adds.
+          if (error instanceof UserDataTooLarge) {
+            throw new SettingsError([`'extraCaCertificates': ${error.message} with these ${settings.extraCaCertificates.length} certificates; pass fewer (only the CAs the droplet must trust)`]);
+          }
+          throw error;
+        }
+      }),
     );
     // With SSH, a changed payload is applied to the running droplet (below); without it, a
     // changed payload means a new droplet (the volume, and so all data, stays).
@@ -77,7 +90,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       initialFilesystemType: "ext4",
       description: pulumi.interpolate`Matrix homeserver ${s.serverName}: database, media, certificates, backups`,
       tags: s.droplet.tags,
-    }, { ...child, protect: args.protectVolume ?? DEFAULTS.protectVolume });
+    }, { ...child, protect: choices.protectVolume });
 
     // A changed user_data replaces the droplet. Delete the old one first (gracefully, so
     // PostgreSQL shuts down cleanly) so the volume is free to move to the new one.
@@ -111,17 +124,17 @@ export class MatrixServer extends pulumi.ComponentResource {
 
     const dns = declareDns(name, {
       settings: s,
-      existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
-      ipv6: args.ipv6 ?? DEFAULTS.ipv6,
+      existingDomain: choices.existingDomain,
+      ipv6: choices.ipv6,
       ipv4Address: reservedIp.ipAddress,
       ipv6Address: droplet.ipv6Address,
-      ...(args.turn === true ? { turn: { subdomain: TURN_SUBDOMAIN, ipv4Address: droplet.ipv4Address } } : {}),
+      ...(choices.turn ? { turn: { subdomain: TURN_SUBDOMAIN, ipv4Address: droplet.ipv4Address } } : {}),
       caaIssuer: c.caaIssuer,
     }, child);
 
     const firewall = declareFirewall(name, {
       settings: s, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber,
-      ...(args.turn === true ? { turnRelayPorts: TURN_RELAY_PORTS } : {}),
+      ...(choices.turn ? { turnRelayPorts: TURN_RELAY_PORTS } : {}),
     }, child);
 
     if (args.projectName !== undefined) {
@@ -133,7 +146,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       }, child);
     }
 
-    if (args.alerts ?? DEFAULTS.alerts) {
+    if (choices.alerts) {
       declareMonitoring(name, { settings: s, dropletId: droplet.id, emails: c.alertEmails }, child);
     }
 
@@ -144,7 +157,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       const connection = {
         host: reservedIp.ipAddress,
         user: "root",
-        privateKey: pulumi.secret(args.sshPrivateKey!),
+        privateKey: secretArg("sshPrivateKey", args.sshPrivateKey!),
         // Pinned: the key is generated here and installed by cloud-init.
         hostKey: secrets.sshHostPublicKey,
         dialErrorLimit: 60,
@@ -164,7 +177,7 @@ export class MatrixServer extends pulumi.ComponentResource {
         triggers: [droplet.id, payloadHash],
       }, { ...child, dependsOn: [booted] });
     }
-    if (args.waitForReady ?? DEFAULTS.waitForReady) {
+    if (choices.waitForReady) {
       new command.local.Command(`${name}-ready`, {
         create: `node ${path.relative(process.cwd(), path.join(READINESS_DIR, "wait-for-homeserver.mjs"))}`,
         environment: {
@@ -206,19 +219,40 @@ export class MatrixServer extends pulumi.ComponentResource {
   }
 }
 
+const SECRET_ARGS = (Object.keys(ARG_KINDS) as (keyof MatrixServerArgs)[]).filter((key) => ARG_KINDS[key] === "secret");
+
 /**
- * Validate the args. When every non-secret setting is a plain value (a stack's config, the
- * usual case) this throws before any resource is declared; settings that are still Outputs
- * are validated once they resolve.
+ * Validate the args. Every argument whose value is known (not an Output) is checked here,
+ * before any resource is declared, and so is every rule between known arguments; arguments
+ * that are Outputs are checked, with the rest, once they resolve.
  */
 function resolveAll(args: MatrixServerArgs): pulumi.Output<Resolved> {
-  // Secrets are only checked for presence: their values never enter the settings.
-  const { sshPrivateKey: _ssh, spacesSecretKey, smtpPassword, ...rest } = args;
-  const present = (secret: unknown) => (secret === undefined ? undefined : "[secret]");
-  const settingsArgs = { ...rest, spacesSecretKey: present(spacesSecretKey), smtpPassword: present(smtpPassword) };
-  const plain = knownValue(settingsArgs) as PlainArgs | undefined;
-  if (plain !== undefined) return pulumi.output(resolveArgs(plain));
-  return pulumi.output(settingsArgs as pulumi.Inputs).apply((unwrapped) => resolveArgs(unwrapped as PlainArgs));
+  // A secret enters the checks only as "[secret]" (it is set), or as itself when plain and not a
+  // string (for the type check, which never shows a secret's value): never in the settings.
+  const settingsArgs: Record<string, unknown> = { ...args };
+  for (const key of SECRET_ARGS) {
+    const secret = args[key];
+    if (secret !== undefined) settingsArgs[key] = typeof secret === "string" || knownValue(secret) === undefined ? "[secret]" : secret;
+  }
+  const known: Record<string, unknown> = {};
+  const unknown: (keyof MatrixServerArgs)[] = [];
+  for (const [key, value] of Object.entries(settingsArgs)) {
+    const plain = knownValue(value);
+    if (plain === undefined && value !== undefined) unknown.push(key as keyof MatrixServerArgs);
+    else known[key] = plain;
+  }
+  const resolved = resolveKnown(known as PlainArgs, unknown);
+  if (resolved) return pulumi.output(resolved);
+  return pulumi.output(settingsArgs as pulumi.Inputs).apply((all) => resolveArgs(all as PlainArgs));
+}
+
+/** A secret argument, type-checked when it resolves (a plain one is checked up front, with the rest). */
+function secretArg(key: keyof MatrixServerArgs, value: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.secret(pulumi.output(value).apply((secret) => {
+    const problem = typeProblem(key, secret);
+    if (problem) throw new SettingsError([problem]);
+    return secret;
+  }));
 }
 
 /** The value itself when it (and everything inside it) is already known; else undefined. */

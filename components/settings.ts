@@ -1,11 +1,13 @@
 /**
  * MatrixServerArgs (plain values) → validated Settings, with every default in one place.
- * Bad input raises one SettingsError listing each bad key and what it expects.
+ * Each argument's type is checked first (ARG_KINDS), then its value, then the rules between
+ * arguments (a key that needs another). Bad input raises one SettingsError listing each bad key,
+ * what it expects and how to fix it.
  */
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
-import { BackupSettings, Settings, TurnSettings } from "../cloud-init/settings";
+import { BackupSettings, Settings } from "../cloud-init/settings";
 import { PRESENCE_MIN_MEMORY_MB, swapFor, tuningFor } from "./tuning";
 import {
   DEFAULT_ELEMENT_VERSION,
@@ -87,11 +89,122 @@ const ACME_DIRECTORIES: Record<string, string> = {
   internal: "internal",
 };
 
+/**
+ * Each argument's kind: the type it must have (checked before its value) and how a stack's config
+ * reads it (components/stackConfig.ts). A secret is a string whose value is never shown; presence
+ * is a boolean that a stack's config may also leave at `auto`.
+ */
+export type ArgKind = "string" | "integer" | "boolean" | "list" | "secret" | "presence";
+
+export const ARG_KINDS: Record<keyof MatrixServerArgs, ArgKind> = {
+  domain: "string",
+  adminEmail: "string",
+  sshKeys: "list",
+  region: "string",
+  size: "string",
+  image: "string",
+  ipv6: "boolean",
+  tags: "list",
+  existingDomain: "boolean",
+  matrixSubdomain: "string",
+  elementSubdomain: "string",
+  sshAllowCidrs: "list",
+  sshPrivateKey: "secret",
+  volumeSizeGb: "integer",
+  protectVolume: "boolean",
+  adminUser: "string",
+  synapseVersion: "string",
+  elementVersion: "string",
+  presence: "presence",
+  maxUploadMb: "integer",
+  registration: "string",
+  smtpHost: "string",
+  smtpPort: "integer",
+  smtpUser: "string",
+  smtpPassword: "secret",
+  emailFrom: "string",
+  localMediaRetentionDays: "integer",
+  remoteMediaRetentionDays: "integer",
+  forgottenRoomRetentionDays: "integer",
+  turn: "boolean",
+  backupTime: "string",
+  backupKeepDaily: "integer",
+  backupKeepWeekly: "integer",
+  spacesBucket: "string",
+  spacesRegion: "string",
+  spacesAccessKeyId: "string",
+  spacesSecretKey: "secret",
+  spacesEndpoint: "string",
+  dropletBackups: "string",
+  alerts: "boolean",
+  alertEmails: "list",
+  acmeServer: "string",
+  caaIssuer: "string",
+  extraCaCertificates: "list",
+  privateFederationCidrs: "list",
+  elementDownloadBase: "string",
+  elementKeyUrl: "string",
+  elementKeyFingerprint: "string",
+  projectName: "string",
+  waitForReady: "boolean",
+  readyTimeoutMinutes: "integer",
+};
+
+type Key = keyof MatrixServerArgs;
+
 export class SettingsError extends Error {
+  /** What marks Pulumi's RunError: the CLI prints the message alone, without a stack trace. */
+  readonly __pulumiRunError = true;
+
   constructor(readonly problems: string[]) {
     super(`MatrixServer: invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "SettingsError";
+    // Raised once an Output argument resolves, it reaches every resource input built from the
+    // settings, and Pulumi prefixes `error serializing property "…": ` to the message at each:
+    // the problems stay the whole message.
+    const message = this.message;
+    Object.defineProperty(this, "message", { get: () => message, set: () => undefined });
   }
+}
+
+const KIND_EXPECTED: Record<ArgKind, string> = {
+  string: "a string", secret: "a string", integer: "a number", boolean: "true or false", presence: "true or false", list: "a list of strings",
+};
+
+function hasKind(kind: ArgKind, value: unknown): boolean {
+  if (kind === "integer") return typeof value === "number";
+  if (kind === "boolean" || kind === "presence") return typeof value === "boolean";
+  if (kind === "list") return Array.isArray(value) && value.every((item) => typeof item === "string");
+  return typeof value === "string";
+}
+
+/** A value as a message shows it: `the string "50"`, `the list [1]`; only the type of a secret or an object. */
+function shown(value: unknown, secret: boolean): string {
+  if (value === null) return "null";
+  const type = Array.isArray(value) ? "list" : typeof value;
+  if (secret || !["string", "number", "boolean", "list"].includes(type)) return `${/^[aeiou]/.test(type) ? "an" : "a"} ${type}`;
+  return `the ${type} ${JSON.stringify(value)}`;
+}
+
+/** How to write what was evidently meant, when that is plain: `"50"` for a number, `"prod"` for a list. */
+function typeFix(kind: ArgKind, value: unknown): string {
+  const text = typeof value === "string" ? value.trim() : undefined;
+  if (kind === "list" && text !== undefined) return `; write a list: ${JSON.stringify([value])}`;
+  if (kind === "list" && Array.isArray(value) && value.every((item) => ["number", "boolean"].includes(typeof item))) {
+    return `; quote each item: ${JSON.stringify(value.map(String))}`;
+  }
+  if (kind === "integer" && text && Number.isFinite(Number(text))) return `; write the number without quotes: ${Number(text)}`;
+  if ((kind === "boolean" || kind === "presence") && (text === "true" || text === "false")) return `; write it without quotes: ${text}`;
+  if (kind === "string" && ["number", "boolean"].includes(typeof value)) return `; quote it: "${value}"`;
+  return "";
+}
+
+/** The problem with an argument's type (what it expects, what it got, how to fix it), or undefined. */
+export function typeProblem(key: Key, value: unknown): string | undefined {
+  const kind = ARG_KINDS[key];
+  if (hasKind(kind, value)) return undefined;
+  const secret = kind === "secret";
+  return `'${key}': expected ${KIND_EXPECTED[kind]}, got ${shown(value, secret)}${secret ? "" : typeFix(kind, value)}`;
 }
 
 const DOMAIN_RE = /^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -148,146 +261,183 @@ export interface Resolved {
   cloud: CloudOptions;
 }
 
+/** The arguments that decide which resources exist: plain values (never Outputs), known up front. */
+export function resourceChoices(args: Pick<PlainArgs, "ipv6" | "existingDomain" | "protectVolume" | "turn" | "alerts" | "waitForReady">) {
+  return {
+    ipv6: args.ipv6 ?? DEFAULTS.ipv6,
+    existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
+    protectVolume: args.protectVolume ?? DEFAULTS.protectVolume,
+    turn: args.turn ?? DEFAULTS.turn,
+    alerts: args.alerts ?? DEFAULTS.alerts,
+    waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
+  };
+}
+
+/** Records a problem with `keys[0]` (the other keys are those the check also read), and how to fix it. */
+type Bad = (keys: Key | Key[], expected: string, got: unknown, fix?: string) => void;
+
 /** Validate plain args and fill in defaults. Throws one SettingsError naming every bad key. */
 export function resolveArgs(args: PlainArgs): Resolved {
-  const problems: string[] = [];
-  const bad = (key: string, expected: string, got: unknown) =>
-    problems.push(`'${key}': expected ${expected}, got ${JSON.stringify(got)}`);
+  return resolveKnown(args, [])!;
+}
 
-  const domain = args.domain;
-  if (typeof domain !== "string" || !DOMAIN_RE.test(domain)) {
-    bad("domain", "a lowercase domain name such as example.org", domain);
-  }
-  const adminEmail = args.adminEmail;
-  if (typeof adminEmail !== "string" || !EMAIL_RE.test(adminEmail)) {
-    bad("adminEmail", "an email address such as admin@example.org", adminEmail);
-  }
-  const sshKeys = args.sshKeys;
-  if (!Array.isArray(sshKeys) || sshKeys.length === 0) {
-    bad("sshKeys", "at least one DigitalOcean SSH key (fingerprint aa:bb:… or numeric ID)", sshKeys);
-  } else {
-    for (const key of sshKeys) {
-      if (typeof key !== "string" || !SSH_KEY_RE.test(key)) {
-        bad("sshKeys", "an SSH key fingerprint (16 hex pairs joined by ':') or a numeric key ID", key);
-      }
+/**
+ * Validate every argument but those named `unknown` (Pulumi Outputs, checked once they
+ * resolve), and every rule between arguments that involves none of those. Throws one
+ * SettingsError naming every bad key; returns the settings when no argument is unknown.
+ */
+export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved | undefined {
+  const problems: string[] = [];
+  // Unknown and mistyped arguments take no further part: no rule that reads them is checked.
+  // null, like undefined, is "not set".
+  const skipped = new Set<string>(unknown);
+  const given = Object.entries(args).filter(([, value]) => value !== undefined && value !== null);
+  for (const [key, value] of given) {
+    if (skipped.has(key)) continue;
+    const problem = key in ARG_KINDS ? typeProblem(key as Key, value)
+      : `'${key}': expected a MatrixServer setting, got a key it does not have; check its spelling (README, Configuration)`;
+    if (problem) {
+      problems.push(problem);
+      skipped.add(key);
     }
   }
+  const a = Object.fromEntries(given.filter(([key]) => !skipped.has(key))) as PlainArgs;
+  const bad: Bad = (keys, expected, got, fix) => {
+    const read = [keys].flat();
+    if (read.some((key) => skipped.has(key))) return;
+    problems.push(`'${read[0]}': expected ${expected}, got ${got === undefined ? "nothing" : JSON.stringify(got)}${fix ? `; ${fix}` : ""}`);
+  };
+  const choices = resourceChoices(a);
 
-  const region = args.region ?? DEFAULTS.region;
+  const domain = a.domain!;
+  if (!DOMAIN_RE.test(domain ?? "")) bad("domain", "a lowercase domain name such as example.org", domain);
+  const adminEmail = a.adminEmail!;
+  if (!EMAIL_RE.test(adminEmail ?? "")) bad("adminEmail", "an email address such as admin@example.org", adminEmail);
+  const sshKeys = a.sshKeys ?? [];
+  if (sshKeys.length === 0) bad("sshKeys", "at least one DigitalOcean SSH key (fingerprint aa:bb:… or numeric ID)", a.sshKeys);
+  for (const key of sshKeys) {
+    if (!SSH_KEY_RE.test(key)) bad("sshKeys", "an SSH key fingerprint (16 hex pairs joined by ':') or a numeric key ID", key);
+  }
+
+  const region = a.region ?? DEFAULTS.region;
   if (!REGIONS.includes(region)) bad("region", `one of ${REGIONS.join(", ")}`, region);
-  const size = args.size ?? DEFAULTS.size;
+  const size = a.size ?? DEFAULTS.size;
   const memoryMb = SIZES[size];
   if (memoryMb === undefined) bad("size", `a droplet size with ≥ 1 GB RAM: ${Object.keys(SIZES).join(", ")}`, size);
-  const image = args.image ?? DEFAULTS.image;
+  const image = a.image ?? DEFAULTS.image;
   if (image !== DROPLET_IMAGE) bad("image", `${DROPLET_IMAGE} (the payload is written for Debian 13)`, image);
 
-  const matrixSubdomain = args.matrixSubdomain ?? DEFAULTS.matrixSubdomain;
+  const matrixSubdomain = a.matrixSubdomain ?? DEFAULTS.matrixSubdomain;
   if (!LABEL_RE.test(matrixSubdomain)) bad("matrixSubdomain", "one DNS label such as matrix", matrixSubdomain);
-  const elementSubdomain = args.elementSubdomain ?? DEFAULTS.elementSubdomain;
+  const elementSubdomain = a.elementSubdomain ?? DEFAULTS.elementSubdomain;
   if (!LABEL_RE.test(elementSubdomain)) bad("elementSubdomain", "one DNS label such as element", elementSubdomain);
   for (const [key, value] of [["matrixSubdomain", matrixSubdomain], ["elementSubdomain", elementSubdomain]] as const) {
-    if (args.turn === true && value === TURN_SUBDOMAIN) bad(key, `another subdomain than ${TURN_SUBDOMAIN} (the TURN server's name)`, value);
+    if (choices.turn && value === TURN_SUBDOMAIN) bad([key, "turn"], `another subdomain than ${TURN_SUBDOMAIN} (the TURN server's name)`, value);
   }
   if (matrixSubdomain === elementSubdomain) {
-    bad("elementSubdomain", "a different subdomain than matrixSubdomain (Element must not share Synapse's origin)", elementSubdomain);
+    bad(["elementSubdomain", "matrixSubdomain"], "a different subdomain than matrixSubdomain (Element must not share Synapse's origin)", elementSubdomain);
   }
 
-  const sshAllowCidrs = args.sshAllowCidrs ?? DEFAULTS.sshAllowCidrs;
-  if (!Array.isArray(sshAllowCidrs)) bad("sshAllowCidrs", "a list of CIDRs", sshAllowCidrs);
-  else for (const cidr of sshAllowCidrs) if (!isCidr(cidr)) bad("sshAllowCidrs", "CIDRs such as 203.0.113.0/24 or 2001:db8::/32", cidr);
+  const sshAllowCidrs = a.sshAllowCidrs ?? DEFAULTS.sshAllowCidrs;
+  for (const cidr of sshAllowCidrs) if (!isCidr(cidr)) bad("sshAllowCidrs", "CIDRs such as 203.0.113.0/24 or 2001:db8::/32", cidr);
 
-  const volumeSizeGb = args.volumeSizeGb ?? DEFAULTS.volumeSizeGb;
+  const volumeSizeGb = a.volumeSizeGb ?? DEFAULTS.volumeSizeGb;
   if (!Number.isInteger(volumeSizeGb) || volumeSizeGb < 1 || volumeSizeGb > 16384) {
     bad("volumeSizeGb", "a whole number of GiB from 1 to 16384", volumeSizeGb);
   }
 
-  const adminUser = args.adminUser ?? DEFAULTS.adminUser;
+  const adminUser = a.adminUser ?? DEFAULTS.adminUser;
   if (!LOCALPART_RE.test(adminUser)) bad("adminUser", "a Matrix localpart: lowercase a-z, 0-9, . _ = - /", adminUser);
 
-  const synapseVersion = args.synapseVersion ?? DEFAULTS.synapseVersion;
+  const synapseVersion = a.synapseVersion ?? DEFAULTS.synapseVersion;
   if (!VERSION_RE.test(synapseVersion)) bad("synapseVersion", "a version like 1.163.2", synapseVersion);
   else if (!(SYNAPSE_VERSIONS as readonly string[]).includes(synapseVersion)) {
     bad("synapseVersion", `a release we ship a lock for: ${SYNAPSE_VERSIONS.join(", ")}`, synapseVersion);
   }
-  const elementVersion = args.elementVersion ?? DEFAULTS.elementVersion;
+  const elementVersion = a.elementVersion ?? DEFAULTS.elementVersion;
   if (!VERSION_RE.test(elementVersion)) bad("elementVersion", "a version like 1.12.30", elementVersion);
 
-  const maxUploadMb = args.maxUploadMb ?? DEFAULTS.maxUploadMb;
+  const maxUploadMb = a.maxUploadMb ?? DEFAULTS.maxUploadMb;
   if (!Number.isInteger(maxUploadMb) || maxUploadMb < 1 || maxUploadMb > 2048) {
     bad("maxUploadMb", "a whole number of MB from 1 to 2048", maxUploadMb);
   }
-  if (args.presence !== undefined && typeof args.presence !== "boolean") bad("presence", "true or false", args.presence);
 
-  const acmeServer = args.acmeServer ?? DEFAULTS.acmeServer;
+  const acmeServer = a.acmeServer ?? DEFAULTS.acmeServer;
   const acmeDirectory = ACME_DIRECTORIES[acmeServer] ?? (isHttpsUrl(acmeServer) ? acmeServer : undefined);
   if (!acmeDirectory) bad("acmeServer", "letsencrypt, letsencrypt-staging, internal or an https:// ACME directory URL", acmeServer);
 
-  const caaIssuer = args.caaIssuer ?? DEFAULTS.caaIssuer;
+  const caaIssuer = a.caaIssuer ?? DEFAULTS.caaIssuer;
   if (!DOMAIN_RE.test(caaIssuer)) bad("caaIssuer", "the CA's domain such as letsencrypt.org", caaIssuer);
 
-  const privateFederationCidrs = args.privateFederationCidrs ?? [];
+  const privateFederationCidrs = a.privateFederationCidrs ?? [];
   for (const cidr of privateFederationCidrs) if (!isCidr(cidr)) bad("privateFederationCidrs", "CIDRs such as 10.10.0.0/16", cidr);
 
-  const extraCaCertificates = args.extraCaCertificates ?? [];
+  const extraCaCertificates = a.extraCaCertificates ?? [];
   for (const pem of extraCaCertificates) {
     if (!PEM_RE.test(pem)) bad("extraCaCertificates", "PEM certificates (-----BEGIN CERTIFICATE----- …)", pem.slice(0, 40));
   }
-  const elementDownloadBase = (args.elementDownloadBase ?? DEFAULTS.elementDownloadBase).replace(/\/+$/, "");
+  const elementDownloadBase = (a.elementDownloadBase ?? DEFAULTS.elementDownloadBase).replace(/\/+$/, "");
   if (!isHttpsUrl(elementDownloadBase)) bad("elementDownloadBase", "an https:// URL", elementDownloadBase);
-  const elementKeyUrl = args.elementKeyUrl ?? DEFAULTS.elementKeyUrl;
+  const elementKeyUrl = a.elementKeyUrl ?? DEFAULTS.elementKeyUrl;
   if (!isHttpsUrl(elementKeyUrl)) bad("elementKeyUrl", "an https:// URL", elementKeyUrl);
-  const elementKeyFingerprint = (args.elementKeyFingerprint ?? DEFAULTS.elementKeyFingerprint).replace(/\s+/g, "").toUpperCase();
+  const elementKeyFingerprint = (a.elementKeyFingerprint ?? DEFAULTS.elementKeyFingerprint).replace(/\s+/g, "").toUpperCase();
   if (!FINGERPRINT_RE.test(elementKeyFingerprint)) bad("elementKeyFingerprint", "a 40-hex-digit OpenPGP fingerprint", elementKeyFingerprint);
 
-  if (args.projectName !== undefined && !PROJECT_RE.test(args.projectName)) {
-    bad("projectName", "a project name of 1 to 175 characters", args.projectName);
+  if (a.projectName !== undefined && !PROJECT_RE.test(a.projectName)) {
+    bad("projectName", "a project name of 1 to 175 characters", a.projectName);
   }
-  const readyTimeoutMinutes = args.readyTimeoutMinutes ?? DEFAULTS.readyTimeoutMinutes;
+  const readyTimeoutMinutes = a.readyTimeoutMinutes ?? DEFAULTS.readyTimeoutMinutes;
   if (!Number.isInteger(readyTimeoutMinutes) || readyTimeoutMinutes < 1 || readyTimeoutMinutes > 120) {
     bad("readyTimeoutMinutes", "a whole number of minutes from 1 to 120", readyTimeoutMinutes);
   }
-  const tags = args.tags ?? [];
+  // The timeout bounds the HTTPS check and, with sshPrivateKey, the wait for cloud-init.
+  if (a.readyTimeoutMinutes !== undefined && !choices.waitForReady && a.sshPrivateKey === undefined) {
+    bad(["readyTimeoutMinutes", "waitForReady", "sshPrivateKey"], "only while waitForReady is on or sshPrivateKey is set (nothing waits otherwise)",
+      a.readyTimeoutMinutes, "remove readyTimeoutMinutes, or turn waitForReady on");
+  }
+  const tags = a.tags ?? [];
   for (const tag of tags) if (!/^[a-zA-Z0-9_\-:]{1,255}$/.test(tag)) bad("tags", "tags of letters, digits, _ - :", tag);
 
-  const registration = args.registration ?? DEFAULTS.registration;
+  const registration = a.registration ?? DEFAULTS.registration;
   if (!(REGISTRATION_MODES as readonly string[]).includes(registration)) {
     bad("registration", REGISTRATION_MODES.join(" or "), registration);
   }
-  const backups = resolveBackups(args, region, bad);
-  const email = resolveEmail(args, bad);
+  const backups = resolveBackups(a, region, bad);
+  const email = resolveEmail(a, bad);
   const retention: Settings["synapse"]["retention"] = {};
   for (const [key, field] of [["localMediaRetentionDays", "localMediaDays"], ["remoteMediaRetentionDays", "remoteMediaDays"],
     ["forgottenRoomRetentionDays", "forgottenRoomDays"]] as const) {
-    const days = args[key];
+    const days = a[key];
     if (days === undefined) continue;
     if (!Number.isInteger(days) || days < 1 || days > 36500) bad(key, "a whole number of days from 1 to 36500 (leave unset to keep for ever)", days);
     else retention[field] = days;
   }
-  const turn = resolveTurn(args, bad);
-  const dropletBackups = args.dropletBackups ?? DEFAULTS.dropletBackups;
+  const dropletBackups = a.dropletBackups ?? DEFAULTS.dropletBackups;
   if (!(DROPLET_BACKUP_PLANS as readonly string[]).includes(dropletBackups)) {
     bad("dropletBackups", DROPLET_BACKUP_PLANS.join(", "), dropletBackups);
   }
-  const alertEmails = args.alertEmails ?? [adminEmail];
-  if (args.alertEmails !== undefined) {
-    if (!Array.isArray(alertEmails) || alertEmails.length === 0) bad("alertEmails", "at least one email address", alertEmails);
-    else for (const email of alertEmails) if (!EMAIL_RE.test(email)) bad("alertEmails", "email addresses", email);
+  const alertEmails = a.alertEmails ?? [adminEmail];
+  if (a.alertEmails !== undefined) {
+    if (a.alertEmails.length === 0) bad("alertEmails", "at least one email address", a.alertEmails);
+    for (const address of a.alertEmails) if (!EMAIL_RE.test(address)) bad("alertEmails", "email addresses", address);
+    if (!choices.alerts) bad(["alertEmails", "alerts"], "only while alerts is on (no alert is sent otherwise)", a.alertEmails, "remove alertEmails, or turn alerts on");
   }
 
   if (problems.length > 0) throw new SettingsError(problems);
+  if (skipped.size > 0) return undefined;
 
   const base = resourceBaseName(domain);
   const cloud: CloudOptions = {
     sshKeys: [...sshKeys],
     sshAllowCidrs: [...sshAllowCidrs],
-    existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
-    protectVolume: args.protectVolume ?? DEFAULTS.protectVolume,
-    projectName: args.projectName,
-    waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
+    existingDomain: choices.existingDomain,
+    protectVolume: choices.protectVolume,
+    projectName: a.projectName,
+    waitForReady: choices.waitForReady,
     readyTimeoutMinutes,
     caaIssuer,
     dropletBackups: dropletBackups as CloudOptions["dropletBackups"],
-    alerts: args.alerts ?? DEFAULTS.alerts,
+    alerts: choices.alerts,
     alertEmails: [...alertEmails],
     offsiteBackups: backups.offsite !== undefined,
   };
@@ -297,11 +447,11 @@ export function resolveArgs(args: PlainArgs): Resolved {
     elementHost: `${elementSubdomain}.${domain}`,
     adminUser,
     adminEmail,
-    droplet: { name: base, region, size, image, memoryMb, swapMb: swapFor(memoryMb), ipv6: args.ipv6 ?? DEFAULTS.ipv6, tags: [...tags] },
+    droplet: { name: base, region, size, image, memoryMb, swapMb: swapFor(memoryMb), ipv6: choices.ipv6, tags: [...tags] },
     volume: { name: base, sizeGb: volumeSizeGb, device: `/dev/disk/by-id/scsi-0DO_Volume_${base}` },
     synapse: {
       version: synapseVersion,
-      presence: args.presence ?? memoryMb >= PRESENCE_MIN_MEMORY_MB,
+      presence: a.presence ?? memoryMb >= PRESENCE_MIN_MEMORY_MB,
       maxUploadMb,
       registration: registration as Settings["synapse"]["registration"],
       ...(email ? { email } : {}),
@@ -319,44 +469,49 @@ export function resolveArgs(args: PlainArgs): Resolved {
     extraCaCertificates: [...extraCaCertificates],
     tuning: tuningFor(memoryMb),
     backups,
-    ...(turn ? { turn: { ...turn, host: `${TURN_SUBDOMAIN}.${domain}` } } : {}),
+    ...(choices.turn ? { turn: { relayPorts: { ...TURN_RELAY_PORTS }, host: `${TURN_SUBDOMAIN}.${domain}` } } : {}),
   };
   return { settings, cloud };
 }
 
-/** TURN: on with `turn: true`. */
-function resolveTurn(args: PlainArgs, bad: (key: string, expected: string, got: unknown) => void): Omit<TurnSettings, "host"> | undefined {
-  if (args.turn !== undefined && typeof args.turn !== "boolean") bad("turn", "true or false", args.turn);
-  return (args.turn ?? DEFAULTS.turn) === true ? { relayPorts: { ...TURN_RELAY_PORTS } } : undefined;
+const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const FROM_RE = /^([^<>"\n]+ )?<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/;
+
+/** Keys that mean nothing without `main` (the key that turns `what` on) are rejected without it. */
+function requireKey(args: PlainArgs, bad: Bad, main: Key, others: Key[], what: string): void {
+  if (args[main] !== undefined) return;
+  for (const key of others) {
+    if (args[key] === undefined) continue;
+    const got = ARG_KINDS[key] === "secret" ? "[secret]" : args[key];
+    bad([key, main], `only together with ${main} (${what} is off without it)`, got, `set ${main}, or remove ${key}`);
+  }
 }
 
-const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
-
 /** Email through an SMTP relay: on when smtpHost is set; the other smtp keys need it. */
-function resolveEmail(args: PlainArgs, bad: (key: string, expected: string, got: unknown) => void): Settings["synapse"]["email"] {
+function resolveEmail(args: PlainArgs, bad: Bad): Settings["synapse"]["email"] {
   const host = args.smtpHost;
-  if (host === undefined) {
-    for (const key of ["smtpUser", "smtpPassword", "emailFrom"] as const) {
-      if (args[key] !== undefined) bad(key, "to be set only together with smtpHost (email)", key === "smtpPassword" ? "[secret]" : args[key]);
-    }
-    return undefined;
-  }
-  if (!HOST_RE.test(host)) bad("smtpHost", "a host name such as smtp.example.org", host);
+  if (host !== undefined && !HOST_RE.test(host)) bad("smtpHost", "a host name such as smtp.example.org", host);
   const port = args.smtpPort ?? DEFAULTS.smtpPort;
   if (port === 25) bad("smtpPort", "587 or 465: DigitalOcean blocks port 25", port);
   else if (!Number.isInteger(port) || port < 1 || port > 65535) bad("smtpPort", "a port number such as 587", port);
-  const user = args.smtpUser ?? "";
-  if (user !== "" && args.smtpPassword === undefined) bad("smtpPassword", "the SMTP password, as a secret: pulumi config set --secret smtpPassword …", undefined);
-  const from = args.emailFrom ?? `Matrix <noreply@${args.domain}>`;
-  if (!/^([^<>"\n]+ )?<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/.test(from)) bad("emailFrom", "an address like noreply@example.org or Name <noreply@example.org>", from);
-  return { host, port, user, from };
+  if (args.emailFrom !== undefined && !FROM_RE.test(args.emailFrom)) {
+    bad("emailFrom", "an address like noreply@example.org or Name <noreply@example.org>", args.emailFrom);
+  }
+  requireKey(args, bad, "smtpHost", ["smtpPort", "smtpUser", "smtpPassword", "emailFrom"], "email");
+  if (host === undefined) return undefined;
+  // The password is sent only with a user name, and a user name only with a password.
+  if (args.smtpUser !== undefined && args.smtpPassword === undefined) {
+    bad(["smtpPassword", "smtpUser"], "the SMTP password of smtpUser", undefined, "pulumi config set --secret smtpPassword …, or remove smtpUser");
+  }
+  requireKey(args, bad, "smtpUser", ["smtpPassword"], "the SMTP login");
+  return { host, port, user: args.smtpUser ?? "", from: args.emailFrom ?? `Matrix <noreply@${args.domain}>` };
 }
 
 const TIME_RE = /^([01]\d|2[0-3]):[0-5]\d$/;
 const BUCKET_RE = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** Backup settings; the off-site copy is on when a bucket is named, and then needs its keys. */
-function resolveBackups(args: PlainArgs, region: string, bad: (key: string, expected: string, got: unknown) => void): BackupSettings {
+function resolveBackups(args: PlainArgs, region: string, bad: Bad): BackupSettings {
   const time = args.backupTime ?? DEFAULTS.backupTime;
   if (!TIME_RE.test(time)) bad("backupTime", "a UTC time of day as HH:MM, e.g. 03:30", time);
   const keepDaily = args.backupKeepDaily ?? DEFAULTS.backupKeepDaily;
@@ -365,28 +520,27 @@ function resolveBackups(args: PlainArgs, region: string, bad: (key: string, expe
   if (!Number.isInteger(keepWeekly) || keepWeekly < 0 || keepWeekly > 520) bad("backupKeepWeekly", "a whole number from 0 to 520", keepWeekly);
   const backups: BackupSettings = { time, keepDaily, keepWeekly };
 
-  const bucket = args.spacesBucket;
-  const related = { spacesRegion: args.spacesRegion, spacesAccessKeyId: args.spacesAccessKeyId, spacesEndpoint: args.spacesEndpoint, spacesSecretKey: args.spacesSecretKey };
-  if (bucket === undefined) {
-    for (const [key, value] of Object.entries(related)) {
-      if (value !== undefined) bad(key, "to be set only together with spacesBucket (off-site backups)", key === "spacesSecretKey" ? "[secret]" : value);
-    }
-    return backups;
+  const { spacesBucket: bucket, spacesRegion, spacesEndpoint: endpoint, spacesAccessKeyId: accessKeyId } = args;
+  if (bucket !== undefined && !BUCKET_RE.test(bucket)) bad("spacesBucket", "a bucket name: 3-63 lowercase letters, digits and dashes", bucket);
+  if (spacesRegion !== undefined && !SPACES_REGIONS.includes(spacesRegion)) bad("spacesRegion", `a region with Spaces: ${SPACES_REGIONS.join(", ")}`, spacesRegion);
+  if (endpoint !== undefined && !isHttpsUrl(endpoint)) bad("spacesEndpoint", "an https:// URL of an S3-compatible service", endpoint);
+  if (accessKeyId !== undefined && !/^[A-Za-z0-9+/=_-]{8,128}$/.test(accessKeyId)) bad("spacesAccessKeyId", "the access key ID of a Spaces key", accessKeyId);
+  requireKey(args, bad, "spacesBucket", ["spacesRegion", "spacesAccessKeyId", "spacesSecretKey", "spacesEndpoint"], "the off-site backup");
+  if (spacesRegion !== undefined && endpoint !== undefined) {
+    bad(["spacesRegion", "spacesEndpoint"], "no spacesRegion with spacesEndpoint (the endpoint names the store; the region is unused)", spacesRegion,
+      "remove spacesRegion or spacesEndpoint");
   }
-  if (!BUCKET_RE.test(bucket)) bad("spacesBucket", "a bucket name: 3-63 lowercase letters, digits and dashes", bucket);
-  const spacesRegion = args.spacesRegion ?? region;
-  let endpoint = args.spacesEndpoint;
-  if (endpoint === undefined) {
-    if (!SPACES_REGIONS.includes(spacesRegion)) bad("spacesRegion", `a region with Spaces: ${SPACES_REGIONS.join(", ")}`, spacesRegion);
-    endpoint = `https://${spacesRegion}.digitaloceanspaces.com`;
-  } else if (!isHttpsUrl(endpoint)) {
-    bad("spacesEndpoint", "an https:// URL of an S3-compatible service", endpoint);
+  if (bucket === undefined) return backups;
+  if (accessKeyId === undefined) {
+    bad(["spacesAccessKeyId", "spacesBucket"], "the access key ID of a Spaces key that can write spacesBucket", undefined, "set spacesAccessKeyId, or remove spacesBucket");
   }
-  const accessKeyId = args.spacesAccessKeyId;
-  if (typeof accessKeyId !== "string" || !/^[A-Za-z0-9+/=_-]{8,128}$/.test(accessKeyId)) {
-    bad("spacesAccessKeyId", "the access key ID of a Spaces key (set it with spacesBucket)", accessKeyId);
+  if (args.spacesSecretKey === undefined) {
+    bad(["spacesSecretKey", "spacesBucket"], "the secret of spacesAccessKeyId", undefined, "pulumi config set --secret spacesSecretKey …, or remove spacesBucket");
   }
-  if (args.spacesSecretKey === undefined) bad("spacesSecretKey", "the Spaces secret key, as a secret: pulumi config set --secret spacesSecretKey …", undefined);
-  backups.offsite = { repository: `s3:${endpoint.replace(/\/+$/, "")}/${bucket}/${args.domain}`, accessKeyId: accessKeyId as string };
+  if (endpoint === undefined && spacesRegion === undefined && !SPACES_REGIONS.includes(region)) {
+    bad(["spacesRegion", "region", "spacesBucket"], `a region with Spaces (it defaults to the droplet's region, which has none): ${SPACES_REGIONS.join(", ")}`, region);
+  }
+  const url = endpoint ?? `https://${spacesRegion ?? region}.digitaloceanspaces.com`;
+  backups.offsite = { repository: `s3:${url.replace(/\/+$/, "")}/${bucket}/${args.domain}`, accessKeyId: accessKeyId! };
   return backups;
 }

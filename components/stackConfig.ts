@@ -1,6 +1,6 @@
 /**
  * How a stack's config (Pulumi.yaml's `config:` block plus Pulumi.<stack>.yaml) becomes
- * MatrixServerArgs. Every component argument has one entry here, so index.ts reads them all.
+ * MatrixServerArgs. Every component argument has its kind in ARG_KINDS, so index.ts reads them all.
  *
  * The Pulumi CLI treats every key declared without a `default` as required, so the optional
  * keys in Pulumi.yaml carry an "unset" default ("" for text, [] for lists, 0 for counts,
@@ -10,64 +10,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
-import { DEFAULTS } from "./settings";
+import { ARG_KINDS, ArgKind, DEFAULTS } from "./settings";
 
-export type ConfigKind = "string" | "integer" | "boolean" | "list" | "secret" | "presence";
-
-/** Each argument's kind in the stack's config. */
-export const STACK_CONFIG: Record<keyof MatrixServerArgs, ConfigKind> = {
-  domain: "string",
-  adminEmail: "string",
-  sshKeys: "list",
-  region: "string",
-  size: "string",
-  image: "string",
-  ipv6: "boolean",
-  tags: "list",
-  existingDomain: "boolean",
-  matrixSubdomain: "string",
-  elementSubdomain: "string",
-  sshAllowCidrs: "list",
-  sshPrivateKey: "secret",
-  volumeSizeGb: "integer",
-  protectVolume: "boolean",
-  adminUser: "string",
-  synapseVersion: "string",
-  elementVersion: "string",
-  presence: "presence",
-  maxUploadMb: "integer",
-  registration: "string",
-  smtpHost: "string",
-  smtpPort: "integer",
-  smtpUser: "string",
-  smtpPassword: "secret",
-  emailFrom: "string",
-  localMediaRetentionDays: "integer",
-  remoteMediaRetentionDays: "integer",
-  forgottenRoomRetentionDays: "integer",
-  turn: "boolean",
-  backupTime: "string",
-  backupKeepDaily: "integer",
-  backupKeepWeekly: "integer",
-  spacesBucket: "string",
-  spacesRegion: "string",
-  spacesAccessKeyId: "string",
-  spacesSecretKey: "secret",
-  spacesEndpoint: "string",
-  dropletBackups: "string",
-  alerts: "boolean",
-  alertEmails: "list",
-  acmeServer: "string",
-  caaIssuer: "string",
-  extraCaCertificates: "list",
-  privateFederationCidrs: "list",
-  elementDownloadBase: "string",
-  elementKeyUrl: "string",
-  elementKeyFingerprint: "string",
-  projectName: "string",
-  waitForReady: "boolean",
-  readyTimeoutMinutes: "integer",
-};
+/** Each argument's kind in the stack's config: the kinds the settings check (components/settings.ts). */
+export const STACK_CONFIG = ARG_KINDS;
+export type ConfigKind = ArgKind;
 
 /** The keys a user must set: declared in Pulumi.yaml without a default. */
 export const REQUIRED_CONFIG: readonly (keyof MatrixServerArgs)[] = ["domain", "adminEmail", "sshKeys"];
@@ -87,15 +34,18 @@ export const UNSET_KEYS = (Object.keys(STACK_CONFIG) as (keyof MatrixServerArgs)
 
 /**
  * The component's args from the stack's config. Values are passed on as typed (a wrong type is
- * reported by the settings' validation, naming the key); a key still at its "unset" default is
- * left out.
+ * reported by the settings' validation, naming the key). A key at the value Pulumi.yaml gives it
+ * (its default, or the "unset" one) is left out: the CLI merges those into every stack, so they
+ * are not something the stack set (smtpPort's 587 does not ask for email), and the component
+ * applies the same default.
  */
 export function readStackConfig(config: pulumi.Config): MatrixServerArgs {
   const args: Record<string, unknown> = {};
   for (const [key, kind] of Object.entries(STACK_CONFIG) as [keyof MatrixServerArgs, ConfigKind][]) {
     const value = readOne(config, key, kind);
     if (value === undefined) continue;
-    if (kind !== "secret" && kind !== "boolean" && UNSET_KEYS.includes(key) && JSON.stringify(value) === JSON.stringify(UNSET[kind])) continue;
+    const declared = key in DEFAULTS ? DEFAULTS[key as keyof typeof DEFAULTS] : UNSET_KEYS.includes(key) ? UNSET[kind as keyof typeof UNSET] : undefined;
+    if (declared !== undefined && JSON.stringify(value) === JSON.stringify(declared)) continue;
     args[key] = value;
   }
   return args as unknown as MatrixServerArgs;

@@ -28,6 +28,7 @@ import { DropletMetadata, MetadataService } from "./metadata";
 import { DnsRecords, DropletAddress, LocalNetwork } from "./network";
 import { run } from "./process";
 import { rootfsTarball } from "./rootfs";
+import { onTeardown } from "./teardown";
 import { newSshHostKey } from "./secrets";
 
 export const DIFFERENCES = [
@@ -123,7 +124,7 @@ const IN_PLACE: Record<string, string[]> = {
   "digitalocean:index/project:Project": ["name", "description", "purpose", "resources"],
 };
 
-/** The local network's number of a droplet address (10.213.N.2 → N). */
+/** The local network's number of a droplet address (10.S.N.2 → N). */
 const hostNumber = (address: DropletAddress) => Number(address.ip.split(".")[2]);
 
 /**
@@ -183,6 +184,7 @@ export class LocalCloud {
   /** Loop device of each volume attachment. */
   private readonly loops = new Map<string, string>();
   private readonly table: string;
+  private readonly untrack: () => void;
   private nextId = 1000;
   private log: (line: string) => void;
 
@@ -190,12 +192,16 @@ export class LocalCloud {
     this.log = options.log ?? (() => {});
     this.table = `matrix_do_cloud_${process.pid}_${hostNumber(options.address)}`;
     fs.mkdirSync(options.dir, { recursive: true });
-    // Interrupted (Ctrl-C, a CI time limit): what this cloud set up on the machine goes too.
-    process.on("exit", () => {
-      for (const device of this.loops.values()) run("losetup", ["--detach", device]);
-      for (const { ip } of this.dnat) run("ip", ["route", "delete", `${ip}/32`]);
-      run("nft", ["delete", "table", "inet", this.table]);
-    });
+    // Interrupted (Ctrl-C, a CI time limit): what this cloud set up on the machine goes too,
+    // after its droplets (teardown.ts undoes the newest first).
+    this.untrack = onTeardown({ what: `local cloud ${this.table}`, now: () => this.removeFromMachine() });
+  }
+
+  /** Loop devices, reserved IPs' routes and the firewall table: what this cloud adds to the machine. */
+  private removeFromMachine(): void {
+    for (const id of [...this.loops.keys()]) this.detachVolume(id);
+    for (const { ip } of this.dnat) run("ip", ["route", "delete", `${ip}/32`]);
+    run("nft", ["delete", "table", "inet", this.table]);
   }
 
   /**
@@ -352,8 +358,8 @@ export class LocalCloud {
         this.attachVolume(id, String(inputs.volumeId), String(inputs.dropletId));
         break;
       case "digitalocean:index/reservedIp:ReservedIp":
-        // 10.213.(200 + N).x for the cloud of droplet address N: distinct across clouds.
-        state.ipAddress = `10.213.${200 + hostNumber(this.options.address)}.${this.ofType(type).length + 1}`;
+        // 10.S.(200 + N).x for the cloud of droplet address N: distinct across clouds.
+        state.ipAddress = `${this.options.network.names.subnet}.${200 + hostNumber(this.options.address)}.${this.ofType(type).length + 1}`;
         state.reservedIpUrn = `do:floatingip:${state.ipAddress}`;
         break;
       case "digitalocean:index/reservedIpAssignment:ReservedIpAssignment":
@@ -441,9 +447,16 @@ export class LocalCloud {
     this.options.metadata.set(address.ip, this.metadataOf(Number(id), address, inputs, keys));
     this.log(`droplet ${inputs.name} (${inputs.size}, ${inputs.image}) booting at ${address.ip}`);
     this.timeline["droplet-create"] = Date.now();
-    await droplet.boot();
-    this.timeline["droplet-booted"] = Date.now();
+    // Known from the start, so that stopping the cloud mid-boot powers it off too.
     this.droplets.set(id, droplet);
+    try {
+      await droplet.boot();
+    } catch (error) {
+      this.droplets.delete(id);
+      droplet.destroy();
+      throw error;
+    }
+    this.timeline["droplet-booted"] = Date.now();
     return { ipv4Address: address.ip, ipv6Address: "", dropletUrn: `do:droplet:${id}`, status: "active" };
   }
 
@@ -512,7 +525,7 @@ export class LocalCloud {
   }
 
   private applyNft(): void {
-    const link = `mdo${this.options.address.netns.split("-").at(-1)}h`;
+    const link = this.options.address.hostInterface;
     const lines: string[] = [`table inet ${this.table} {`];
     lines.push("  chain dnat_pre { type nat hook prerouting priority dstnat; policy accept;");
     for (const d of this.dnat) lines.push(`    ip daddr ${d.ip} dnat ip to ${d.to}`);
@@ -606,9 +619,8 @@ export class LocalCloud {
       droplet.destroy();
     }
     this.droplets.clear();
-    for (const id of [...this.loops.keys()]) this.detachVolume(id);
-    for (const { ip } of this.dnat) run("ip", ["route", "delete", `${ip}/32`]);
-    run("nft", ["delete", "table", "inet", this.table]);
+    this.removeFromMachine();
+    this.untrack();
   }
 }
 

@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { run } from "./process";
+import { onTeardown } from "./teardown";
 import { PATHS } from "../cloud-init/paths";
 import { DropletAddress } from "./network";
 
@@ -78,6 +79,8 @@ export class LocalDroplet {
   /** Set with memoryLimitMb: the cgroup the container runs in, for its figures. */
   memory?: MemoryCgroup;
   private cpuset?: CpusetCgroup;
+  /** Unregisters this droplet from the run's teardown (teardown.ts) once it is destroyed. */
+  private untrack?: () => void;
 
   constructor(readonly options: DropletOptions) {
     this.root = path.join(options.workDir, options.name);
@@ -130,8 +133,41 @@ export class LocalDroplet {
     };
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
-    process.on("exit", () => child.kill("SIGKILL"));
-    this.leader = await this.findLeader(child);
+    // Interrupted, the run powers this droplet off before anything it stands on (its network,
+    // its volume's services) goes; exiting without time for that, it kills it.
+    this.untrack ??= onTeardown({
+      what: `droplet ${o.name}`,
+      now: () => {
+        this.kill();
+        this.destroy();
+      },
+      gracefully: async () => {
+        const started = Date.now();
+        const clean = await this.poweroff(60_000);
+        this.destroy();
+        return `${clean ? "powered off cleanly" : "killed (no clean shutdown within 60 s)"} in ${Math.round((Date.now() - started) / 100) / 10} s, root removed`;
+      },
+    });
+    this.leader = 0;
+    try {
+      this.leader = await this.findLeader(child);
+    } catch (error) {
+      this.kill();
+      throw error;
+    }
+  }
+
+  /**
+   * Kill the container at once: its init (PID 1 of its PID namespace) and with it every process
+   * in it, then systemd-nspawn. Killing nspawn alone would leave the container running.
+   */
+  kill(): void {
+    const child = this.nspawn;
+    const init = this.leader || (child?.pid ? descendants(child.pid).find((p) => comm(p) === "systemd") : undefined);
+    if (init) run("kill", ["-KILL", String(init)]);
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    // Synchronous (an exiting process may not wait for events): until the init is gone.
+    if (init) run("sh", ["-c", 'for _ in $(seq 100); do kill -0 "$0" 2>/dev/null || exit 0; sleep 0.1; done', String(init)]);
   }
 
   private prepareRoot(): void {
@@ -273,21 +309,25 @@ export class LocalDroplet {
     return this.console;
   }
 
-  /** Clean shutdown (systemctl poweroff), as DigitalOcean's graceful shutdown does. */
-  async poweroff(timeoutMs = 90_000): Promise<void> {
+  /** Clean shutdown (systemctl poweroff), as DigitalOcean's graceful shutdown does; false if it had to be killed. */
+  async poweroff(timeoutMs = 90_000): Promise<boolean> {
     const child = this.nspawn;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return true;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     this.exec(["systemctl", "poweroff", "--no-block"]);
     const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs).then(() => true)]);
     if (timedOut) {
-      child.kill("SIGKILL");
+      this.kill();
       await exited;
     }
+    return !timedOut;
   }
 
-  /** Remove the droplet's root (the volume directory stays). */
+  /** Remove the droplet's root (the volume directory stays). Powered off first, or killed. */
   destroy(): void {
+    if (this.nspawn && this.nspawn.exitCode === null && this.nspawn.signalCode === null) this.kill();
+    this.untrack?.();
+    this.untrack = undefined;
     // A swap file the container turned on is the host kernel's, listed by its path inside the
     // container: turn it off (by its path here) before deleting it.
     for (const file of activeSwapFiles().map((f) => path.join(this.root, f)).filter((f) => fs.existsSync(f))) run("swapoff", [file]);
@@ -308,12 +348,10 @@ abstract class V1Cgroup {
     return ["sh", ["-c", 'echo $$ > "$0" && exec "$@"', path.join(this.dir, "cgroup.procs"), cmd, ...args]];
   }
 
+  /** Remove it once the container's last processes have left it (within 5 s). */
   remove(): void {
-    try {
-      fs.rmdirSync(this.dir);
-    } catch {
-      // processes still in it (a container not yet gone): the kernel frees it when they exit
-    }
+    // Synchronous: this also runs as an exiting process's last act.
+    run("sh", ["-c", 'for _ in $(seq 50); do rmdir "$0" 2>/dev/null && exit 0; [ -d "$0" ] || exit 0; sleep 0.1; done', this.dir]);
   }
 }
 

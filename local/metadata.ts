@@ -6,7 +6,6 @@
  * guard is what keeps service accounts away from it.
  */
 import * as http from "http";
-import { run } from "./process";
 
 export const METADATA_IP = "169.254.169.254";
 
@@ -50,9 +49,11 @@ export class MetadataService {
   private readonly droplets = new Map<string, DropletMetadata>();
   private server?: http.Server;
 
-  /** Listen on 169.254.169.254:80 of this machine (an address on lo, reached by every droplet through its gateway). */
-  async start(): Promise<void> {
-    run("ip", ["addr", "add", `${METADATA_IP}/32`, "dev", "lo"]);
+  /**
+   * Listen on `address`:80, an address of this machine: the local network's (network.ts), to
+   * which it forwards what its droplets send to 169.254.169.254.
+   */
+  async start(address: string): Promise<void> {
     this.server = http.createServer((req, res) => {
       const md = this.droplets.get((req.socket.remoteAddress ?? "").replace(/^::ffff:/, ""));
       const body = md ? metadataAt(md, new URL(req.url ?? "/", "http://x").pathname) : undefined;
@@ -61,9 +62,8 @@ export class MetadataService {
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
-      this.server!.listen(80, METADATA_IP, () => resolve());
+      this.server!.listen(80, address, () => resolve());
     });
-    process.on("exit", () => run("ip", ["addr", "delete", `${METADATA_IP}/32`, "dev", "lo"]));
   }
 
   /** Answer the droplet at `ip` (its private address here) with this metadata. */
@@ -77,6 +77,5 @@ export class MetadataService {
 
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    run("ip", ["addr", "delete", `${METADATA_IP}/32`, "dev", "lo"]);
   }
 }

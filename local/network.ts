@@ -1,24 +1,33 @@
 /**
  * A private network for local droplets: each droplet gets its own network namespace joined to
- * this machine by a veth pair (host side 10.213.N.1, droplet 10.213.N.2), NAT to the outside
- * for apt and PyPI, and a DNS server (dnsmasq) that resolves the test domains — SRV records
+ * this machine by a veth pair (host side 10.S.N.1, droplet 10.S.N.2), NAT to the outside for
+ * apt and PyPI, and a DNS server (dnsmasq) that resolves the test domains — SRV records
  * included — and forwards every other name to this machine's resolver.
  *
- * Everything it changes on this machine (namespaces, links, one nftables table, ip_forward,
- * dnsmasq) is undone by close().
+ * Several runs may share this machine (two `npm run local`, the droplet suite, the benchmark):
+ * each network takes a free slot S under /run/matrix-do-local, and its namespaces, links,
+ * subnet (10.(200+S).0.0/16) and nftables table carry that number. A slot whose owner died is
+ * cleaned up and taken again. Everything a network changes on this machine is undone by close(),
+ * or at exit and on a signal (teardown.ts); ip_forward goes back when the last network closes.
  */
 import * as dns from "dns/promises";
 import * as fs from "fs";
+import * as path from "path";
 import { Service, run, startProcess, waitUntil } from "./process";
+import { METADATA_IP } from "./metadata";
+import { onTeardown } from "./teardown";
 
-const SUBNET = "10.213";
-const NAT_TABLE = "matrix_do_local";
-const FORWARD_STATE = "/run/matrix-do-local.ip_forward";
+const SLOTS_DIR = "/run/matrix-do-local";
+const SLOTS = 50;
+/** ip_forward as it was before the first network changed it; removed by the last. */
+const FORWARD_STATE = path.join(SLOTS_DIR, "ip_forward");
 
 export interface DropletAddress {
   netns: string;
   /** The droplet's network interface. */
   interface: string;
+  /** This machine's end of the droplet's link. */
+  hostInterface: string;
   hostIp: string;
   ip: string;
 }
@@ -38,29 +47,116 @@ function must(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/** What slot `slot` names on this machine. */
+export function slotNames(slot: number) {
+  const subnet = `10.${200 + slot}`;
+  return {
+    subnet,
+    cidr: `${subnet}.0.0/16`,
+    natTable: `matrix_do_local_${slot}`,
+    netns: (index: number) => `mdo${slot}-${index}`,
+    hostLink: (index: number) => `mdo${slot}-${index}h`,
+    dropletLink: (index: number) => `mdo${slot}-${index}c`,
+  };
+}
+
+/** Whether a process is alive. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Remove what a slot's network left on this machine (its owner died without closing it). */
+function clearSlot(slot: number): void {
+  const names = slotNames(slot);
+  const prefix = names.netns(0).replace(/0$/, "");
+  for (const netns of run("ip", ["netns", "list"]).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(prefix))) {
+    // Processes still in it (a container, its dnsmasq) die with the slot.
+    for (const pid of run("ip", ["netns", "pids", netns]).stdout.split(/\s+/).filter(Boolean)) run("kill", ["-KILL", pid]);
+    run("ip", ["netns", "delete", netns]);
+  }
+  for (const link of run("ip", ["-o", "link", "show"]).stdout.split("\n").map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((l): l is string => !!l?.startsWith(prefix))) {
+    run("ip", ["link", "delete", link]);
+  }
+  run("nft", ["delete", "table", "ip", names.natTable]);
+  run("ip", ["route", "delete", "unreachable", names.cidr]);
+  run("ip", ["addr", "delete", `${names.subnet}.0.1/32`, "dev", "lo"]);
+}
+
+/** Take a free slot (mkdir is atomic: two runs never take the same one). */
+function claimSlot(): number {
+  fs.mkdirSync(SLOTS_DIR, { recursive: true });
+  for (let slot = 0; slot < SLOTS; slot++) {
+    const dir = path.join(SLOTS_DIR, `slot-${slot}`);
+    const owner = path.join(dir, "pid");
+    try {
+      fs.mkdirSync(dir);
+    } catch {
+      const pid = Number(fs.existsSync(owner) ? fs.readFileSync(owner, "utf8") : 0);
+      // Taken, or being taken this instant (no pid yet, and the directory is new).
+      if (pid === 0 ? Date.now() - fs.statSync(dir).mtimeMs < 10_000 : alive(pid)) continue;
+      clearSlot(slot);
+    }
+    fs.writeFileSync(owner, String(process.pid));
+    return slot;
+  }
+  throw new Error(`all ${SLOTS} local network slots in ${SLOTS_DIR} are taken by running processes`);
+}
+
+function releaseSlot(slot: number): void {
+  fs.rmSync(path.join(SLOTS_DIR, `slot-${slot}`), { recursive: true, force: true });
+  const others = fs.readdirSync(SLOTS_DIR).some((name) => name.startsWith("slot-"));
+  if (!others && fs.existsSync(FORWARD_STATE)) {
+    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", fs.readFileSync(FORWARD_STATE, "utf8").trim());
+    fs.rmSync(FORWARD_STATE, { force: true });
+  }
+}
+
 export class LocalNetwork {
   private readonly hosts: { netns: string; link: string }[] = [];
   private readonly dns = new Map<string, Service>();
-  private readonly oldForward: string;
-
+  private readonly untrack: () => void;
   private closed = false;
+  /** This network's slot, and the names it owns on this machine. */
+  readonly slot: number;
+  readonly names: ReturnType<typeof slotNames>;
 
-  constructor() {
-    // The value before any test run changed it, kept in /run in case a run is killed.
+  private constructor() {
+    this.slot = claimSlot();
+    this.names = slotNames(this.slot);
+    // The value before any local network changed it, kept in /run in case a run is killed.
     if (!fs.existsSync(FORWARD_STATE)) fs.writeFileSync(FORWARD_STATE, fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8"));
-    this.oldForward = fs.readFileSync(FORWARD_STATE, "utf8").trim();
     fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
-    process.on("exit", () => this.closeSync());
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+    this.untrack = onTeardown({ what: `local network ${this.names.cidr}`, now: () => this.closeSync() });
+  }
+
+  /** Where this network's metadata service listens (an address on lo); droplets reach it as 169.254.169.254. */
+  get metadataAddress(): string {
+    return `${this.names.subnet}.0.1`;
+  }
+
+  /** The private range every address of this network is in (for settings that must allow it). */
+  get cidr(): string {
+    return this.names.cidr;
   }
 
   static create(): LocalNetwork {
     const net = new LocalNetwork();
-    run("nft", ["delete", "table", "ip", NAT_TABLE]);
-    const rules = `table ip ${NAT_TABLE} {
+    const { natTable, cidr } = net.names;
+    // Droplets ask 169.254.169.254 for their metadata, as on DigitalOcean; this network's
+    // metadata service (metadata.ts) answers at its own address on this machine.
+    const rules = `table ip ${natTable} {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip saddr ${cidr} ip daddr ${METADATA_IP} tcp dport 80 dnat to ${net.metadataAddress}:80
+  }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    ip saddr ${SUBNET}.0.0/16 ip daddr != ${SUBNET}.0.0/16 masquerade
+    ip saddr ${cidr} ip daddr != ${cidr} masquerade
   }
 }
 `;
@@ -68,20 +164,18 @@ export class LocalNetwork {
     if (r.code !== 0) throw new Error(`nft: ${r.stderr}`);
     // An address of the subnet that no droplet has fails here at once, instead of being
     // routed out of this machine (droplets' routes are more specific and still win).
-    run("ip", ["route", "delete", "unreachable", `${SUBNET}.0.0/16`]);
-    must("ip", ["route", "add", "unreachable", `${SUBNET}.0.0/16`]);
+    must("ip", ["route", "add", "unreachable", cidr]);
+    must("ip", ["addr", "add", `${net.metadataAddress}/32`, "dev", "lo"]);
     return net;
   }
 
-  /** A network namespace for droplet number `index` (1–250). */
+  /** A network namespace for droplet number `index` (1–199; 200 and up are the local cloud's reserved IPs). */
   addHost(index: number): DropletAddress {
-    const netns = `matrix-do-${index}`;
-    const host = `mdo${index}h`;
-    const peer = `mdo${index}c`;
-    const hostIp = `${SUBNET}.${index}.1`;
-    const ip = `${SUBNET}.${index}.2`;
-    run("ip", ["netns", "delete", netns]);
-    run("ip", ["link", "delete", host]);
+    const netns = this.names.netns(index);
+    const host = this.names.hostLink(index);
+    const peer = this.names.dropletLink(index);
+    const hostIp = `${this.names.subnet}.${index}.1`;
+    const ip = `${this.names.subnet}.${index}.2`;
     must("ip", ["netns", "add", netns]);
     this.hosts.push({ netns, link: host });
     must("ip", ["link", "add", host, "type", "veth", "peer", "name", peer]);
@@ -93,7 +187,7 @@ export class LocalNetwork {
     inNs("ip", "addr", "add", `${ip}/24`, "dev", peer);
     inNs("ip", "link", "set", peer, "up");
     inNs("ip", "route", "add", "default", "via", hostIp);
-    return { netns, interface: peer, hostIp, ip };
+    return { netns, interface: peer, hostInterface: host, hostIp, ip };
   }
 
   /** The MAC address of the droplet's side of its link. */
@@ -138,18 +232,19 @@ export class LocalNetwork {
     this.closeSync();
   }
 
-  /** Undo every change; also run if the process is interrupted. */
+  /** Undo every change; also run if the process is interrupted (teardown.ts). */
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;
+    this.untrack();
     for (const service of this.dns.values()) service.process.kill("SIGKILL");
     for (const { netns, link } of this.hosts) {
       run("ip", ["link", "delete", link]);
       run("ip", ["netns", "delete", netns]);
     }
-    run("nft", ["delete", "table", "ip", NAT_TABLE]);
-    run("ip", ["route", "delete", "unreachable", `${SUBNET}.0.0/16`]);
-    fs.writeFileSync("/proc/sys/net/ipv4/ip_forward", this.oldForward);
-    fs.rmSync(FORWARD_STATE, { force: true });
+    run("nft", ["delete", "table", "ip", this.names.natTable]);
+    run("ip", ["route", "delete", "unreachable", this.names.cidr]);
+    run("ip", ["addr", "delete", `${this.metadataAddress}/32`, "dev", "lo"]);
+    releaseSlot(this.slot);
   }
 }

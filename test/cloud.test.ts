@@ -149,7 +149,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     const t = world.testArgs;
     const set: [string, string][] = [
       ["domain", domain], ["adminEmail", `admin@${domain}`], ["sshKeys[0]", fingerprint(`${sshKey}.pub`)],
-      ["acmeServer", t.acmeServer!], ["caaIssuer", "pebble.test"], ["privateFederationCidrs[0]", "10.213.0.0/16"],
+      ["acmeServer", t.acmeServer!], ["caaIssuer", "pebble.test"], ["privateFederationCidrs[0]", world.network.cidr],
       ["elementDownloadBase", t.elementDownloadBase!], ["elementKeyUrl", t.elementKeyUrl!], ["elementKeyFingerprint", t.elementKeyFingerprint!],
       ...(t.extraCaCertificates as string[]).map((pem, i) => [`extraCaCertificates[${i}]`, pem] as [string, string]),
     ];
@@ -184,7 +184,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
   before(async () => {
     ensureRootfs(log);
     world = await startWorld(dir, { otherServer: true });
-    await metadata.start();
+    await metadata.start(world.network.metadataAddress);
     assert.equal(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey]).code, 0);
     env = offlineCliEnv(buildSharedCli(ROOT), dir);
     // One public DNS for both stacks' records. The second server's view hides example.test's

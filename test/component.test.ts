@@ -1,6 +1,9 @@
 /** MatrixServer under Pulumi mocks: the resources it declares, their key properties and options. */
 import assert from "node:assert/strict";
+import * as childProcess from "node:child_process";
+import * as path from "node:path";
 import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { decodeEntry } from "../cloud-init/userData";
 import type { MatrixServer as MatrixServerClass } from "../components";
@@ -326,11 +329,84 @@ describe("MatrixServer component", () => {
     const declared: Declared[] = [];
     assert.throws(
       () => new MatrixServer("bad", { ...VALID_ARGS, domain: "not a domain", region: "mars1" }, recording(declared)),
-      (error: Error) => error.name === "SettingsError" && /'domain'/.test(error.message) && /'region'/.test(error.message),
+      (error: Error) => error.name === "SettingsError" && /'domain'/.test(error.message) && /'region'/.test(error.message)
+        // What Pulumi's CLI prints without a stack trace.
+        && pulumi.RunError.isInstance(error),
     );
     assert.equal(declared.length, 0);
     assert.equal(created.filter((c) => c.name.startsWith("bad")).length, 0);
     assert.equal(created.length, before);
   });
+
+  it("checks every plain argument before declaring anything, even beside arguments that are Outputs", () => {
+    const before = created.length;
+    const declared: Declared[] = [];
+    const args = { ...VALID_ARGS, domain: pulumi.output("example.test"), sshKeys: pulumi.output(VALID_ARGS.sshKeys), tags: "prod", region: "mars1" };
+    assert.throws(
+      () => new MatrixServer("mixed", args as never, recording(declared)),
+      (error: Error & { problems: string[] }) => pulumi.RunError.isInstance(error)
+        && error.problems.map((p) => p.split("'")[1]).sort().join() === "region,tags",
+    );
+    assert.equal(declared.length, 0);
+    assert.equal(created.filter((c) => c.name.startsWith("mixed")).length, 0);
+    assert.equal(created.length, before);
+  });
+
+  it("leaves a rule that reads an Output argument until it resolves", async () => {
+    // The subdomains must differ, and smtpPort needs smtpHost: both hold once the Outputs resolve.
+    const { declared, server } = deploy({
+      matrixSubdomain: "element", elementSubdomain: pulumi.output("chat") as never, smtpHost: pulumi.output("smtp.example.org") as never, smtpPort: 2525,
+    });
+    assert.equal(await valueOf(server.homeserverUrl), "https://element.example.test");
+    assert.equal(await valueOf(server.elementUrl), "https://chat.example.test");
+    const userData = await valueOf(ofType(declared, T.droplet)[0].props.userData as string);
+    assert.equal(YAML.parse(fileIn(userData, "/etc/synapse/conf.d/00-homeserver.yaml")).email.smtp_port, 2525);
+  });
+
+  it("a payload over DigitalOcean's 64 KiB (too many extra CA certificates) is one clear error, not a stack trace", () => {
+    const errors = errorsOnceResolved(`{ extraCaCertificates: Array.from({ length: 40 }, (_, i) =>
+      "-----BEGIN CERTIFICATE-----\\n" + require("crypto").randomBytes(900).toString("base64").replace(/.{64}/g, "$&\\n") + "\\n-----END CERTIFICATE-----\\n") }`);
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.equal(errors[0].name, "SettingsError");
+    assert.equal(errors[0].runError, true);
+    assert.match(errors[0].message, /^MatrixServer: invalid configuration:\n {2}- 'extraCaCertificates': user_data is \d+ bytes; DigitalOcean accepts at most 65536 with these 40 certificates; pass fewer/);
+  });
+
+  it("checks an Output argument once it resolves, and Pulumi reports it as the one message", () => {
+    assert.deepEqual(errorsOnceResolved(`{ domain: pulumi.output("not a domain") }`), [{
+      name: "SettingsError",
+      message: `MatrixServer: invalid configuration:\n  - 'domain': expected a lowercase domain name such as example.org, got "not a domain"`,
+      runError: true,
+    }]);
+    // A secret's type too, without its value.
+    assert.deepEqual(errorsOnceResolved(`{ smtpHost: "smtp.example.org", smtpUser: "me", smtpPassword: pulumi.secret(73519) }`), [{
+      name: "SettingsError",
+      message: "MatrixServer: invalid configuration:\n  - 'smtpPassword': expected a string, got a number",
+      runError: true,
+    }]);
+  });
 });
 
+/**
+ * The distinct errors a MatrixServer with VALID_ARGS and `overrides` (JavaScript, with `pulumi`
+ * in scope) raises under mocks, in a process of its own: an argument that is an Output is
+ * checked when it resolves, and its error reaches Pulumi's runtime as unhandled rejections.
+ */
+function errorsOnceResolved(overrides: string): { name: string; message: string; runError: boolean }[] {
+  const program = `
+    const pulumi = require("@pulumi/pulumi");
+    const { installMocks } = require("./test/mocks");
+    const { VALID_ARGS } = require("./test/fixtures");
+    const errors = new Set();
+    process.on("unhandledRejection", (e) => errors.add(e));
+    installMocks().then(() => {
+      const { MatrixServer } = require("./components");
+      new MatrixServer("later", { ...VALID_ARGS, ...${overrides} });
+      const report = () => console.log(JSON.stringify([...errors].map((e) => ({ name: e.name, message: e.message, runError: pulumi.RunError.isInstance(e) }))));
+      const wait = (tries) => errors.size > 0 || tries === 0 ? setTimeout(() => { report(); process.exit(0); }, 500) : setTimeout(() => wait(tries - 1), 100);
+      wait(100);
+    });`;
+  const r = childProcess.spawnSync(process.execPath, ["--import", "tsx", "-e", program], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}

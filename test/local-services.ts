@@ -68,20 +68,21 @@ export interface Reply {
 }
 
 /**
- * An HTTPS request to a test host name, sent to `address` (default 127.0.0.1) with the host name as SNI and
+ * An HTTPS request to a test host name, sent to `address` (default 127.0.0.1; from `from`) with the host name as SNI and
  * Host header, and the certificate checked against `ca`, as a client that resolves the
  * name to this machine would.
  */
 export function request(
   url: string,
   ca: string,
-  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; address?: string; signal?: AbortSignal } = {},
+  options: { method?: string; body?: string | Buffer; headers?: Record<string, string>; address?: string; from?: string; signal?: AbortSignal } = {},
 ): Promise<Reply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
         host: options.address ?? "127.0.0.1",
+        localAddress: options.from,
         port: Number(u.port || 443),
         servername: net.isIP(u.hostname) ? undefined : u.hostname,
         path: u.pathname + u.search,

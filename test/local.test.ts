@@ -1,7 +1,8 @@
 /**
  * `npm run local`: a user's stack (program and config, made with the Pulumi CLI) deployed into
  * the local cloud with Caddy's local certificates; it prints the login, serves Element and the
- * homeserver, and stops on Ctrl-C leaving nothing behind.
+ * homeserver, and stops on Ctrl-C leaving nothing behind. Two stacks run side by side, each on
+ * its own local network: stopping one leaves the other serving.
  */
 import assert from "node:assert/strict";
 import * as childProcess from "node:child_process";
@@ -14,78 +15,112 @@ import { run, scratchDir } from "./fixtures";
 import { ROOT, request, waitUntil } from "./local-services";
 import { startElementMirror } from "./droplet/elementMirror";
 import { createTestCa } from "./droplet/testPki";
+import { leftovers } from "./droplet/leftovers";
 
-const STACK = "trial";
+const STACKS = [{ name: "trial", domain: "trial.test" }, { name: "second", domain: "second.test" }];
 
-describe("npm run local", { timeout: 20 * 60_000 }, () => {
+/** This machine's own address (the source of its default route): every local network reaches it. */
+function machineAddress(): string {
+  const src = /\bsrc (\S+)/.exec(run("ip", ["-4", "route", "get", "192.0.2.1"]).stdout)?.[1];
+  if (!src) throw new Error("this machine has no IPv4 route to find its address by");
+  return src;
+}
+
+/** One `npm run local`, as a user starts it in their project. */
+interface LocalRun {
+  name: string;
+  domain: string;
+  child: childProcess.ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+describe("npm run local", { timeout: 25 * 60_000 }, () => {
   const dir = scratchDir("matrix-local-");
-  const home = path.join(ROOT, ".cache", "local", STACK);
-  after(() => fs.rmSync(home, { recursive: true, force: true }));
+  const homes = STACKS.map(({ name }) => path.join(ROOT, ".cache", "local", name));
+  after(() => homes.forEach((home) => fs.rmSync(home, { recursive: true, force: true })));
 
-  it("deploys the stack (program and CLI config) into the local cloud, prints the login, serves HTTPS, and stops cleanly on Ctrl-C", async () => {
-    fs.rmSync(home, { recursive: true, force: true });
+  it("two stacks side by side: each deploys (program and CLI config), prints its login and serves HTTPS; Ctrl-C stops one and leaves the other serving; then nothing is left", async () => {
+    homes.forEach((home) => fs.rmSync(home, { recursive: true, force: true }));
+    const before = leftovers();
     const ca = createTestCa(path.join(dir, "ca"));
-    // Element's GitHub releases are out of reach here: the stack points at a test-signed mirror
-    // on the host side of the droplet's network (10.213.1.1, created by the run itself).
-    const mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, "0.0.0.0", 8444, "10.213.1.1");
+    // Element's GitHub releases are out of reach here: the stacks point at a test-signed mirror
+    // at this machine's address, which every local network reaches.
+    const mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, "0.0.0.0", 8444, machineAddress());
+    const env = offlineCliEnv(buildSharedCli(ROOT), dir);
+    const runs: LocalRun[] = [];
     try {
-      // The user's project (this repository's program and component) with a stack made by the CLI.
-      const project = path.join(dir, "project");
-      fs.mkdirSync(project);
-      for (const file of ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, file), path.join(project, file));
-      for (const link of ["node_modules", "components", "cloud-init"]) fs.symlinkSync(path.join(ROOT, link), path.join(project, link));
-      const env = offlineCliEnv(buildSharedCli(ROOT), dir);
-      const pulumiCli = (args: string[], input?: string) => {
-        const r = run("pulumi", ["--cwd", project, ...args], { env, input });
-        assert.equal(r.code, 0, `pulumi ${args.join(" ")}: ${r.stderr}`);
+      for (const { name, domain } of STACKS) {
+        // The user's project (this repository's program and component) with a stack made by the CLI.
+        const project = path.join(dir, name);
+        fs.mkdirSync(project);
+        for (const file of ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, file), path.join(project, file));
+        for (const link of ["node_modules", "components", "cloud-init"]) fs.symlinkSync(path.join(ROOT, link), path.join(project, link));
+        const pulumiCli = (args: string[], input?: string) => {
+          const r = run("pulumi", ["--cwd", project, ...args], { env, input });
+          assert.equal(r.code, 0, `pulumi ${args.join(" ")}: ${r.stderr}`);
+        };
+        pulumiCli(["stack", "init", name]);
+        for (const [key, value] of [
+          ["domain", domain], ["adminEmail", `me@${domain}`], ["maxUploadMb", "20"],
+          ["extraCaCertificates[0]", ca.certPem], ["elementDownloadBase", mirror.base], ["elementKeyUrl", mirror.keyUrl],
+          ["elementKeyFingerprint", mirror.fingerprint],
+        ]) pulumiCli(["config", "set", "--path", key, "--", value]);
+        // A key ID, as README says to set one (a bare number would be stored as an integer).
+        pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
+        // A key of the user's: the local run logs in with a local one instead.
+        pulumiCli(["config", "set", "--secret", "sshPrivateKey"], "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-this-one\n-----END OPENSSH PRIVATE KEY-----\n");
+        // Both at once, as two people (or two terminals) would.
+        const child = childProcess.spawn("bash", [path.join(ROOT, "scripts", "local.sh"), "--stack", name], { cwd: project, env });
+        let output = "";
+        child.stdout.on("data", (c) => (output += c));
+        child.stderr.on("data", (c) => (output += c));
+        runs.push({ name, domain, child, output: () => output, exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))) });
+      }
+      const everything = () => runs.map((r) => `--- ${r.name}:\n${r.output()}`).join("\n");
+      await waitUntil("both logins to be printed", 20 * 60, () => runs.every((r) => r.child.exitCode !== null || /Password: +\S+/.test(r.output())), 1000)
+        .catch((error) => {
+          throw new Error(`${error.message}\n${everything()}`);
+        });
+      for (const r of runs) assert.equal(r.child.exitCode, null, `npm run local --stack ${r.name} exited:\n${r.output()}`);
+
+      const field = (r: LocalRun, name: string) => r.output().match(new RegExp(`${name}: +(\\S+)`))![1];
+      /** What a user of this stack sees: Element's config, and the admin's login. */
+      const serves = async (r: LocalRun) => {
+        const trust = fs.readFileSync(field(r, "CA certificate"), "utf8");
+        const address = field(r, "Address");
+        const element = await request(`https://element.${r.domain}/config.json`, trust, { address });
+        assert.equal(element.status, 200, `${r.name}: ${element.body}`);
+        assert.equal(element.json<{ default_server_config: Record<string, { base_url: string }> }>().default_server_config["m.homeserver"].base_url,
+          `https://matrix.${r.domain}`);
+        const login = await request(`https://matrix.${r.domain}/_matrix/client/v3/login`, trust, {
+          address, method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: field(r, "Password") }),
+        });
+        assert.equal(login.status, 200, `${r.name}: ${login.body}`);
       };
-      pulumiCli(["stack", "init", STACK]);
-      for (const [key, value] of [
-        ["domain", "trial.test"], ["adminEmail", "me@trial.test"], ["maxUploadMb", "20"],
-        ["extraCaCertificates[0]", ca.certPem], ["elementDownloadBase", mirror.base], ["elementKeyUrl", mirror.keyUrl],
-        ["elementKeyFingerprint", mirror.fingerprint],
-      ]) pulumiCli(["config", "set", "--path", key, "--", value]);
-      // A key ID, as README says to set one (a bare number would be stored as an integer).
-      pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
-      // A key of the user's: the local run logs in with a local one instead.
-      pulumiCli(["config", "set", "--secret", "sshPrivateKey"], "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-this-one\n-----END OPENSSH PRIVATE KEY-----\n");
-      const child = childProcess.spawn("bash", [path.join(ROOT, "scripts", "local.sh"), "--stack", STACK], { cwd: project, env });
-      let output = "";
-      child.stdout.on("data", (c) => (output += c));
-      child.stderr.on("data", (c) => (output += c));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      await waitUntil("the login to be printed", 15 * 60, () => child.exitCode !== null || /Password: +\S+/.test(output), 1000).catch((error) => {
-        child.kill("SIGKILL");
-        throw new Error(`${error.message}\n${output}`);
-      });
-      assert.equal(child.exitCode, null, `npm run local exited:\n${output}`);
-      const field = (name: string) => output.match(new RegExp(`${name}: +(\\S+)`))![1];
-      assert.equal(field("Element"), "https://element.trial.test");
-      assert.equal(field("Admin"), "@admin:trial.test");
-      const trust = fs.readFileSync(field("CA certificate"), "utf8");
-      const address = field("Address");
+      for (const r of runs) {
+        assert.equal(field(r, "Element"), `https://element.${r.domain}`);
+        assert.equal(field(r, "Admin"), `@admin:${r.domain}`);
+        assert.match(r.output(), /matrix-cloud-init: exit 0/, `${r.name}: the stack's SSH commands ran against the local droplet`);
+        assert.match(r.output(), /matrix-ready: exit 0/, `${r.name}: and its readiness check`);
+        await serves(r);
+      }
+      assert.notEqual(field(runs[0], "Address"), field(runs[1], "Address"), "each stack has its own address");
 
-      const element = await request("https://element.trial.test/config.json", trust, { address });
-      assert.equal(element.status, 200);
-      assert.equal(element.json<{ default_server_config: Record<string, { base_url: string }> }>().default_server_config["m.homeserver"].base_url,
-        "https://matrix.trial.test");
-      const login = await request("https://matrix.trial.test/_matrix/client/v3/login", trust, {
-        address, method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: "admin" }, password: field("Password") }),
-      });
-      assert.equal(login.status, 200, login.body);
-
-      child.kill("SIGINT");
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 150_000).unref())]);
-      assert.equal(code, 0, `exit on Ctrl-C:\n${output}`);
-      assert.match(output, /stopped; the data stays in/);
-      assert.equal(run("ip", ["netns", "list"]).stdout.includes("matrix-do-"), false, "network namespace removed");
-      assert.equal(run("nft", ["list", "tables"]).stdout.includes("matrix_do_local"), false, "NAT table removed");
-      assert.equal(run("ip", ["route", "show"]).stdout.includes("10.213."), false, "routes removed");
-      assert.equal(run("ip", ["addr", "show", "dev", "lo"]).stdout.includes("169.254.169.254"), false, "metadata address removed");
-      assert.match(output, /matrix-cloud-init: exit 0/, "the stack's SSH commands ran against the local droplet");
-      assert.match(output, /matrix-ready: exit 0/, "and its readiness check");
+      // Ctrl-C on the first; the second serves on.
+      const stop = async (r: LocalRun, signal: NodeJS.Signals) => {
+        r.child.kill(signal);
+        const code = await Promise.race([r.exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 150_000).unref())]);
+        assert.equal(code, 0, `${r.name}: exit on ${signal}:\n${r.output()}`);
+        assert.match(r.output(), /stopped; the data stays in/);
+      };
+      await stop(runs[0], "SIGINT");
+      await serves(runs[1]);
+      await stop(runs[1], "SIGTERM");
+      assert.deepEqual(leftovers(), before, "nothing left on this machine");
     } finally {
+      for (const r of runs) if (r.child.exitCode === null) r.child.kill("SIGKILL");
       await mirror.close();
     }
   });

@@ -155,7 +155,7 @@ describe("the payload as a whole", () => {
     assert.ok(doc.packages.includes(`postgresql-${POSTGRESQL_MAJOR}`));
     assert.equal(doc.package_upgrade, true);
     assert.equal(doc.ssh_pwauth, false);
-    assert.deepEqual(doc.runcmd, [["/usr/local/lib/matrix/bootstrap.sh"]]);
+    assert.deepEqual(doc.runcmd.at(-1), ["/usr/local/lib/matrix/bootstrap.sh"]);
     assert.match(fileIn(userData, "/etc/ssh/sshd_config.d/50-matrix-do.conf"), /^PasswordAuthentication no$/m);
     assert.match(fileIn(userData, "/etc/apt/apt.conf.d/52matrix-do-auto-upgrades"), /Unattended-Upgrade "1"/);
     assert.match(fileIn(userData, "/etc/postgresql-common/createcluster.d/50-matrix-do.conf"), /^create_main_cluster = false$/m);
@@ -186,12 +186,38 @@ describe("the payload as a whole", () => {
     assert.ok(YAML.parse(payload).packages.includes("restic"));
   });
 
-  it("gzips large files (cloud-init's gz+b64) and leaves small ones readable", () => {
-    const doc = YAML.parse(userData) as { write_files: { path: string; encoding?: string; content: string }[] };
-    const lock = doc.write_files.find((f) => f.path === PATHS.synapseRequirements)!;
-    assert.equal(lock.encoding, "gz+b64");
+  it("gzips large files (cloud-init's gz+b64), bundles the ones nothing reads before the bootstrap, and leaves small ones readable", () => {
+    const doc = YAML.parse(userData) as { write_files: { path: string; encoding?: string; content: string }[]; runcmd: string[][] };
+    const entry = (file: string) => doc.write_files.find((f) => f.path === file);
+    assert.equal(entry(PATHS.caddyfile)!.encoding, "gz+b64");
+    assert.equal(entry(PATHS.synapseSigningKey)!.encoding, undefined);
+    // Scripts, the lock and our own units in one gzipped bundle, unpacked before the bootstrap.
+    assert.equal(entry(PATHS.filesBundle)!.encoding, "gz+b64");
+    for (const bundled of [PATHS.synapseRequirements, PATHS.matrixctl, `${PATHS.scriptsDir}/bootstrap.sh`, "/etc/systemd/system/matrix-synapse.service"]) {
+      assert.equal(entry(bundled), undefined, bundled);
+    }
     assert.equal(fileIn(userData, PATHS.synapseRequirements), readSynapseLock(settingsFor().synapse.version));
-    assert.equal(doc.write_files.find((f) => f.path === PATHS.synapseSigningKey)!.encoding, undefined);
+    assert.deepEqual(doc.runcmd, [["python3", `${PATHS.scriptsDir}/apply-config.py`, "--unpack", PATHS.filesBundle], [`${PATHS.scriptsDir}/bootstrap.sh`]]);
+    // What a package's service reads when the package starts it is written by cloud-init itself, before packages.
+    for (const early of ["/etc/systemd/system/caddy.service.d/50-matrix-do.conf", PATHS.caddyfile, `${PATHS.scriptsDir}/apply-config.py`]) {
+      assert.ok(entry(early), early);
+    }
+  });
+
+  it("fits DigitalOcean's limit to the byte: 64 KiB of user_data as sent (UTF-8) pass, one byte more is refused", () => {
+    // DigitalOcean's API: user_data "may not exceed 64 KiB"; the provider sends the document as
+    // it is. The host key's public half is written as it is (not gzipped), so padding it grows
+    // the document byte for byte.
+    const LIMIT = 64 * 1024;
+    const padded = (pad: string) =>
+      renderUserData(settingsFor(), { ...secrets, sshHostKey: { ...secrets.sshHostKey, publicKey: `${secrets.sshHostKey.publicKey}${pad}` } });
+    const room = LIMIT - Buffer.byteLength(padded(""));
+    const full = padded("x".repeat(room));
+    assert.equal(Buffer.byteLength(full), LIMIT);
+    assert.equal(YAML.parse(full).ssh_keys.ed25519_public, `${secrets.sshHostKey.publicKey}${"x".repeat(room)}`);
+    assert.throws(() => padded("x".repeat(room + 1)), /user_data is 65537 bytes; DigitalOcean accepts at most 65536$/);
+    // As many characters as fit, but one byte more: é is two bytes in UTF-8.
+    assert.throws(() => padded(`${"x".repeat(room - 1)}é`), /user_data is 65537 bytes/);
   });
 
   it("points Caddy at its own Caddyfile without touching the package's", () => {

@@ -13,7 +13,7 @@ import { renderCaddyfile } from "../cloud-init/caddy";
 import { renderElementConfig } from "../cloud-init/element";
 import { renderEnvFile } from "../cloud-init/formats";
 import { SYNAPSE_DB, renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/postgres";
-import { SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { OPS_USER, SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
 import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
@@ -100,7 +100,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
     fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);
     synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`],
-      { ...process.env, SSL_CERT_FILE: smtpTrust });
+      { ...process.env, SSL_CERT_FILE: smtpTrust, PYTHONPATH: SYNAPSE_MODULES_SOURCE_DIR });
     await waitUntil("Synapse /health", 180, async () => {
       if (synapse.process.exitCode !== null) throw new Error(`Synapse exited:\n${synapse.output()}`);
       const res = await fetch(`http://127.0.0.1:${site.port}/health`);
@@ -285,13 +285,33 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     assert.match(text, /https:\/\/matrix\.example\.test\/_synapse\/client\/password_reset\/email\/submit_token\?/);
   });
 
+  // Clients reach Caddy from 127.0.0.2 (another loopback address), so what Caddy passes on is
+  // told apart from Caddy's own address and from matrixctl's (127.0.0.1, straight to Synapse).
+  const CLIENT = "127.0.0.2";
+
   it("Synapse sees the client's address from Caddy, not a forged X-Forwarded-For", async () => {
-    await waitUntil("the login's address in whois", 30, async () => {
-      const whois = await request(`${MATRIX}/_matrix/client/v3/admin/whois/@admin:example.test`, ca, { headers: { authorization: `Bearer ${adminToken}` } });
+    await waitUntil("the client's address in whois", 30, async () => {
+      // Signed-in requests are the ones Synapse records addresses for: forge on those.
+      const whois = await request(`${MATRIX}/_matrix/client/v3/admin/whois/@admin:example.test`, ca,
+        { from: CLIENT, headers: { authorization: `Bearer ${adminToken}`, "x-forwarded-for": "198.51.100.66" } });
+      assert.equal(whois.status, 200, whois.body);
       const ips = JSON.stringify(whois.json());
       assert.ok(!ips.includes("198.51.100.66"), `forged address trusted: ${ips}`);
-      return ips.includes("127.0.0.1");
+      return ips.includes(CLIENT);
     });
+  });
+
+  it("matrixctl's account logs in on the droplet only: its password is refused through Caddy, even with a forged loopback address", async () => {
+    const body = JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: OPS_USER }, password: secrets.opsPassword });
+    const outside = await request(`${MATRIX}/_matrix/client/v3/login`, ca,
+      { method: "POST", from: CLIENT, headers: { "content-type": "application/json", "x-forwarded-for": "127.0.0.1" }, body });
+    assert.equal(outside.status, 403, outside.body);
+    assert.equal(outside.json().errcode, "M_FORBIDDEN");
+    const inside = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    assert.equal(inside.status, 200, await inside.clone().text());
+    const { access_token: token } = await inside.json() as { access_token: string };
+    const out = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    assert.equal(out.status, 200);
   });
 
   describe("rate limits for a community behind one address", () => {

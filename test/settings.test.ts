@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { DEFAULTS, PlainArgs, SettingsError, resolveArgs } from "../components/settings";
+import { ARG_KINDS, ArgKind, DEFAULTS, PlainArgs, SettingsError, resolveArgs, resolveKnown } from "../components/settings";
 import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { UNSET_KEYS } from "../components/stackConfig";
 import { VALID_ARGS } from "./fixtures";
@@ -52,8 +52,6 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["a timeout out of range", { readyTimeoutMinutes: 0 }, "readyTimeoutMinutes"],
   ["open registration", { registration: "open" }, "registration"],
   ["SMTP on port 25", { smtpHost: "smtp.example.org", smtpPort: 25 }, "smtpPort"],
-  ["an SMTP user without password", { smtpHost: "smtp.example.org", smtpUser: "me" }, "smtpPassword"],
-  ["an SMTP user without a relay", { smtpUser: "me" }, "smtpUser"],
   ["a bad SMTP host", { smtpHost: "smtp example" }, "smtpHost"],
   ["a bad sender", { smtpHost: "smtp.example.org", emailFrom: "Matrix" }, "emailFrom"],
   ["zero-day media retention", { localMediaRetentionDays: 0 }, "localMediaRetentionDays"],
@@ -61,9 +59,6 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["a backup time without minutes", { backupTime: "3" }, "backupTime"],
   ["a backup time past midnight", { backupTime: "24:00" }, "backupTime"],
   ["no daily backups kept", { backupKeepDaily: 0 }, "backupKeepDaily"],
-  ["a Spaces key without a bucket", { spacesAccessKeyId: "DO00EXAMPLEKEY" }, "spacesAccessKeyId"],
-  ["a bucket without its secret key", { spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY" }, "spacesSecretKey"],
-  ["a bucket without its access key", { spacesBucket: "chat-backups", spacesSecretKey: "[secret]" }, "spacesAccessKeyId"],
   ["a bucket name with capitals", { spacesBucket: "Chat", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]" }, "spacesBucket"],
   ["a bucket in a region without Spaces", { region: "nyc1", spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]" }, "spacesRegion"],
   ["a plain-http S3 endpoint", { spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]", spacesEndpoint: "http://s3.example.org" }, "spacesEndpoint"],
@@ -72,7 +67,41 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["no alert address", { alertEmails: [] }, "alertEmails"],
   ["TURN as a string", { turn: "yes" as unknown as boolean }, "turn"],
   ["TURN's name taken by Element", { turn: true, elementSubdomain: "turn" }, "elementSubdomain"],
+  ["tags as one string", { tags: "prod" as never }, "tags"],
+  ["a number as a string", { volumeSizeGb: "50" as never }, "volumeSizeGb"],
+  ["a numeric SSH key ID as a number", { sshKeys: [12345] as never }, "sshKeys"],
+  ["a key MatrixServer does not have", { tag: ["prod"] } as never, "tag"],
 ];
+
+/** Each case: settings that mean nothing without another one; the single error names both. */
+const DEPENDENT: [Partial<PlainArgs>, string, string][] = [
+  [{ smtpPort: 2525 }, "smtpPort", "smtpHost"],
+  [{ smtpUser: "me" }, "smtpUser", "smtpHost"],
+  [{ smtpPassword: "[secret]" }, "smtpPassword", "smtpHost"],
+  [{ emailFrom: "chat@example.test" }, "emailFrom", "smtpHost"],
+  [{ smtpHost: "smtp.example.org", smtpPassword: "[secret]" }, "smtpPassword", "smtpUser"],
+  [{ smtpHost: "smtp.example.org", smtpUser: "me" }, "smtpPassword", "smtpUser"],
+  [{ spacesRegion: "fra1" }, "spacesRegion", "spacesBucket"],
+  [{ spacesAccessKeyId: "DO00EXAMPLEKEY" }, "spacesAccessKeyId", "spacesBucket"],
+  [{ spacesSecretKey: "[secret]" }, "spacesSecretKey", "spacesBucket"],
+  [{ spacesEndpoint: "https://s3.example.org" }, "spacesEndpoint", "spacesBucket"],
+  [{ spacesBucket: "chat-backups", spacesSecretKey: "[secret]" }, "spacesAccessKeyId", "spacesBucket"],
+  [{ spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY" }, "spacesSecretKey", "spacesBucket"],
+  [{ spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]", spacesEndpoint: "https://s3.example.org", spacesRegion: "fra1" },
+    "spacesRegion", "spacesEndpoint"],
+  [{ alerts: false, alertEmails: ["ops@example.test"] }, "alertEmails", "alerts"],
+  [{ waitForReady: false, readyTimeoutMinutes: 30 }, "readyTimeoutMinutes", "waitForReady"],
+];
+
+/** A value of the wrong type for each kind, and what the error says the kind expects. */
+const WRONG_TYPE: Record<ArgKind, [unknown, string]> = {
+  string: [42, "a string"],
+  secret: [42, "a string"],
+  integer: ["50", "a number"],
+  boolean: ["true", "true or false"],
+  presence: ["auto", "true or false"],
+  list: ["x", "a list of strings"],
+};
 
 describe("settings validation", () => {
   for (const [what, overrides, key] of BAD_INPUT) {
@@ -82,6 +111,50 @@ describe("settings validation", () => {
       assert.match(problems[0], new RegExp(`^'${key}': expected `));
     });
   }
+
+  for (const [key, kind] of Object.entries(ARG_KINDS)) {
+    const [value, expected] = WRONG_TYPE[kind];
+    it(`checks the type of '${key}': ${expected}`, () => {
+      const problems = problemsFor({ [key]: value });
+      assert.equal(problems.length, 1, problems.join("\n"));
+      assert.match(problems[0], new RegExp(`^'${key}': expected ${expected}, got `));
+    });
+  }
+
+  it("says what a mistyped value should look like: a list for a string, a number without quotes", () => {
+    assert.deepEqual(problemsFor({ tags: "prod" as never }), [`'tags': expected a list of strings, got the string "prod"; write a list: ["prod"]`]);
+    assert.deepEqual(problemsFor({ volumeSizeGb: "50" as never }), [`'volumeSizeGb': expected a number, got the string "50"; write the number without quotes: 50`]);
+  });
+
+  it("never shows a secret's value, even a mistyped one", () => {
+    const [problem] = problemsFor({ smtpHost: "smtp.example.org", smtpUser: "me", smtpPassword: 73519 as never });
+    assert.equal(problem, "'smtpPassword': expected a string, got a number");
+  });
+
+  for (const [overrides, key, other] of DEPENDENT) {
+    it(`rejects ${Object.keys(overrides).join(" + ")} with one error on '${key}' that names ${other}`, () => {
+      const problems = problemsFor(overrides);
+      assert.equal(problems.length, 1, problems.join("\n"));
+      assert.match(problems[0], new RegExp(`^'${key}': expected .*\\b${other}\\b`));
+    });
+  }
+
+  it("accepts each dependent setting with the one it needs", () => {
+    const { settings, cloud } = resolveArgs({ ...VALID_ARGS, smtpHost: "smtp.example.org", smtpPort: 465, smtpUser: "me", smtpPassword: "[secret]",
+      emailFrom: "chat@example.test", alertEmails: ["ops@example.test"], readyTimeoutMinutes: 30 });
+    assert.deepEqual(settings.synapse.email, { host: "smtp.example.org", port: 465, user: "me", from: "chat@example.test" });
+    assert.deepEqual(cloud.alertEmails, ["ops@example.test"]);
+    // Without the HTTPS check, the timeout still bounds the wait for cloud-init over SSH.
+    assert.equal(resolveArgs({ ...VALID_ARGS, waitForReady: false, sshPrivateKey: "[secret]", readyTimeoutMinutes: 30 }).cloud.readyTimeoutMinutes, 30);
+  });
+
+  it("with some arguments unknown (Outputs), checks the others and every rule that reads none of the unknown", () => {
+    const { domain: _, ...known } = VALID_ARGS;
+    // Rules that read an unknown key wait: smtpPort needs smtpHost, the subdomains must differ.
+    assert.equal(resolveKnown({ ...known, smtpPort: 2525, matrixSubdomain: "element" } as PlainArgs, ["domain", "smtpHost", "elementSubdomain"]), undefined);
+    assert.throws(() => resolveKnown({ ...known, region: "mars1", tags: "prod" } as never, ["domain"]),
+      (e: SettingsError) => e.problems.map((p) => p.split("'")[1]).sort().join() === "region,tags");
+  });
 
   it("reports every bad key at once, in one error", () => {
     const problems = problemsFor({ domain: "x", region: "mars1", adminEmail: "nope" });
@@ -150,14 +223,25 @@ describe("settings validation", () => {
     assert.equal(custom.backups.offsite!.repository, "s3:https://s3.example.org/chat-backups/example.test");
     assert.equal(resolveArgs(VALID_ARGS).settings.backups.offsite, undefined, "off unless a bucket is named");
   });
+});
 
-  it("Pulumi.yaml declares exactly the component's defaults", () => {
-    const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
-    const declared = Object.fromEntries(
-      Object.entries(project.config as Record<string, { default?: unknown }>)
-        .filter(([key, spec]) => spec.default !== undefined && !(UNSET_KEYS as string[]).includes(key))
-        .map(([key, spec]) => [key, spec.default]),
-    );
-    assert.deepEqual(declared, { ...DEFAULTS });
+describe("defaults", () => {
+  const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+  /** Pulumi.yaml's defaults, but for the "unset" ones of keys without a default. */
+  const declared = Object.fromEntries(
+    Object.entries(project.config).filter(([key, spec]) => spec.default !== undefined && !(UNSET_KEYS as string[]).includes(key)).map(([key, spec]) => [key, spec.default]),
+  );
+  /** What a default needs to take effect: the SMTP port is used only with a relay. */
+  const CONTEXT: Partial<Record<string, Partial<PlainArgs>>> = { smtpPort: { smtpHost: "smtp.example.org" } };
+
+  it("Pulumi.yaml declares a default for every setting the component defaults", () => {
+    assert.deepEqual(Object.keys(declared).sort(), Object.keys(DEFAULTS).sort());
   });
+
+  for (const [key, value] of Object.entries(declared)) {
+    it(`an omitted ${key} gets what Pulumi.yaml declares: ${JSON.stringify(value)}`, () => {
+      const args = { ...VALID_ARGS, ...CONTEXT[key] };
+      assert.deepEqual(resolveArgs(args), resolveArgs({ ...args, [key]: value }));
+    });
+  }
 });

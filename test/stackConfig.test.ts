@@ -80,8 +80,16 @@ describe("the stack's config", () => {
   it("with only the required keys set, the program applies exactly the component's defaults", () => {
     const args = readWith(mergedConfig(VALID_ARGS as unknown as Record<string, unknown>));
     assert.deepEqual(resolveArgs(args as never), resolveArgs(VALID_ARGS));
-    // Nothing is left at an "unset" value for the component to take literally.
-    for (const key of UNSET_KEYS) assert.equal(key in args, false, `${key} is read as not set`);
+    // Nothing the CLI merged in from Pulumi.yaml counts as set: neither an "unset" value for the
+    // component to take literally, nor a default (smtpPort's 587 would ask for smtpHost).
+    assert.deepEqual(Object.keys(args).sort(), [...REQUIRED_CONFIG].sort());
+  });
+
+  it("a stack that turns a part off keeps Pulumi.yaml's defaults of the settings that part alone uses", () => {
+    const args = readWith(mergedConfig({ ...VALID_ARGS, waitForReady: false }));
+    assert.deepEqual(resolveArgs(args as never).cloud, resolveArgs({ ...VALID_ARGS, waitForReady: false }).cloud);
+    assert.throws(() => resolveArgs(readWith(mergedConfig({ ...VALID_ARGS, waitForReady: false, readyTimeoutMinutes: 30 })) as never),
+      /'readyTimeoutMinutes': expected only while waitForReady is on/);
   });
 
   it("reads every kind of value as the CLI stores it, secrets as secrets", async () => {

@@ -5,9 +5,13 @@
 droplet. It does what cloud-init did at first boot, for the modules the payload uses:
 rewrites the files whose content or mode changed, installs packages that are missing, and
 runs the bootstrap again, which restarts only the services whose files changed.
+
+  apply-config.py --unpack BUNDLE   write the files of the payload's bundle (userData.ts) that
+                                    changed; the payload's first command, at boot and here.
 """
 import base64
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +50,15 @@ def write_file(entry):
     return True
 
 
+def unpack(bundle):
+    """Write the bundle's files that changed (the payload runs this before the bootstrap)."""
+    with open(bundle, encoding="utf-8") as f:
+        entries = json.load(f)
+    changed = [entry["path"] for entry in entries if write_file(entry)]
+    print(f"apply-config: {len(changed)} bundled file(s) changed" + "".join(f"\n  {p}" for p in changed), file=sys.stderr)
+    return 0
+
+
 def missing_packages(packages):
     missing = []
     for name in packages:
@@ -56,6 +69,8 @@ def missing_packages(packages):
 
 
 def main():
+    if sys.argv[1:2] == ["--unpack"] and len(sys.argv) == 3:
+        return unpack(sys.argv[2])
     document = yaml.safe_load(sys.stdin)
     if not isinstance(document, dict) or "write_files" not in document:
         print("apply-config: stdin is not the matrix-do #cloud-config payload", file=sys.stderr)

@@ -21,9 +21,6 @@ import { Pebble, startPebble } from "./pebble";
 import { TestCa, createTestCa } from "./testPki";
 import { VALID_ARGS } from "../fixtures";
 
-/** An address of the test subnet that no droplet has: unreachable, refused on this machine. */
-export const UNREACHABLE = "10.213.250.250";
-
 /** The names a deployment puts in public DNS for `domain`. */
 export function zoneOf(domain: string, ip: string): Record<string, string> {
   return { [domain]: ip, [`matrix.${domain}`]: ip, [`element.${domain}`]: ip, [`turn.${domain}`]: ip };
@@ -66,14 +63,16 @@ export async function startWorld(dir: string, options: { otherServer?: boolean }
   const everything = { ...zoneOf("example.test", address.ip), ...(otherAddress ? zoneOf("other.test", otherAddress.ip) : {}) };
   const srv = [...srvOf("example.test"), ...(otherAddress ? srvOf("other.test") : [])];
   const zones = ["example.test", ...(otherAddress ? ["other.test"] : [])];
+  // An address of the test subnet that no droplet has: unreachable, refused on this machine.
+  const unreachable = `${network.names.subnet}.250.250`;
   await network.serveDns(address, { zones, hosts: everything, srv });
-  if (otherAddress) await network.serveDns(otherAddress, { zones, hosts: { ...everything, "example.test": UNREACHABLE }, srv });
+  if (otherAddress) await network.serveDns(otherAddress, { zones, hosts: { ...everything, "example.test": unreachable }, srv });
 
   const ca = createTestCa(path.join(dir, "ca"));
   const pebble = await startPebble(path.join(dir, "pebble"), address.hostIp, address.hostIp, ca);
   const mirror: ElementMirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, address.hostIp, 8443);
   const testArgs: Partial<PlainArgs> = {
-    privateFederationCidrs: ["10.213.0.0/16"], // the test network is private
+    privateFederationCidrs: [network.cidr], // the test network is private
     acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
     // The test CA, Pebble's root, and this machine's registry proxy, if any.
     extraCaCertificates: [ca.certPem, pebble.issuingRoot, ...hostCaCertificates()],
