@@ -52,10 +52,12 @@ export const SCRIPT_FILES = [
 /** Sourced by other scripts, not run. */
 const SOURCED_SCRIPTS = ["lib.sh", "backup-lib.sh"];
 
+/** Applies a payload: unpacks the bundle at first boot, and applies a new payload in place. */
+const APPLY_SCRIPT = `${PATHS.scriptsDir}/apply-config.py`;
 /** What `pulumi up` runs over SSH, with the new payload on stdin, to apply it in place. */
-export const APPLY_COMMAND = `python3 ${PATHS.scriptsDir}/apply-config.py`;
+export const APPLY_COMMAND = `python3 ${APPLY_SCRIPT}`;
 /** Writes the bundle's files (those that changed), at first boot and on every change in place. */
-const UNPACK_COMMAND = ["python3", `${PATHS.scriptsDir}/apply-config.py`, "--unpack", PATHS.filesBundle];
+const UNPACK_COMMAND = ["python3", APPLY_SCRIPT, "--unpack", PATHS.filesBundle];
 
 /** Values the shell scripts read from /etc/matrix/deploy.env. */
 export function deployEnv(settings: Settings): Record<string, string | number> {
@@ -233,7 +235,8 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
  * them before it installs the packages whose services read them.
  */
 function bundled(file: RenderedFile): boolean {
-  const script = file.path.startsWith(`${PATHS.scriptsDir}/`) && !file.path.endsWith("/apply-config.py");
+  // Not the script that unpacks the bundle.
+  const script = file.path.startsWith(`${PATHS.scriptsDir}/`) && file.path !== APPLY_SCRIPT;
   // Our own units (the bootstrap reloads systemd before it starts them); not packages' drop-ins.
   const unit = file.path.startsWith("/etc/systemd/system/matrix-");
   return script || unit || [PATHS.matrixctl, PATHS.synapseRequirements, PATHS.readme].includes(file.path as never);

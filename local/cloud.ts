@@ -601,6 +601,9 @@ export class LocalCloud {
       let out = "";
       child.stdout.on("data", (c) => (out += c));
       child.stderr.on("data", (c) => (out += c));
+      // A command may exit without reading its input (ssh that cannot connect yet): the write
+      // then fails with EPIPE, which its exit code already reports.
+      child.stdin.on("error", () => {});
       child.stdin.end(stdin ?? "");
       child.on("close", (code) => {
         if (!name) return code === 0 ? resolve(out) : reject(new Error(out));

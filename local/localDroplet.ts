@@ -114,11 +114,11 @@ export class LocalDroplet {
         ["nsenter", [`--net=/run/netns/${o.network.netns}`, "--", "systemd-nspawn", ...nspawnArgs]]
       : ["systemd-nspawn", nspawnArgs];
     if (o.memoryLimitMb) {
-      this.memory ??= MemoryCgroup.create(`matrix-do-${o.name}-${process.pid}`, o.memoryLimitMb);
+      this.memory ??= MemoryCgroup.create(cgroupName(o.name), o.memoryLimitMb);
       [cmd, args] = this.memory.wrap(cmd, args);
     }
     if (o.cpus) {
-      this.cpuset ??= CpusetCgroup.create(`matrix-do-${o.name}-${process.pid}`, o.cpus);
+      this.cpuset ??= CpusetCgroup.create(cgroupName(o.name), o.cpus);
       [cmd, args] = this.cpuset.wrap(cmd, args);
     }
     this.console = "";
@@ -137,10 +137,7 @@ export class LocalDroplet {
     // its volume's services) goes; exiting without time for that, it kills it.
     this.untrack ??= onTeardown({
       what: `droplet ${o.name}`,
-      now: () => {
-        this.kill();
-        this.destroy();
-      },
+      now: () => this.destroy(),
       gracefully: async () => {
         const started = Date.now();
         const clean = await this.poweroff(60_000);
@@ -339,6 +336,30 @@ export class LocalDroplet {
   }
 }
 
+/** A droplet's cgroup name, ending in the pid of the run that owns it. */
+function cgroupName(droplet: string): string {
+  return `${CGROUP_PREFIX}${droplet}-${process.pid}`;
+}
+
+/** The start of every cgroup name a local droplet gets. */
+export const CGROUP_PREFIX = "matrix-do-";
+
+/**
+ * Remove the empty cgroups that runs which are gone left in `hierarchy` (a killed run cannot
+ * remove its own): those named by cgroupName whose pid no longer runs.
+ */
+function sweepCgroups(hierarchy: string): void {
+  for (const name of fs.readdirSync(hierarchy).filter((n) => n.startsWith(CGROUP_PREFIX))) {
+    const pid = Number(/-(\d+)$/.exec(name)?.[1]);
+    if (!pid || fs.existsSync(`/proc/${pid}`)) continue;
+    try {
+      fs.rmdirSync(path.join(hierarchy, name));
+    } catch {
+      // still holds processes: not ours to end
+    }
+  }
+}
+
 /** A cgroup of one v1 controller that the container is started in. */
 abstract class V1Cgroup {
   protected constructor(readonly dir: string) {}
@@ -370,6 +391,7 @@ export class MemoryCgroup extends V1Cgroup {
     if (!fs.existsSync(path.join(MEMORY_HIERARCHY, "memory.limit_in_bytes"))) {
       throw new Error(`memoryLimitMb needs the cgroup v1 memory controller at ${MEMORY_HIERARCHY} (this host has none)`);
     }
+    sweepCgroups(MEMORY_HIERARCHY);
     const dir = path.join(MEMORY_HIERARCHY, name);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "memory.limit_in_bytes"), String(limitMb * 1024 * 1024));
@@ -409,6 +431,7 @@ class CpusetCgroup extends V1Cgroup {
   static create(name: string, cpus: number): CpusetCgroup {
     const cores = machineCores();
     if (cpus > cores.length) throw new Error(`cpus: this machine has ${cores.length} cores, fewer than a droplet of ${cpus}`);
+    sweepCgroups(CPUSET_HIERARCHY);
     const dir = path.join(CPUSET_HIERARCHY, name);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "cpuset.cpus"), cores.slice(-cpus).join(","));

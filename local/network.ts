@@ -19,6 +19,11 @@ import { onTeardown } from "./teardown";
 
 const SLOTS_DIR = "/run/matrix-do-local";
 const SLOTS = 50;
+/** Slot S's subnet is 10.(FIRST_SUBNET + S).0.0/16. */
+const FIRST_SUBNET = 200;
+/** Every namespace and link of a slot starts with this; its NAT table with NAT_TABLE_PREFIX. */
+const NAME_PREFIX = "mdo";
+const NAT_TABLE_PREFIX = "matrix_do_local_";
 /** ip_forward as it was before the first network changed it; removed by the last. */
 const FORWARD_STATE = path.join(SLOTS_DIR, "ip_forward");
 
@@ -49,16 +54,27 @@ function must(cmd: string, args: string[]): string {
 
 /** What slot `slot` names on this machine. */
 export function slotNames(slot: number) {
-  const subnet = `10.${200 + slot}`;
+  const subnet = `10.${FIRST_SUBNET + slot}`;
   return {
     subnet,
     cidr: `${subnet}.0.0/16`,
-    natTable: `matrix_do_local_${slot}`,
-    netns: (index: number) => `mdo${slot}-${index}`,
-    hostLink: (index: number) => `mdo${slot}-${index}h`,
-    dropletLink: (index: number) => `mdo${slot}-${index}c`,
+    /** This machine's address (on lo) where the slot's metadata service listens. */
+    metadataAddress: `${subnet}.0.1`,
+    natTable: `${NAT_TABLE_PREFIX}${slot}`,
+    netns: (index: number) => `${NAME_PREFIX}${slot}-${index}`,
+    hostLink: (index: number) => `${NAME_PREFIX}${slot}-${index}h`,
+    dropletLink: (index: number) => `${NAME_PREFIX}${slot}-${index}c`,
   };
 }
+
+/** How to recognise what any slot owns on this machine (for checks that nothing is left). */
+export const SLOT_MARKS = {
+  dir: SLOTS_DIR,
+  namePrefix: NAME_PREFIX,
+  natTablePrefix: NAT_TABLE_PREFIX,
+  /** Matches an address in any slot's subnet. */
+  address: new RegExp(`\\b10\\.(${Array.from({ length: SLOTS }, (_, s) => FIRST_SUBNET + s).join("|")})\\.`),
+};
 
 /** Whether a process is alive. */
 function alive(pid: number): boolean {
@@ -82,9 +98,14 @@ function clearSlot(slot: number): void {
   for (const link of run("ip", ["-o", "link", "show"]).stdout.split("\n").map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((l): l is string => !!l?.startsWith(prefix))) {
     run("ip", ["link", "delete", link]);
   }
+  unrouteSlot(names);
+}
+
+/** Undo the slot's NAT table, its unreachable route and its metadata address on lo. */
+function unrouteSlot(names: ReturnType<typeof slotNames>): void {
   run("nft", ["delete", "table", "ip", names.natTable]);
   run("ip", ["route", "delete", "unreachable", names.cidr]);
-  run("ip", ["addr", "delete", `${names.subnet}.0.1/32`, "dev", "lo"]);
+  run("ip", ["addr", "delete", `${names.metadataAddress}/32`, "dev", "lo"]);
 }
 
 /** Take a free slot (mkdir is atomic: two runs never take the same one). */
@@ -136,7 +157,7 @@ export class LocalNetwork {
 
   /** Where this network's metadata service listens (an address on lo); droplets reach it as 169.254.169.254. */
   get metadataAddress(): string {
-    return `${this.names.subnet}.0.1`;
+    return this.names.metadataAddress;
   }
 
   /** The private range every address of this network is in (for settings that must allow it). */
@@ -242,9 +263,7 @@ export class LocalNetwork {
       run("ip", ["link", "delete", link]);
       run("ip", ["netns", "delete", netns]);
     }
-    run("nft", ["delete", "table", "ip", this.names.natTable]);
-    run("ip", ["route", "delete", "unreachable", this.names.cidr]);
-    run("ip", ["addr", "delete", `${this.metadataAddress}/32`, "dev", "lo"]);
+    unrouteSlot(this.names);
     releaseSlot(this.slot);
   }
 }

@@ -39,7 +39,10 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
-  process.on("exit", () => child.kill("SIGKILL"));
+  // Dies with this process; the hook goes with the child (a run restarts dnsmasq at each DNS change).
+  const killAtExit = () => child.kill("SIGKILL");
+  process.on("exit", killAtExit);
+  child.once("exit", () => process.off("exit", killAtExit));
   return {
     process: child,
     output: () => output,

@@ -23,6 +23,7 @@ import { cliStackConfig } from "./pulumiCli";
 import { ensureRootfs } from "./rootfs";
 import { run, waitUntil } from "./process";
 import { hostCaCertificates } from "./secrets";
+import { teardownAll } from "./teardown";
 
 /** The stack: --stack NAME, or the project's only Pulumi.<stack>.yaml. */
 export function stackName(projectDir: string, argv: string[]): string {
@@ -87,9 +88,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log("stopping…");
-    await cloud.close();
+    // As an interrupted test run does (teardown.ts): the droplet powered off cleanly first,
+    // then its cloud and network, each step reported.
+    await teardownAll();
     await metadata.stop();
-    await network.close();
     log(`stopped; the data stays in ${path.join(home, "cloud", "volumes")}`);
     process.exit(code);
   };

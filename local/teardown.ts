@@ -89,8 +89,3 @@ function install(): void {
     });
   }
 }
-
-/** Whether a signal has started the teardown (long waits can give up early). */
-export function tearingDown(): boolean {
-  return stopping;
-}

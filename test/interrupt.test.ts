@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
-import { leftovers } from "./droplet/leftovers";
+import { assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
 import { bootInto, startWorld, worldSettings } from "./droplet/world";
 
 const log = (line: string) => console.log(`  [interrupt] ${line}`);
@@ -70,15 +70,6 @@ function groupAlive(group: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The droplets were powered off cleanly, each before the network went. */
-function assertPoweredOffFirst(steps: string[]): void {
-  const droplets = steps.filter((s) => s.startsWith("droplet "));
-  assert.ok(droplets.length > 0, `no droplet in the teardown: ${steps.join("\n")}`);
-  for (const d of droplets) assert.match(d, /powered off cleanly in [\d.]+ s, root removed/);
-  const network = steps.findIndex((s) => s.startsWith("local network "));
-  assert.ok(network > steps.indexOf(droplets[droplets.length - 1]), `the network went before a droplet:\n${steps.join("\n")}`);
 }
 
 describe("the local harness when a run fails or is interrupted", { timeout: 40 * 60_000 }, () => {

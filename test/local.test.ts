@@ -15,7 +15,7 @@ import { run, scratchDir } from "./fixtures";
 import { ROOT, request, waitUntil } from "./local-services";
 import { startElementMirror } from "./droplet/elementMirror";
 import { createTestCa } from "./droplet/testPki";
-import { leftovers } from "./droplet/leftovers";
+import { assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
 
 const STACKS = [{ name: "trial", domain: "trial.test" }, { name: "second", domain: "second.test" }];
 
@@ -114,13 +114,22 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
         const code = await Promise.race([r.exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 150_000).unref())]);
         assert.equal(code, 0, `${r.name}: exit on ${signal}:\n${r.output()}`);
         assert.match(r.output(), /stopped; the data stays in/);
+        // Its droplet powered off cleanly before its network went.
+        assertPoweredOffFirst(r.output().split("\n").filter((l) => l.startsWith("teardown: ")).map((l) => l.slice("teardown: ".length)));
       };
       await stop(runs[0], "SIGINT");
       await serves(runs[1]);
       await stop(runs[1], "SIGTERM");
       assert.deepEqual(leftovers(), before, "nothing left on this machine");
     } finally {
-      for (const r of runs) if (r.child.exitCode === null) r.child.kill("SIGKILL");
+      // A stack still running after a failure is stopped as a user would stop it (it then
+      // removes what it set up); killed only if it does not stop.
+      for (const r of runs.filter((r) => r.child.exitCode === null)) {
+        r.child.kill("SIGTERM");
+        const timer = setTimeout(() => r.child.kill("SIGKILL"), 150_000);
+        await r.exited;
+        clearTimeout(timer);
+      }
       await mirror.close();
     }
   });

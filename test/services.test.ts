@@ -136,10 +136,13 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
   });
 
-  it("the payload's create-admin.sh makes the admin and matrixctl accounts, leaves no session, and a second run changes nothing", () => {
+  /** The payload's create-admin.sh, run against this Synapse and PostgreSQL. */
+  const createAdmin = () => {
     const venvRoot = path.join(dir, "opt-synapse");
-    fs.mkdirSync(venvRoot, { recursive: true });
-    fs.symlinkSync(SYNAPSE_VENV, path.join(venvRoot, "current"));
+    if (!fs.existsSync(venvRoot)) {
+      fs.mkdirSync(venvRoot, { recursive: true });
+      fs.symlinkSync(SYNAPSE_VENV, path.join(venvRoot, "current"));
+    }
     const passwordFile = path.join(dir, "admin-password");
     fs.writeFileSync(passwordFile, secrets.adminPassword, { mode: 0o600 });
     fs.writeFileSync(opsPasswordFile, secrets.opsPassword, { mode: 0o600 });
@@ -152,15 +155,59 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       ADMIN_PASSWORD_FILE: passwordFile,
       OPS_PASSWORD_FILE: opsPasswordFile,
     }));
-    for (let i = 0; i < 2; i++) {
-      const r = run("bash", [path.join(ROOT, "cloud-init", "scripts", "create-admin.sh")], { env: { ...process.env, MATRIX_ENV_FILE: envFile } });
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stderr, /admin accounts @admin:example\.test and @matrixctl:example\.test present/);
-    }
+    const r = run("bash", [path.join(ROOT, "cloud-init", "scripts", "create-admin.sh")], {
+      // Its psql reaches this cluster (on the droplet, the default one).
+      env: { ...process.env, MATRIX_ENV_FILE: envFile, PGHOST: postgres.socketDir, PGPORT: String(postgres.port) },
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /admin accounts @admin:example\.test and @matrixctl:example\.test present/);
+    return r.stderr;
+  };
+  const sql = (query: string) => {
+    const r = postgres.psql(["-d", SYNAPSE_DB.name, "-At", "-c", query]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  const ACCOUNTS = "('@admin:example.test', '@matrixctl:example.test')";
+
+  it("the payload's create-admin.sh makes the admin and matrixctl accounts, leaves no session, and a second run changes nothing", () => {
+    for (let i = 0; i < 2; i++) createAdmin();
     // Registration's own sessions are gone: no device and no live token until someone logs in.
-    for (const table of ["devices", "access_tokens"]) {
-      const left = postgres.psql(["-d", SYNAPSE_DB.name, "-At", "-c", `SELECT count(*) FROM ${table} WHERE user_id IN ('@admin:example.test', '@matrixctl:example.test')`]);
-      assert.equal(left.stdout.trim(), "0", `${table}: ${left.stdout}${left.stderr}`);
+    for (const table of ["devices", "access_tokens"]) assert.equal(sql(`SELECT count(*) FROM ${table} WHERE user_id IN ${ACCOUNTS}`), "0", table);
+  });
+
+  it("create-admin.sh logs out the unused sessions older versions' registration left, and no session that was used or named", async () => {
+    // What register_new_matrix_user left on older servers: a session with no device name whose
+    // token nobody used. A login without a device name makes the same.
+    const login = async (user: string, password: string, from: Record<string, string>, deviceName?: string) => {
+      const reply = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+        method: "POST", headers: { "content-type": "application/json", ...from },
+        body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password, initial_device_display_name: deviceName }),
+      });
+      const body = await reply.text();
+      assert.equal(reply.status, 200, body);
+      return (JSON.parse(body) as { access_token: string }).access_token;
+    };
+    const whoami = async (token: string) => (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const elsewhere = { "x-forwarded-for": "198.51.100.201" };
+    // matrixctl's account logs in from this machine only (its module).
+    const leftovers = [await login("admin", secrets.adminPassword, elsewhere), await login("matrixctl", secrets.opsPassword, {})];
+    // The admin's own sessions: one unnamed but in use, one named but not used yet.
+    const used = await login("admin", secrets.adminPassword, elsewhere);
+    assert.equal(await whoami(used), 200);
+    const named = await login("admin", secrets.adminPassword, elsewhere, "Element on a new phone");
+    // Synapse records use in batches: wait until this use is in the database.
+    await waitUntil("the session's use to be recorded", 30, () => sql("SELECT count(*) FROM user_ips WHERE user_id = '@admin:example.test'") !== "0", 500);
+
+    const said = createAdmin();
+    assert.equal(said.match(/logged out a session registration left unused/g)?.length, 2, said);
+    for (const token of leftovers) assert.equal(await whoami(token), 401, "a leftover session still works");
+    assert.equal(await whoami(used), 200, "a session in use was logged out");
+    assert.equal(await whoami(named), 200, "a named session was logged out");
+    assert.equal(sql(`SELECT count(*) FROM devices WHERE user_id IN ${ACCOUNTS}`), "2");
+    for (const token of [used, named]) {
+      const out = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      assert.equal(out.status, 200);
     }
   });
 
