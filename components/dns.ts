@@ -5,16 +5,18 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
-import { Settings } from "../cloud-init/settings";
+import { CloudOptions, Shape } from "./settings";
 
 export interface DnsArgs {
-  settings: pulumi.Output<Settings>;
-  existingDomain: boolean;
-  ipv6: boolean;
+  /** The zone and the records' names (settings). */
+  dns: pulumi.Output<CloudOptions["dns"]>;
+  shape: Pick<Shape, "existingDomain" | "ipv6" | "turn">;
   ipv4Address: pulumi.Input<string>;
   ipv6Address: pulumi.Input<string>;
-  /** With TURN on: turn.<domain> → the droplet's own IPv4 (see cloud-init/turn.ts for why). */
-  turn?: { subdomain: string; ipv4Address: pulumi.Input<string> };
+  /** With TURN on, its record is the droplet's own IPv4 (see cloud-init/turn.ts for why). */
+  turnIpv4Address: pulumi.Input<string>;
+  /** The SRV records' target. */
+  matrixHost: pulumi.Input<string>;
   /** CA allowed to issue certificates for the domain (CAA). */
   caaIssuer: pulumi.Input<string>;
 }
@@ -30,29 +32,24 @@ export const FEDERATION_PORT = 8448;
 export const SRV_SERVICES = ["_matrix-fed._tcp", "_matrix._tcp"];
 
 export function declareDns(name: string, args: DnsArgs, opts: pulumi.CustomResourceOptions): DeclaredDns {
-  const s = args.settings;
+  const { dns, shape } = args;
   let domain: pulumi.Output<string>;
   let domainUrn: pulumi.Output<string> | undefined;
-  if (args.existingDomain) {
-    domain = s.serverName;
+  if (shape.existingDomain) {
+    domain = dns.zone;
   } else {
-    const zone = new digitalocean.Domain(`${name}-domain`, { name: s.serverName }, opts);
+    const zone = new digitalocean.Domain(`${name}-domain`, { name: dns.zone }, opts);
     domain = zone.name;
     domainUrn = zone.domainUrn;
   }
-  const subdomain = (host: string, serverName: string) => (host === serverName ? "@" : host.slice(0, -serverName.length - 1));
-  const hosts: Record<string, pulumi.Output<string>> = {
-    apex: pulumi.output("@"),
-    matrix: pulumi.all([s.matrixHost, s.serverName]).apply(([h, d]) => subdomain(h, d)),
-    element: pulumi.all([s.elementHost, s.serverName]).apply(([h, d]) => subdomain(h, d)),
-  };
 
   const records: digitalocean.DnsRecord[] = [];
-  for (const [key, recordName] of Object.entries(hosts)) {
+  for (const key of ["apex", "matrix", "element"] as const) {
+    const recordName = dns.hostRecords[key];
     records.push(new digitalocean.DnsRecord(`${name}-a-${key}`, {
       domain, type: "A", name: recordName, value: args.ipv4Address, ttl: 1800,
     }, opts));
-    if (args.ipv6) {
+    if (shape.ipv6) {
       // The droplet's own IPv6 (DigitalOcean has no reserved IPv6 here); a short TTL because
       // it changes when the droplet is replaced.
       records.push(new digitalocean.DnsRecord(`${name}-aaaa-${key}`, {
@@ -63,17 +60,17 @@ export function declareDns(name: string, args: DnsArgs, opts: pulumi.CustomResou
   for (const service of SRV_SERVICES) {
     records.push(new digitalocean.DnsRecord(`${name}-srv-${service.split(".")[0].replace(/^_/, "")}`, {
       domain, type: "SRV", name: service, priority: 10, weight: 5, port: FEDERATION_PORT,
-      value: pulumi.interpolate`${s.matrixHost}.`, ttl: 1800,
+      value: pulumi.interpolate`${args.matrixHost}.`, ttl: 1800,
     }, opts));
   }
-  if (args.turn) {
+  if (shape.turn) {
     // A short TTL: the droplet's own address changes when the droplet is replaced.
     records.push(new digitalocean.DnsRecord(`${name}-a-turn`, {
-      domain, type: "A", name: args.turn.subdomain, value: args.turn.ipv4Address, ttl: 300,
+      domain, type: "A", name: dns.apply((d) => d.turnRecord!), value: args.turnIpv4Address, ttl: 300,
     }, opts));
   }
   records.push(new digitalocean.DnsRecord(`${name}-caa`, {
-    domain, type: "CAA", name: "@", flags: 0, tag: "issue", value: pulumi.interpolate`${args.caaIssuer}.`, ttl: 1800,
+    domain, type: "CAA", name: dns.hostRecords.apex, flags: 0, tag: "issue", value: pulumi.interpolate`${args.caaIssuer}.`, ttl: 1800,
   }, opts));
   return { domain, domainUrn, records };
 }

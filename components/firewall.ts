@@ -6,23 +6,23 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
-import { Settings } from "../cloud-init/settings";
 import { FEDERATION_PORT } from "./dns";
-import { TURN_PORT, TURN_TLS_PORT } from "../cloud-init/turn";
+import { CloudOptions } from "./settings";
 
 const EVERYWHERE = ["0.0.0.0/0", "::/0"];
 
 export interface FirewallArgs {
-  settings: pulumi.Output<Settings>;
+  /** The firewall's name (the droplet's). */
+  name: pulumi.Input<string>;
   sshAllowCidrs: pulumi.Input<string[]>;
   dropletId: pulumi.Input<number>;
-  /** TURN's relay port range, when TURN is on. */
-  turnRelayPorts?: { min: number; max: number };
+  /** TURN's ports, when TURN is on. */
+  turnPorts?: pulumi.Output<NonNullable<CloudOptions["turnPorts"]>>;
 }
 
 export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.CustomResourceOptions): digitalocean.Firewall {
   return new digitalocean.Firewall(`${name}-firewall`, {
-    name: args.settings.droplet.name,
+    name: args.name,
     dropletIds: [args.dropletId],
     inboundRules: [
       { protocol: "tcp", portRange: "22", sourceAddresses: args.sshAllowCidrs },
@@ -30,18 +30,18 @@ export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.C
       { protocol: "tcp", portRange: "443", sourceAddresses: EVERYWHERE },
       { protocol: "tcp", portRange: String(FEDERATION_PORT), sourceAddresses: EVERYWHERE },
       { protocol: "icmp", sourceAddresses: EVERYWHERE },
-      ...(args.turnRelayPorts
+      ...(args.turnPorts
         ? [
-          { protocol: "udp", portRange: String(TURN_PORT), sourceAddresses: EVERYWHERE },
-          { protocol: "tcp", portRange: String(TURN_PORT), sourceAddresses: EVERYWHERE },
-          { protocol: "tcp", portRange: String(TURN_TLS_PORT), sourceAddresses: EVERYWHERE },
-          { protocol: "udp", portRange: `${args.turnRelayPorts.min}-${args.turnRelayPorts.max}`, sourceAddresses: EVERYWHERE },
+          { protocol: "udp", portRange: args.turnPorts.apply((p) => String(p.listening)), sourceAddresses: EVERYWHERE },
+          { protocol: "tcp", portRange: args.turnPorts.apply((p) => String(p.listening)), sourceAddresses: EVERYWHERE },
+          { protocol: "tcp", portRange: args.turnPorts.apply((p) => String(p.tls)), sourceAddresses: EVERYWHERE },
+          { protocol: "udp", portRange: args.turnPorts.apply((p) => `${p.relay.min}-${p.relay.max}`), sourceAddresses: EVERYWHERE },
         ]
         : []),
     ],
     outboundRules: [
       { protocol: "tcp", portRange: "1-65535", destinationAddresses: EVERYWHERE },
-      ...(args.turnRelayPorts
+      ...(args.turnPorts
         ? [{ protocol: "udp", portRange: "1-65535", destinationAddresses: EVERYWHERE }]
         : [
           { protocol: "udp", portRange: "53", destinationAddresses: EVERYWHERE },

@@ -16,7 +16,7 @@ import { declareFirewall } from "./firewall";
 import { declareMonitoring } from "./monitoring";
 import { generateSecrets } from "./secrets";
 import {
-  ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resourceChoices, SettingsError, TURN_RELAY_PORTS, TURN_SUBDOMAIN, typeProblem,
+  ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resolveShape, SettingsError, typeProblem,
 } from "./settings";
 import { asset } from "../cloud-init/assets";
 import { APPLY_COMMAND, renderUserData, UserDataTooLarge } from "../cloud-init/userData";
@@ -50,7 +50,8 @@ export class MatrixServer extends pulumi.ComponentResource {
   constructor(name: string, args: MatrixServerArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate first: bad input fails before any resource, this one included, is declared.
     const resolved = resolveAll(args);
-    const choices = resourceChoices(args);
+    // Which resources exist is known now (plain values only); their values may still be Outputs.
+    const shape = resolveShape(args);
     super("matrix-do:index:MatrixServer", name, {}, opts);
 
     const s = resolved.apply((r) => r.settings);
@@ -76,7 +77,7 @@ export class MatrixServer extends pulumi.ComponentResource {
     );
     // With SSH, a changed payload is applied to the running droplet (below); without it, a
     // changed payload means a new droplet (the volume, and so all data, stays).
-    const inPlace = args.sshPrivateKey !== undefined;
+    const inPlace = shape.applyInPlace;
     // What triggers the in-place apply and the readiness check again: a hash of the payload (the
     // payload itself holds secrets). Not a secret itself: its secrets are long random strings
     // that no hash reveals, and a secret in `triggers` that is unknown at preview (a first
@@ -90,7 +91,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       initialFilesystemType: "ext4",
       description: pulumi.interpolate`Matrix homeserver ${s.serverName}: database, media, certificates, backups`,
       tags: s.droplet.tags,
-    }, { ...child, protect: choices.protectVolume });
+    }, { ...child, protect: shape.protectVolume });
 
     // A changed user_data replaces the droplet. Delete the old one first (gracefully, so
     // PostgreSQL shuts down cleanly) so the volume is free to move to the new one.
@@ -123,30 +124,31 @@ export class MatrixServer extends pulumi.ComponentResource {
     }, { ...child, deleteBeforeReplace: true });
 
     const dns = declareDns(name, {
-      settings: s,
-      existingDomain: choices.existingDomain,
-      ipv6: choices.ipv6,
+      dns: c.dns,
+      shape,
       ipv4Address: reservedIp.ipAddress,
       ipv6Address: droplet.ipv6Address,
-      ...(choices.turn ? { turn: { subdomain: TURN_SUBDOMAIN, ipv4Address: droplet.ipv4Address } } : {}),
+      turnIpv4Address: droplet.ipv4Address,
+      matrixHost: s.matrixHost,
       caaIssuer: c.caaIssuer,
     }, child);
 
     const firewall = declareFirewall(name, {
-      settings: s, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber,
-      ...(choices.turn ? { turnRelayPorts: TURN_RELAY_PORTS } : {}),
+      name: s.droplet.name, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber,
+      // Set in the resolved values whenever the shape has TURN (and the project) on.
+      turnPorts: shape.turn ? c.apply((cloud) => cloud.turnPorts!) : undefined,
     }, child);
 
-    if (args.projectName !== undefined) {
+    if (shape.project) {
       new digitalocean.Project(`${name}-project`, {
-        name: args.projectName,
+        name: c.apply((cloud) => cloud.projectName!),
         description: pulumi.interpolate`Matrix homeserver ${s.serverName}`,
         purpose: "Service or API",
         resources: [droplet.dropletUrn, volume.volumeUrn, reservedIp.reservedIpUrn, ...(dns.domainUrn ? [dns.domainUrn] : [])],
       }, child);
     }
 
-    if (choices.alerts) {
+    if (shape.alerts) {
       declareMonitoring(name, { settings: s, dropletId: droplet.id, emails: c.alertEmails }, child);
     }
 
@@ -177,7 +179,7 @@ export class MatrixServer extends pulumi.ComponentResource {
         triggers: [droplet.id, payloadHash],
       }, { ...child, dependsOn: [booted] });
     }
-    if (choices.waitForReady) {
+    if (shape.waitForReady) {
       new command.local.Command(`${name}-ready`, {
         create: `node ${path.relative(process.cwd(), path.join(READINESS_DIR, "wait-for-homeserver.mjs"))}`,
         environment: {

@@ -7,50 +7,15 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
+import { ARG_KINDS, ArgKind, DEFAULTS, SettingKey } from "./settingsTable";
 import { BackupSettings, Settings } from "../cloud-init/settings";
 import { PRESENCE_MIN_MEMORY_MB, swapFor, tuningFor } from "./tuning";
-import {
-  DEFAULT_ELEMENT_VERSION,
-  DEFAULT_SYNAPSE_VERSION,
-  DROPLET_IMAGE,
-  ELEMENT_DOWNLOAD_BASE,
-  ELEMENT_RELEASE_KEY,
-  SYNAPSE_VERSIONS,
-} from "../cloud-init/versions";
+import { cidrHint, didYouMean, domainHint, localpartHint } from "./hints";
+import { DROPLET_IMAGE, SYNAPSE_VERSIONS } from "../cloud-init/versions";
+import { TURN_PORT, TURN_TLS_PORT } from "../cloud-init/turn";
 
 export type PlainArgs = pulumi.Unwrap<MatrixServerArgs>;
 
-export const DEFAULTS = {
-  region: "nyc3",
-  size: "s-1vcpu-1gb",
-  image: DROPLET_IMAGE,
-  ipv6: true,
-  existingDomain: false,
-  matrixSubdomain: "matrix",
-  elementSubdomain: "element",
-  sshAllowCidrs: ["0.0.0.0/0", "::/0"],
-  volumeSizeGb: 20,
-  protectVolume: true,
-  adminUser: "admin",
-  synapseVersion: DEFAULT_SYNAPSE_VERSION,
-  elementVersion: DEFAULT_ELEMENT_VERSION,
-  maxUploadMb: 50,
-  acmeServer: "letsencrypt",
-  caaIssuer: "letsencrypt.org",
-  registration: "disabled",
-  smtpPort: 587,
-  backupTime: "03:30",
-  backupKeepDaily: 7,
-  backupKeepWeekly: 4,
-  dropletBackups: "off",
-  alerts: true,
-  turn: false,
-  waitForReady: true,
-  readyTimeoutMinutes: 20,
-  elementDownloadBase: ELEMENT_DOWNLOAD_BASE,
-  elementKeyUrl: ELEMENT_RELEASE_KEY.url,
-  elementKeyFingerprint: ELEMENT_RELEASE_KEY.fingerprint,
-};
 
 /** Regions with droplets and volumes. */
 export const REGIONS = [
@@ -89,68 +54,13 @@ const ACME_DIRECTORIES: Record<string, string> = {
   internal: "internal",
 };
 
-/**
- * Each argument's kind: the type it must have (checked before its value) and how a stack's config
- * reads it (components/stackConfig.ts). A secret is a string whose value is never shown; presence
- * is a boolean that a stack's config may also leave at `auto`.
- */
-export type ArgKind = "string" | "integer" | "boolean" | "list" | "secret" | "presence";
-
-export const ARG_KINDS: Record<keyof MatrixServerArgs, ArgKind> = {
-  domain: "string",
-  adminEmail: "string",
-  sshKeys: "list",
-  region: "string",
-  size: "string",
-  image: "string",
-  ipv6: "boolean",
-  tags: "list",
-  existingDomain: "boolean",
-  matrixSubdomain: "string",
-  elementSubdomain: "string",
-  sshAllowCidrs: "list",
-  sshPrivateKey: "secret",
-  volumeSizeGb: "integer",
-  protectVolume: "boolean",
-  adminUser: "string",
-  synapseVersion: "string",
-  elementVersion: "string",
-  presence: "presence",
-  maxUploadMb: "integer",
-  registration: "string",
-  smtpHost: "string",
-  smtpPort: "integer",
-  smtpUser: "string",
-  smtpPassword: "secret",
-  emailFrom: "string",
-  localMediaRetentionDays: "integer",
-  remoteMediaRetentionDays: "integer",
-  forgottenRoomRetentionDays: "integer",
-  turn: "boolean",
-  backupTime: "string",
-  backupKeepDaily: "integer",
-  backupKeepWeekly: "integer",
-  spacesBucket: "string",
-  spacesRegion: "string",
-  spacesAccessKeyId: "string",
-  spacesSecretKey: "secret",
-  spacesEndpoint: "string",
-  dropletBackups: "string",
-  alerts: "boolean",
-  alertEmails: "list",
-  acmeServer: "string",
-  caaIssuer: "string",
-  extraCaCertificates: "list",
-  privateFederationCidrs: "list",
-  elementDownloadBase: "string",
-  elementKeyUrl: "string",
-  elementKeyFingerprint: "string",
-  projectName: "string",
-  waitForReady: "boolean",
-  readyTimeoutMinutes: "integer",
-};
+export { ARG_KINDS, DEFAULTS } from "./settingsTable";
+export type { ArgKind } from "./settingsTable";
 
 type Key = keyof MatrixServerArgs;
+// The table and the arguments name the same keys (args.ts is written from the table).
+const sameKeys: [Record<Key, unknown>, Record<SettingKey, unknown>] = [ARG_KINDS, {} as Record<Key, unknown>];
+void sameKeys;
 
 export class SettingsError extends Error {
   /** What marks Pulumi's RunError: the CLI prints the message alone, without a stack trace. */
@@ -239,30 +149,53 @@ export function resourceBaseName(domain: string): string {
   return `matrix-${domain.replace(/\./g, "-")}`.slice(0, 60).replace(/-+$/, "");
 }
 
-/** What the component needs besides the renderers' Settings. */
+/** What the component needs besides the renderers' Settings: the values its resources take. */
 export interface CloudOptions {
   sshKeys: string[];
   sshAllowCidrs: string[];
-  existingDomain: boolean;
-  protectVolume: boolean;
+  /** Set when the resources are grouped in a DigitalOcean project (Shape.project). */
   projectName?: string;
-  waitForReady: boolean;
   readyTimeoutMinutes: number;
   caaIssuer: string;
   dropletBackups: (typeof DROPLET_BACKUP_PLANS)[number];
-  alerts: boolean;
   alertEmails: string[];
-  /** The Spaces secret key is passed on as a secret when off-site backups are on. */
-  offsiteBackups: boolean;
+  /** The DNS zone and its records' names. */
+  dns: {
+    zone: string;
+    /** The apex and the two subdomains, each with A (and AAAA) records to the reserved IP. */
+    hostRecords: { apex: string; matrix: string; element: string };
+    /** With TURN on: its record's name (an A record to the droplet's own IPv4). */
+    turnRecord?: string;
+  };
+  /** With TURN on: the ports the firewall opens for it. */
+  turnPorts?: { listening: number; tls: number; relay: { min: number; max: number } };
+}
+
+/**
+ * Which resources exist and how they are declared: decided from plain values alone (never
+ * Outputs), so the component knows them up front, before any argument resolves.
+ */
+export interface Shape {
+  ipv6: boolean;
+  existingDomain: boolean;
+  protectVolume: boolean;
+  turn: boolean;
+  alerts: boolean;
+  waitForReady: boolean;
+  /** sshPrivateKey is set: changes are applied to the running droplet over SSH. */
+  applyInPlace: boolean;
+  /** projectName is set: the resources are grouped in a DigitalOcean project. */
+  project: boolean;
 }
 
 export interface Resolved {
   settings: Settings;
   cloud: CloudOptions;
+  shape: Shape;
 }
 
-/** The arguments that decide which resources exist: plain values (never Outputs), known up front. */
-export function resourceChoices(args: Pick<PlainArgs, "ipv6" | "existingDomain" | "protectVolume" | "turn" | "alerts" | "waitForReady">) {
+/** The arguments' Shape: only plain flags and whether a key is set at all (an Output counts as set). */
+export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]?: MatrixServerArgs[K] } & Pick<MatrixServerArgs, "sshPrivateKey" | "projectName">): Shape {
   return {
     ipv6: args.ipv6 ?? DEFAULTS.ipv6,
     existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
@@ -270,6 +203,8 @@ export function resourceChoices(args: Pick<PlainArgs, "ipv6" | "existingDomain" 
     turn: args.turn ?? DEFAULTS.turn,
     alerts: args.alerts ?? DEFAULTS.alerts,
     waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
+    applyInPlace: args.sshPrivateKey !== undefined,
+    project: args.projectName !== undefined,
   };
 }
 
@@ -295,7 +230,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   for (const [key, value] of given) {
     if (skipped.has(key)) continue;
     const problem = key in ARG_KINDS ? typeProblem(key as Key, value)
-      : `'${key}': expected a MatrixServer setting, got a key it does not have; check its spelling (README, Configuration)`;
+      : `'${key}': expected a MatrixServer setting, got a key it does not have; ${didYouMean(key, Object.keys(ARG_KINDS)) ?? "check its spelling (README, Configuration)"}`;
     if (problem) {
       problems.push(problem);
       skipped.add(key);
@@ -307,10 +242,11 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
     if (read.some((key) => skipped.has(key))) return;
     problems.push(`'${read[0]}': expected ${expected}, got ${got === undefined ? "nothing" : JSON.stringify(got)}${fix ? `; ${fix}` : ""}`);
   };
-  const choices = resourceChoices(a);
+  const choices = resolveShape(a);
 
   const domain = a.domain!;
-  if (!DOMAIN_RE.test(domain ?? "")) bad("domain", "a lowercase domain name such as example.org", domain);
+  const isDomain = (value: string) => DOMAIN_RE.test(value);
+  if (!isDomain(domain ?? "")) bad("domain", "a lowercase domain name such as example.org", domain, domainHint(domain ?? "", isDomain));
   const adminEmail = a.adminEmail!;
   if (!EMAIL_RE.test(adminEmail ?? "")) bad("adminEmail", "an email address such as admin@example.org", adminEmail);
   const sshKeys = a.sshKeys ?? [];
@@ -320,10 +256,10 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   }
 
   const region = a.region ?? DEFAULTS.region;
-  if (!REGIONS.includes(region)) bad("region", `one of ${REGIONS.join(", ")}`, region);
+  if (!REGIONS.includes(region)) bad("region", `one of ${REGIONS.join(", ")}`, region, didYouMean(region, REGIONS));
   const size = a.size ?? DEFAULTS.size;
   const memoryMb = SIZES[size];
-  if (memoryMb === undefined) bad("size", `a droplet size with ≥ 1 GB RAM: ${Object.keys(SIZES).join(", ")}`, size);
+  if (memoryMb === undefined) bad("size", `a droplet size with ≥ 1 GB RAM: ${Object.keys(SIZES).join(", ")}`, size, didYouMean(size, Object.keys(SIZES)));
   const image = a.image ?? DEFAULTS.image;
   if (image !== DROPLET_IMAGE) bad("image", `${DROPLET_IMAGE} (the payload is written for Debian 13)`, image);
 
@@ -339,7 +275,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   }
 
   const sshAllowCidrs = a.sshAllowCidrs ?? DEFAULTS.sshAllowCidrs;
-  for (const cidr of sshAllowCidrs) if (!isCidr(cidr)) bad("sshAllowCidrs", "CIDRs such as 203.0.113.0/24 or 2001:db8::/32", cidr);
+  for (const cidr of sshAllowCidrs) if (!isCidr(cidr)) bad("sshAllowCidrs", "CIDRs such as 203.0.113.0/24 or 2001:db8::/32", cidr, cidrHint(cidr));
 
   const volumeSizeGb = a.volumeSizeGb ?? DEFAULTS.volumeSizeGb;
   if (!Number.isInteger(volumeSizeGb) || volumeSizeGb < 1 || volumeSizeGb > 16384) {
@@ -347,7 +283,8 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   }
 
   const adminUser = a.adminUser ?? DEFAULTS.adminUser;
-  if (!LOCALPART_RE.test(adminUser)) bad("adminUser", "a Matrix localpart: lowercase a-z, 0-9, . _ = - /", adminUser);
+  const isLocalpart = (value: string) => LOCALPART_RE.test(value);
+  if (!isLocalpart(adminUser)) bad("adminUser", "a Matrix localpart: lowercase a-z, 0-9, . _ = - /", adminUser, localpartHint(adminUser, isLocalpart));
 
   const synapseVersion = a.synapseVersion ?? DEFAULTS.synapseVersion;
   if (!VERSION_RE.test(synapseVersion)) bad("synapseVersion", "a version like 1.163.2", synapseVersion);
@@ -364,13 +301,15 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
 
   const acmeServer = a.acmeServer ?? DEFAULTS.acmeServer;
   const acmeDirectory = ACME_DIRECTORIES[acmeServer] ?? (isHttpsUrl(acmeServer) ? acmeServer : undefined);
-  if (!acmeDirectory) bad("acmeServer", "letsencrypt, letsencrypt-staging, internal or an https:// ACME directory URL", acmeServer);
+  if (!acmeDirectory) {
+    bad("acmeServer", "letsencrypt, letsencrypt-staging, internal or an https:// ACME directory URL", acmeServer, didYouMean(acmeServer, Object.keys(ACME_DIRECTORIES)));
+  }
 
   const caaIssuer = a.caaIssuer ?? DEFAULTS.caaIssuer;
-  if (!DOMAIN_RE.test(caaIssuer)) bad("caaIssuer", "the CA's domain such as letsencrypt.org", caaIssuer);
+  if (!isDomain(caaIssuer)) bad("caaIssuer", "the CA's domain such as letsencrypt.org", caaIssuer, domainHint(caaIssuer, isDomain));
 
   const privateFederationCidrs = a.privateFederationCidrs ?? [];
-  for (const cidr of privateFederationCidrs) if (!isCidr(cidr)) bad("privateFederationCidrs", "CIDRs such as 10.10.0.0/16", cidr);
+  for (const cidr of privateFederationCidrs) if (!isCidr(cidr)) bad("privateFederationCidrs", "CIDRs such as 10.10.0.0/16", cidr, cidrHint(cidr));
 
   const extraCaCertificates = a.extraCaCertificates ?? [];
   for (const pem of extraCaCertificates) {
@@ -400,7 +339,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
 
   const registration = a.registration ?? DEFAULTS.registration;
   if (!(REGISTRATION_MODES as readonly string[]).includes(registration)) {
-    bad("registration", REGISTRATION_MODES.join(" or "), registration);
+    bad("registration", REGISTRATION_MODES.join(" or "), registration, didYouMean(registration, REGISTRATION_MODES));
   }
   const backups = resolveBackups(a, region, bad);
   const email = resolveEmail(a, bad);
@@ -414,7 +353,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   }
   const dropletBackups = a.dropletBackups ?? DEFAULTS.dropletBackups;
   if (!(DROPLET_BACKUP_PLANS as readonly string[]).includes(dropletBackups)) {
-    bad("dropletBackups", DROPLET_BACKUP_PLANS.join(", "), dropletBackups);
+    bad("dropletBackups", DROPLET_BACKUP_PLANS.join(", "), dropletBackups, didYouMean(dropletBackups, DROPLET_BACKUP_PLANS));
   }
   const alertEmails = a.alertEmails ?? [adminEmail];
   if (a.alertEmails !== undefined) {
@@ -430,16 +369,17 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   const cloud: CloudOptions = {
     sshKeys: [...sshKeys],
     sshAllowCidrs: [...sshAllowCidrs],
-    existingDomain: choices.existingDomain,
-    protectVolume: choices.protectVolume,
-    projectName: a.projectName,
-    waitForReady: choices.waitForReady,
+    ...(a.projectName !== undefined ? { projectName: a.projectName } : {}),
     readyTimeoutMinutes,
     caaIssuer,
     dropletBackups: dropletBackups as CloudOptions["dropletBackups"],
-    alerts: choices.alerts,
     alertEmails: [...alertEmails],
-    offsiteBackups: backups.offsite !== undefined,
+    dns: {
+      zone: domain,
+      hostRecords: { apex: "@", matrix: matrixSubdomain, element: elementSubdomain },
+      ...(choices.turn ? { turnRecord: TURN_SUBDOMAIN } : {}),
+    },
+    ...(choices.turn ? { turnPorts: { listening: TURN_PORT, tls: TURN_TLS_PORT, relay: { ...TURN_RELAY_PORTS } } } : {}),
   };
   const settings: Settings = {
     serverName: domain,
@@ -471,7 +411,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
     backups,
     ...(choices.turn ? { turn: { relayPorts: { ...TURN_RELAY_PORTS }, host: `${TURN_SUBDOMAIN}.${domain}` } } : {}),
   };
-  return { settings, cloud };
+  return { settings, cloud, shape: choices };
 }
 
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -522,7 +462,9 @@ function resolveBackups(args: PlainArgs, region: string, bad: Bad): BackupSettin
 
   const { spacesBucket: bucket, spacesRegion, spacesEndpoint: endpoint, spacesAccessKeyId: accessKeyId } = args;
   if (bucket !== undefined && !BUCKET_RE.test(bucket)) bad("spacesBucket", "a bucket name: 3-63 lowercase letters, digits and dashes", bucket);
-  if (spacesRegion !== undefined && !SPACES_REGIONS.includes(spacesRegion)) bad("spacesRegion", `a region with Spaces: ${SPACES_REGIONS.join(", ")}`, spacesRegion);
+  if (spacesRegion !== undefined && !SPACES_REGIONS.includes(spacesRegion)) {
+    bad("spacesRegion", `a region with Spaces: ${SPACES_REGIONS.join(", ")}`, spacesRegion, didYouMean(spacesRegion, SPACES_REGIONS));
+  }
   if (endpoint !== undefined && !isHttpsUrl(endpoint)) bad("spacesEndpoint", "an https:// URL of an S3-compatible service", endpoint);
   if (accessKeyId !== undefined && !/^[A-Za-z0-9+/=_-]{8,128}$/.test(accessKeyId)) bad("spacesAccessKeyId", "the access key ID of a Spaces key", accessKeyId);
   requireKey(args, bad, "spacesBucket", ["spacesRegion", "spacesAccessKeyId", "spacesSecretKey", "spacesEndpoint"], "the off-site backup");

@@ -1,6 +1,7 @@
 /**
  * How a stack's config (Pulumi.yaml's `config:` block plus Pulumi.<stack>.yaml) becomes
- * MatrixServerArgs. Every component argument has its kind in ARG_KINDS, so index.ts reads them all.
+ * MatrixServerArgs. Every component argument has its kind in the settings table
+ * (components/settingsTable.ts), so index.ts reads them all.
  *
  * The Pulumi CLI treats every key declared without a `default` as required, so the optional
  * keys in Pulumi.yaml carry an "unset" default ("" for text, [] for lists, 0 for counts,
@@ -10,14 +11,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
-import { ARG_KINDS, ArgKind, DEFAULTS } from "./settings";
+import { ARG_KINDS, ArgKind, DEFAULTS, SETTINGS, SettingSpec } from "./settingsTable";
 
 /** Each argument's kind in the stack's config: the kinds the settings check (components/settings.ts). */
 export const STACK_CONFIG = ARG_KINDS;
 export type ConfigKind = ArgKind;
 
 /** The keys a user must set: declared in Pulumi.yaml without a default. */
-export const REQUIRED_CONFIG: readonly (keyof MatrixServerArgs)[] = ["domain", "adminEmail", "sshKeys"];
+export const REQUIRED_CONFIG = (Object.entries(SETTINGS) as [keyof MatrixServerArgs, SettingSpec][]).filter(([, spec]) => spec.required).map(([key]) => key);
 
 /** What Pulumi.yaml declares as the default of an optional key that has no default of its own. */
 export const UNSET: Record<Exclude<ConfigKind, "secret" | "boolean">, unknown> = {

@@ -14,7 +14,6 @@ import { buildSharedCli, cliStackConfig, offlineCliEnv } from "../local/pulumiCl
 import { scratchDir } from "./fixtures";
 import { ROOT } from "./local-services";
 
-const FINGERPRINT = "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa";
 const NO_LANGUAGE_HOST = /failed to load language plugin nodejs/;
 
 /** The shell lines of README's quick start (its ```sh blocks), continuation lines joined. */
@@ -27,17 +26,24 @@ export function quickStartCommands(readme: string): string[] {
 describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }, () => {
   const dir = scratchDir("matrix-cli-");
   const project = path.join(dir, "matrix");
+  const home = path.join(dir, "home");
   let env: NodeJS.ProcessEnv;
 
   const bash = (script: string) => childProcess.spawnSync("bash", ["-c", script], { cwd: project, env, encoding: "utf8" });
 
   before(() => {
     const bin = buildSharedCli(ROOT);
-    // doctl as the README uses it, answering with one key's fingerprint.
+    // doctl as the README uses it: it uploads the deploy key (here: keeps a copy of what it was given).
     const tools = path.join(dir, "tools");
     fs.mkdirSync(tools);
-    fs.writeFileSync(path.join(tools, "doctl"), `#!/bin/sh\n[ "$*" = "compute ssh-key list --format FingerPrint --no-header" ] || exit 2\necho ${FINGERPRINT}\n`, { mode: 0o755 });
-    env = offlineCliEnv(bin, dir, [tools]);
+    fs.writeFileSync(path.join(tools, "doctl"), [
+      "#!/bin/sh",
+      '[ "$1 $2 $3 $4 $5" = "compute ssh-key import matrix-deploy --public-key-file" ] && [ "$#" = 6 ] || exit 2',
+      `cp "$6" ${JSON.stringify(path.join(dir, "uploaded.pub"))}`,
+    ].join("\n") + "\n", { mode: 0o755 });
+    // The user's home, where the deploy key is made.
+    fs.mkdirSync(home);
+    env = { ...offlineCliEnv(bin, dir, [tools]), HOME: home };
     // The clone the first line makes: the project's files (its node_modules are not needed to
     // validate config).
     fs.mkdirSync(project);
@@ -53,8 +59,17 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     const output = r.stdout + r.stderr;
     assert.doesNotMatch(output, /validating stack config|missing configuration/, output);
     assert.match(output, NO_LANGUAGE_HOST, output);
+    // The deploy key: made without a passphrase, its public half uploaded, its fingerprint as
+    // DigitalOcean shows it (MD5) in sshKeys, its private half a secret of the stack.
+    const key = path.join(home, ".ssh", "matrix-deploy");
+    assert.equal(childProcess.spawnSync("ssh-keygen", ["-y", "-P", "", "-f", key]).status, 0, "the deploy key opens without a passphrase");
+    assert.equal(fs.readFileSync(path.join(dir, "uploaded.pub"), "utf8"), fs.readFileSync(`${key}.pub`, "utf8"));
+    const md5 = /MD5:(\S+)/.exec(childProcess.execFileSync("ssh-keygen", ["-l", "-E", "md5", "-f", `${key}.pub`], { encoding: "utf8" }))![1];
     const stack = YAML.parse(fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8"));
-    assert.deepEqual(stack.config, { "matrix-do:domain": "example.org", "matrix-do:adminEmail": "you@example.org", "matrix-do:sshKeys": [FINGERPRINT] });
+    const { "matrix-do:sshPrivateKey": privateKey, ...plain } = stack.config;
+    assert.deepEqual(plain, { "matrix-do:domain": "example.org", "matrix-do:adminEmail": "you@example.org", "matrix-do:sshKeys": [md5] });
+    assert.ok(privateKey?.secure, `sshPrivateKey is stored encrypted: ${JSON.stringify(privateKey)}`);
+    assert.equal(cliStackConfig(project, "prod", env)["matrix-do:sshPrivateKey"].value.trim(), fs.readFileSync(key, "utf8").trim());
   });
 
   it("hands the program Pulumi.yaml's defaults and secrets set with --secret", () => {

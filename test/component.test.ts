@@ -1,6 +1,7 @@
 /** MatrixServer under Pulumi mocks: the resources it declares, their key properties and options. */
 import assert from "node:assert/strict";
 import * as childProcess from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
@@ -410,3 +411,35 @@ function errorsOnceResolved(overrides: string): { name: string; message: string;
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 }
+
+describe("the component decides from resolved values only", () => {
+  const source = (file: string) => fs.readFileSync(path.join(__dirname, "..", "components", file), "utf8");
+  /** The modules that declare resources (settings.ts resolves; these only read what it resolved). */
+  const DECLARING = ["matrixServer.ts", "dns.ts", "firewall.ts", "monitoring.ts", "secrets.ts"];
+  /** Arguments passed on as they are: secrets, which never enter the settings. */
+  const PASSED_ON = ["spacesSecretKey", "smtpPassword", "sshPrivateKey"];
+
+  it("reads no argument and no default itself, but the secrets it passes on", () => {
+    for (const file of DECLARING) {
+      const text = source(file);
+      assert.doesNotMatch(text, /\bDEFAULTS\b/, `${file} applies a default itself`);
+      assert.doesNotMatch(text, /\?\?\s*DEFAULTS|resourceChoices/, file);
+    }
+    const reads = [...source("matrixServer.ts").matchAll(/\bargs\.(\w+)/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(reads)].filter((key) => !PASSED_ON.includes(key)), [], "arguments read by the component instead of from the settings");
+    // DNS takes the records' names from the settings; it does not cut them out of host names.
+    assert.doesNotMatch(source("dns.ts"), /\.slice\(|Settings\b/, "dns.ts derives names itself");
+    assert.doesNotMatch(source("firewall.ts"), /TURN_PORT|TURN_RELAY_PORTS|cloud-init\/turn/, "firewall.ts takes TURN's ports from elsewhere than the settings");
+  });
+
+  it("reads every value settings resolve for it: no field unused", async () => {
+    const { resolveArgs } = await import("../components/settings");
+    const everything = resolveArgs({ ...VALID_ARGS, turn: true, projectName: "Chat", sshPrivateKey: "[secret]" });
+    const declaring = DECLARING.map(source).join("\n");
+    const fields = [
+      ...Object.keys(everything.cloud).filter((key) => key !== "dns"), ...Object.keys(everything.cloud.dns), ...Object.keys(everything.shape),
+    ];
+    const unread = fields.filter((key) => !new RegExp(`\\.${key}\\b|\\{[^}]*\\b${key}\\b[^}]*\\}\\s*=`).test(declaring));
+    assert.deepEqual(unread, [], "resolved for the component but never read there");
+  });
+});

@@ -126,6 +126,35 @@ describe("settings validation", () => {
     assert.deepEqual(problemsFor({ volumeSizeGb: "50" as never }), [`'volumeSizeGb': expected a number, got the string "50"; write the number without quotes: 50`]);
   });
 
+  /** Each: the override, and the fix the one problem must end with. */
+  const HINTS: [Partial<PlainArgs> | Record<string, unknown>, string][] = [
+    [{ domain: "https://example.org/" }, "drop https://: write just the domain, example.org"],
+    [{ domain: "Example.org." }, "write just the domain, example.org"],
+    [{ region: "NYC3" }, "did you mean nyc3?"],
+    [{ region: "fra2" }, "did you mean fra1?"],
+    [{ size: "s-1vcpu-2g" }, "did you mean s-1vcpu-2gb?"],
+    [{ sshAllowCidrs: ["203.0.113.7"] }, "a single address is 203.0.113.7/32"],
+    [{ privateFederationCidrs: ["2001:db8::1"] }, "a single address is 2001:db8::1/128"],
+    [{ adminUser: "@admin:example.org" }, "just the name, e.g. admin"],
+    [{ registration: "tokens" }, "did you mean token?"],
+    [{ acmeServer: "letsencrypt-stagging" }, "did you mean letsencrypt-staging?"],
+    [{ adminEmial: "me@example.org" }, "did you mean adminEmail?"],
+  ];
+  for (const [overrides, fix] of HINTS) {
+    it(`hints at what ${JSON.stringify(overrides)} meant: "${fix}"`, () => {
+      const problems = problemsFor(overrides as Partial<PlainArgs>);
+      assert.equal(problems.length, 1, problems.join("\n"));
+      assert.ok(problems[0].endsWith(`; ${fix}`), problems[0]);
+    });
+  }
+
+  it("gives no hint where nothing is plainly meant", () => {
+    for (const overrides of [{ region: "mars1" }, { domain: "not a domain" }, { adminUser: "Ädmin!" }, { sshAllowCidrs: ["10.0.0.0/33"] }]) {
+      const [problem] = problemsFor(overrides as Partial<PlainArgs>);
+      assert.doesNotMatch(problem, /did you mean|drop |single address|just the name|just the domain/, problem);
+    }
+  });
+
   it("never shows a secret's value, even a mistyped one", () => {
     const [problem] = problemsFor({ smtpHost: "smtp.example.org", smtpUser: "me", smtpPassword: 73519 as never });
     assert.equal(problem, "'smtpPassword': expected a string, got a number");
@@ -162,7 +191,7 @@ describe("settings validation", () => {
   });
 
   it("accepts the minimal config and fills every default", () => {
-    const { settings, cloud } = resolveArgs(VALID_ARGS);
+    const { settings, cloud, shape } = resolveArgs(VALID_ARGS);
     assert.equal(settings.serverName, "example.test");
     assert.equal(settings.matrixHost, "matrix.example.test");
     assert.equal(settings.elementHost, "element.example.test");
@@ -175,7 +204,8 @@ describe("settings validation", () => {
     assert.equal(settings.acme.directoryUrl, "https://acme-v02.api.letsencrypt.org/directory");
     assert.equal(settings.volume.device, "/dev/disk/by-id/scsi-0DO_Volume_matrix-example-test");
     assert.deepEqual(cloud.sshAllowCidrs, ["0.0.0.0/0", "::/0"]);
-    assert.equal(cloud.protectVolume, true);
+    assert.equal(shape.protectVolume, true);
+    assert.deepEqual(cloud.dns, { zone: "example.test", hostRecords: { apex: "@", matrix: "matrix", element: "element" } });
     assert.equal(cloud.caaIssuer, "letsencrypt.org");
   });
 
@@ -214,9 +244,8 @@ describe("settings validation", () => {
 
   it("builds the off-site repository from the bucket, the region (or the droplet's) and the domain", () => {
     const spaces = { spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]" };
-    const { settings, cloud } = resolveArgs({ ...VALID_ARGS, region: "ams3", ...spaces });
+    const { settings } = resolveArgs({ ...VALID_ARGS, region: "ams3", ...spaces });
     assert.deepEqual(settings.backups.offsite, { repository: "s3:https://ams3.digitaloceanspaces.com/chat-backups/example.test", accessKeyId: "DO00EXAMPLEKEY" });
-    assert.equal(cloud.offsiteBackups, true);
     const elsewhere = resolveArgs({ ...VALID_ARGS, region: "nyc1", spacesRegion: "fra1", ...spaces }).settings;
     assert.equal(elsewhere.backups.offsite!.repository, "s3:https://fra1.digitaloceanspaces.com/chat-backups/example.test");
     const custom = resolveArgs({ ...VALID_ARGS, spacesEndpoint: "https://s3.example.org/", ...spaces }).settings;

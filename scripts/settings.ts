@@ -1,0 +1,144 @@
+/**
+ * `npm run settings`: writes what the settings table (components/settingsTable.ts) gives to the
+ * files that describe the settings: components/args.ts, Pulumi.yaml's `config:` and `template:`
+ * blocks and README's configuration table. test/settingsTable.test.ts checks that they are up to date.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ArgKind, SETTINGS, SettingSpec } from "../components/settingsTable";
+import { UNSET } from "../components/stackConfig";
+
+const ROOT = path.resolve(__dirname, "..");
+export const FILES = {
+  args: path.join(ROOT, "components", "args.ts"),
+  project: path.join(ROOT, "Pulumi.yaml"),
+  readme: path.join(ROOT, "README.md"),
+};
+
+const specs = () => Object.entries(SETTINGS as Record<string, SettingSpec>);
+
+/** The TypeScript type of an argument of this kind. */
+const TS_TYPES: Record<ArgKind, string> = {
+  string: "pulumi.Input<string>",
+  secret: "pulumi.Input<string>",
+  integer: "pulumi.Input<number>",
+  list: "pulumi.Input<pulumi.Input<string>[]>",
+  // Decides which resources exist: a plain value, known before anything resolves.
+  boolean: "boolean",
+  presence: "pulumi.Input<boolean>",
+};
+
+/** A default as README and the doc comments show it. */
+function shownDefault(spec: SettingSpec): string | undefined {
+  if (spec.readmeDefault) return spec.readmeDefault;
+  if (spec.default === undefined) return undefined;
+  return `\`${Array.isArray(spec.default) ? spec.default.join(", ") : String(spec.default)}\``;
+}
+
+/** components/args.ts: the component's arguments, each documented. */
+export function renderArgs(): string {
+  const fields = specs().map(([key, spec]) => {
+    const shown = shownDefault(spec);
+    const doc = [spec.description, spec.required ? "Required." : shown ? `Default: ${shown}.` : "", spec.kind === "secret" ? "Secret." : ""]
+      .filter(Boolean).join(" ");
+    return `  /** ${doc} */\n  ${key}${spec.required ? "" : "?"}: ${TS_TYPES[spec.kind]};`;
+  });
+  return [
+    "// Written by `npm run settings` from components/settingsTable.ts: change the table, not this file.",
+    'import * as pulumi from "@pulumi/pulumi";',
+    "",
+    "/**",
+    " * Inputs of the MatrixServer component; every default is applied in components/settings.ts.",
+    " *",
+    " * Kept to what Pulumi's component schema can describe (Input types, no unions or functions),",
+    " * so the component can be used from any Pulumi language.",
+    " */",
+    "export interface MatrixServerArgs {",
+    fields.join("\n"),
+    "}",
+    "",
+  ].join("\n");
+}
+
+const CONFIG_TYPES: Record<Exclude<ArgKind, "secret">, string> = {
+  string: "string", integer: "integer", boolean: "boolean", list: "array", presence: "string",
+};
+
+/**
+ * Pulumi.yaml's `config:` block. Secrets are not declared (the CLI requires a declared secret);
+ * an optional key without a default of its own declares the "unset" value of its kind, which
+ * the stack's config reading turns back into "not set" (components/stackConfig.ts).
+ */
+export function renderProjectConfig(): string {
+  const config: Record<string, Record<string, unknown>> = {};
+  for (const [key, spec] of specs()) {
+    if (spec.kind === "secret") continue;
+    const declared: Record<string, unknown> = { type: CONFIG_TYPES[spec.kind] };
+    if (!spec.required) declared.default = spec.default ?? UNSET[spec.kind as keyof typeof UNSET];
+    if (spec.kind === "list") declared.items = { type: "string" };
+    declared.description = spec.description;
+    config[key] = declared;
+  }
+  // Quoted where a YAML 1.1 reader would take a string for something else ("off", "03:30").
+  return YAML.stringify({ config }, { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
+}
+
+/** README's configuration table. */
+export function renderReadmeTable(): string {
+  const rows = specs().map(([key, spec]) => {
+    const shown = spec.required ? "(required)" : shownDefault(spec) ?? "none";
+    const meaning = `${spec.kind === "secret" ? "(secret) " : ""}${spec.readme ?? spec.description}`;
+    return `| \`${key}\` | ${shown} | ${meaning} |`;
+  });
+  return ["| Key | Default | Meaning |", "| --- | --- | --- |", ...rows, ""].join("\n");
+}
+
+/** What `pulumi new` asks for (the required settings), and says when it is done. */
+export function renderTemplate(): string {
+  const config: Record<string, { description: string }> = {};
+  for (const [key, spec] of specs().filter(([, spec]) => spec.required)) {
+    // The CLI saves an answer as text: a list must come as --config-path -c 'key[0]=…' instead.
+    const list = spec.kind === "list" ? ` A list: give it to pulumi new as --config-path -c '${key}[0]=…' (an answer typed here is saved as text, which the CLI refuses; then: pulumi config set --path '${key}[0]' …).` : "";
+    config[key] = { description: `${spec.description}${list}` };
+  }
+  const template = {
+    displayName: "Matrix homeserver on DigitalOcean",
+    description: "A self-hosted Matrix homeserver (Synapse, Element Web, Caddy, PostgreSQL) on one DigitalOcean droplet",
+    config,
+    quickstart: "Next: export DIGITALOCEAN_TOKEN=dop_v1_…, `pulumi config set --secret sshPrivateKey < <deploy key>`, then `pulumi up`. README.md lists every setting.",
+  };
+  return YAML.stringify({ template }, { lineWidth: 0, version: "1.1" });
+}
+
+/** `text` with the top-level block `key:` (from that line to the next top-level line) replaced by `block`. */
+function replaceBlock(text: string, key: string, block: string): string {
+  const start = text.search(new RegExp(`^${key}:$`, "m"));
+  if (start < 0) throw new Error(`Pulumi.yaml has no top-level ${key}: block`);
+  const rest = text.slice(start + key.length + 1);
+  const next = rest.search(/^\S/m);
+  const end = next < 0 ? text.length : start + key.length + 1 + next;
+  return text.slice(0, start) + block + text.slice(end);
+}
+
+/** Pulumi.yaml with its `template:` and `config:` blocks written from the table. */
+export function withProjectConfig(text: string): string {
+  return replaceBlock(replaceBlock(text, "template", renderTemplate()), "config", renderProjectConfig());
+}
+
+/** README with its configuration table (the first table under "## Configuration") replaced. */
+export function withReadmeTable(text: string): string {
+  const section = text.indexOf("\n## Configuration\n");
+  const start = text.indexOf("\n| Key | Default | Meaning |\n", section);
+  if (section < 0 || start < 0) throw new Error("README has no configuration table under ## Configuration");
+  let end = start + 1;
+  while (text.startsWith("|", end)) end = text.indexOf("\n", end) + 1;
+  return text.slice(0, start + 1) + renderReadmeTable() + text.slice(end);
+}
+
+if (require.main === module) {
+  fs.writeFileSync(FILES.args, renderArgs());
+  fs.writeFileSync(FILES.project, withProjectConfig(fs.readFileSync(FILES.project, "utf8")));
+  fs.writeFileSync(FILES.readme, withReadmeTable(fs.readFileSync(FILES.readme, "utf8")));
+  console.log("settings: wrote components/args.ts, Pulumi.yaml's config and template blocks and README's configuration table");
+}
