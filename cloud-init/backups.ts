@@ -5,15 +5,19 @@
  */
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
-import { PATHS } from "./paths";
+import { PATHS, unitFile } from "./paths";
+import { POSTGRES_SERVICE } from "./postgres";
 import { Secrets, Settings } from "./settings";
 
 export const BACKUP_SERVICE = "matrix-backup";
 
-/** Values the backup scripts read from deploy.env (no secrets). */
+/** Values the backup scripts read from deploy.env (no secrets: those are in PATHS.backupEnv). */
 export function backupEnv(settings: Settings): Record<string, string | number> {
   const b = settings.backups;
   return {
+    BACKUP_SERVICE,
+    BACKUP_ENV_FILE: PATHS.backupEnv,
+    LAST_BACKUP_FILE: PATHS.lastBackupFile,
     BACKUP_REPOSITORY: PATHS.backupRepository,
     BACKUP_STAGING: PATHS.backupStaging,
     BACKUP_KEEP_DAILY: b.keepDaily,
@@ -34,11 +38,11 @@ export function backupFiles(settings: Settings, secrets: Secrets): RenderedFile[
     { path: PATHS.backupPassword, content: secrets.backupPassword, permissions: "0600" },
     { path: PATHS.backupEnv, content: renderEnvFile(credentials), permissions: "0600" },
     {
-      path: `/etc/systemd/system/${BACKUP_SERVICE}.service`,
+      path: unitFile(`${BACKUP_SERVICE}.service`),
       content: renderUnit({
         Unit: {
           Description: "Back up the Matrix homeserver (database, media, signing key)",
-          After: ["postgresql.service", "network-online.target"],
+          After: [`${POSTGRES_SERVICE}.service`, "network-online.target"],
           Wants: "network-online.target",
           RequiresMountsFor: PATHS.backupRepository,
         },
@@ -59,7 +63,7 @@ export function backupFiles(settings: Settings, secrets: Secrets): RenderedFile[
       permissions: "0644",
     },
     {
-      path: `/etc/systemd/system/${BACKUP_SERVICE}.timer`,
+      path: unitFile(`${BACKUP_SERVICE}.timer`),
       content: renderUnit({
         Unit: { Description: "Nightly backup of the Matrix homeserver" },
         Timer: {

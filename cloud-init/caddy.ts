@@ -6,8 +6,12 @@
  * API (/_synapse/admin) is never proxied, on any port.
  */
 import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddyfile";
-import { PATHS, SYNAPSE_PORT } from "./paths";
+import { PATHS } from "./paths";
+import { FEDERATION_PORT, HTTPS_PORT, SYNAPSE_PORT } from "./ports";
 import { Settings } from "./settings";
+
+/** Debian's unit; the payload's drop-in points it at our Caddyfile (userData.ts). */
+export const CADDY_SERVICE = "caddy";
 
 /** Where Caddy finds Synapse and Element's files, and where it takes config changes; the test suite runs it elsewhere. */
 export interface CaddySite {
@@ -24,7 +28,7 @@ export const DROPLET_CADDY_SITE: CaddySite = {
 
 /** Body of /.well-known/matrix/server: federation goes to the matrix host on 443. */
 export function wellKnownServer(settings: Settings): { "m.server": string } {
-  return { "m.server": `${settings.matrixHost}:443` };
+  return { "m.server": `${settings.matrixHost}:${HTTPS_PORT}` };
 }
 
 /** Body of /.well-known/matrix/client: where clients find the homeserver. */
@@ -102,7 +106,7 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
       // The apex certificate on 8448 serves SRV-delegated federation (the SRV target must
       // present a certificate for the server name); the matrix host on 8448 serves servers
       // that connect to it directly.
-      addresses: [`${serverName}:8448`, `${matrixHost}:8448`],
+      addresses: [`${serverName}:${FEDERATION_PORT}`, `${matrixHost}:${FEDERATION_PORT}`],
       directives: [d("header", [], TRANSPORT_HEADERS), ...synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb, site.synapseUpstream), ERROR_RESPONSE],
     },
     {

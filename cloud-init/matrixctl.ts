@@ -4,23 +4,24 @@
  * with a password Pulumi generates.
  */
 import { BACKUP_SERVICE } from "./backups";
+import { CADDY_SERVICE } from "./caddy";
 import { OPTIONAL_SERVICE } from "./optional";
 import { RenderedFile } from "./formats";
-import { PATHS, SYNAPSE_PORT } from "./paths";
-import { POSTGRESQL_MAJOR } from "./versions";
+import { PATHS } from "./paths";
+import { HTTPS_PORT, SYNAPSE_PORT, TURN_TLS_PORT } from "./ports";
+import { POSTGRES_CLUSTER_SERVICE } from "./postgres";
 import { Secrets, Settings } from "./settings";
 import { OPS_USER, SYNAPSE_SERVICE } from "./synapse";
-import { TURN_SERVICE, TURN_TLS_PORT } from "./turn";
+import { TURN_SERVICE } from "./turn";
 
 /** Where matrixctl keeps its access token (tmpfs: a fresh login after every boot). */
 export const MATRIXCTL_TOKEN_FILE = "/run/matrixctl/token";
 
+/** What scripts/matrixctl reads (CONF[...]); test/deployEnv.test.ts holds the two to each other. */
 export function matrixctlConfig(settings: Settings): Record<string, unknown> {
-  const postgres = `postgresql@${POSTGRESQL_MAJOR}-main`;
+  const postgres = POSTGRES_CLUSTER_SERVICE;
   return {
     serverName: settings.serverName,
-    matrixHost: settings.matrixHost,
-    elementHost: settings.elementHost,
     synapseUrl: `http://127.0.0.1:${SYNAPSE_PORT}`,
     opsUser: OPS_USER,
     opsPasswordFile: PATHS.opsPassword,
@@ -30,16 +31,18 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
     scriptsDir: PATHS.scriptsDir,
     volume: PATHS.volume,
     elementRoot: PATHS.elementRoot,
-    lastBackupFile: `${PATHS.stateDir}/backup.done`,
+    lastBackupFile: PATHS.lastBackupFile,
     optionalPending: PATHS.optionalPending,
-    units: [SYNAPSE_SERVICE, postgres, "caddy", `${BACKUP_SERVICE}.timer`, ...(settings.turn ? [TURN_SERVICE] : [])],
+    units: [SYNAPSE_SERVICE, postgres, CADDY_SERVICE, `${BACKUP_SERVICE}.timer`, ...(settings.turn ? [TURN_SERVICE] : [])],
+    // Caddy's port, which it serves on every address (matrixctl asks it on loopback).
+    httpsPort: HTTPS_PORT,
     // [host, port]: what clients see on each TLS port (coturn serves a copy of Caddy's certificate).
     certificates: [
-      [settings.matrixHost, 443], [settings.elementHost, 443],
+      [settings.matrixHost, HTTPS_PORT], [settings.elementHost, HTTPS_PORT],
       ...(settings.turn ? [[settings.turn.host, TURN_TLS_PORT]] : []),
     ],
     logUnits: {
-      synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: "caddy", backup: BACKUP_SERVICE, "cloud-init": "cloud-final", optional: OPTIONAL_SERVICE,
+      synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: CADDY_SERVICE, backup: BACKUP_SERVICE, "cloud-init": "cloud-final", optional: OPTIONAL_SERVICE,
       ...(settings.turn ? { turn: TURN_SERVICE } : {}),
     },
   };

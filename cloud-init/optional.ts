@@ -5,7 +5,7 @@
  * started only while something is pending, runs it again until it succeeds.
  */
 import { RenderedFile, renderUnit } from "./formats";
-import { PATHS } from "./paths";
+import { PATHS, unitFile } from "./paths";
 import { sandbox } from "./sandbox";
 
 export const OPTIONAL_SERVICE = "matrix-optional";
@@ -15,7 +15,7 @@ export const OPTIONAL_RETRY = "1min";
 export function optionalFiles(): RenderedFile[] {
   return [
     {
-      path: `/etc/systemd/system/${OPTIONAL_SERVICE}.service`,
+      path: unitFile(`${OPTIONAL_SERVICE}.service`),
       content: renderUnit({
         Unit: {
           Description: "Retry the optional parts of the Matrix homeserver that failed (Element, TURN)",
@@ -39,7 +39,7 @@ export function optionalFiles(): RenderedFile[] {
       permissions: "0644",
     },
     {
-      path: `/etc/systemd/system/${OPTIONAL_SERVICE}.timer`,
+      path: unitFile(`${OPTIONAL_SERVICE}.timer`),
       content: renderUnit({
         Unit: { Description: "Retry the optional parts of the Matrix homeserver while one is pending" },
         // No [Install]: lib.sh's `optional` starts it when a part fails, retry-optional.sh stops it.

@@ -10,18 +10,32 @@ const SYNAPSE_VENV_ROOT = "/opt/synapse";
 const ELEMENT_RELEASES = "/var/www";
 /** Caddy's runtime directory, which holds its admin socket. */
 const CADDY_RUNTIME_DIR = "/run/caddy";
+/** Where the volume is mounted. */
+const VOLUME = "/mnt/matrix";
+/** Where Debian's packages keep their state (bind-mounted from the volume), and our backups. */
+const POSTGRES_DATA = "/var/lib/postgresql";
+const POSTGRES_CONFIG = "/etc/postgresql";
+const CADDY_DATA = "/var/lib/caddy";
+const SYNAPSE_DATA = "/var/lib/synapse";
+const BACKUPS = "/var/backups/matrix";
+/** The scripts' bookkeeping; on the root disk. */
+const STATE_DIR = "/var/lib/matrix-do";
 
 export const PATHS = {
-  volume: "/mnt/matrix",
+  volume: VOLUME,
   /** Directories on the volume → where they are bind-mounted. */
   stateBinds: {
-    postgresql: "/var/lib/postgresql",
-    "postgresql-etc": "/etc/postgresql",
-    caddy: "/var/lib/caddy",
-    synapse: "/var/lib/synapse",
-    backups: "/var/backups/matrix",
+    postgresql: POSTGRES_DATA,
+    "postgresql-etc": POSTGRES_CONFIG,
+    caddy: CADDY_DATA,
+    synapse: SYNAPSE_DATA,
+    backups: BACKUPS,
     "synapse-venvs": SYNAPSE_VENV_ROOT,
   } as Record<string, string>,
+  postgresData: POSTGRES_DATA,
+  postgresConfig: POSTGRES_CONFIG,
+  caddyData: CADDY_DATA,
+  backups: BACKUPS,
 
   deployDir: "/etc/matrix",
   deployEnv: "/etc/matrix/deploy.env",
@@ -44,18 +58,20 @@ export const PATHS = {
   /** Synapse modules of our own (cloud-init/synapse-modules), on Synapse's PYTHONPATH. */
   synapseModules: "/usr/local/lib/matrix/synapse-modules",
   synapseVenvRoot: SYNAPSE_VENV_ROOT,
+  /** The link to the release's virtualenv that runs. */
+  synapseCurrentVenv: `${SYNAPSE_VENV_ROOT}/current`,
   /** Downloads kept on the volume (Synapse's wheels, hash-checked on use): a new droplet installs without fetching them again. */
-  downloadCache: "/mnt/matrix/cache",
-  synapseData: "/var/lib/synapse",
-  synapseMedia: "/var/lib/synapse/media",
+  downloadCache: `${VOLUME}/cache`,
+  synapseData: SYNAPSE_DATA,
+  synapseMedia: `${SYNAPSE_DATA}/media`,
 
   elementReleases: ELEMENT_RELEASES,
   elementRoot: `${ELEMENT_RELEASES}/element`,
   elementConfig: "/etc/matrix/element-config.json",
 
   /** Backups: an encrypted restic repository on the volume, and the scratch space a dump is made in. */
-  backupRepository: "/var/backups/matrix/restic",
-  backupStaging: "/var/backups/matrix/staging",
+  backupRepository: `${BACKUPS}/restic`,
+  backupStaging: `${BACKUPS}/staging`,
   /** Secrets for backups (repository password, off-site keys); root only. */
   backupEnv: "/etc/matrix/backup.env",
   backupPassword: "/etc/matrix/backup-password",
@@ -78,17 +94,28 @@ export const PATHS = {
   caddyRuntimeDir: CADDY_RUNTIME_DIR,
   caddyAdminSocket: `${CADDY_RUNTIME_DIR}/admin.sock`,
   /** Where Caddy (HOME=/var/lib/caddy) keeps the certificates it obtains. */
-  caddyCertificates: "/var/lib/caddy/.local/share/caddy/certificates",
+  caddyCertificates: `${CADDY_DATA}/.local/share/caddy/certificates`,
 
   /** Bookkeeping of the scripts (change hashes, last bootstrap and backup); on the root disk. */
-  stateDir: "/var/lib/matrix-do",
+  stateDir: STATE_DIR,
   /** Optional parts that failed and are retried (optional.ts): one file a part, named after its script. */
-  optionalPending: "/var/lib/matrix-do/pending",
+  optionalPending: `${STATE_DIR}/pending`,
+  /** When the bootstrap last finished, and the last backup (UTC, ISO 8601). */
+  bootstrapDone: `${STATE_DIR}/bootstrap.done`,
+  lastBackupFile: `${STATE_DIR}/backup.done`,
+
+  /** Our units, and our drop-ins on packages' units (unitFile, dropInFile). */
+  systemdDir: "/etc/systemd/system",
 
   readme: "/root/README.txt",
 } as const;
 
-/** Loopback port Synapse's client/federation listener binds to. */
-export const SYNAPSE_PORT = 8008;
-/** Loopback port for Synapse's Prometheus metrics. */
-export const SYNAPSE_METRICS_PORT = 9000;
+/** A unit file of ours. */
+export function unitFile(unit: string): string {
+  return `${PATHS.systemdDir}/${unit}`;
+}
+
+/** Our drop-in for a service, ours or a package's (`postgresql@` for a template's instances). */
+export function dropInFile(service: string): string {
+  return `${PATHS.systemdDir}/${service}.service.d/50-matrix-do.conf`;
+}

@@ -3,9 +3,20 @@
  * creates Synapse's role and database (UTF8, C collation, from template0, as Synapse requires).
  */
 import { renderPostgresConf, sqlLiteral } from "./formats";
+import { PATHS } from "./paths";
+import { POSTGRES_PORT } from "./ports";
 import { Secrets, Settings } from "./settings";
+import { POSTGRESQL_MAJOR } from "./versions";
 
-export const SYNAPSE_DB = { name: "synapse", user: "synapse", host: "127.0.0.1", port: 5432 } as const;
+export const SYNAPSE_DB = { name: "synapse", user: "synapse", host: "127.0.0.1", port: POSTGRES_PORT } as const;
+
+/** Debian's units: one for all clusters, and one a cluster (postgresql@<major>-<cluster>). */
+export const POSTGRES_SERVICE = "postgresql";
+/** Our one cluster, on the volume (bind-mounted at PATHS.postgresData and PATHS.postgresConfig). */
+export const POSTGRES_CLUSTER = "main";
+export const POSTGRES_CLUSTER_SERVICE = `${POSTGRES_SERVICE}@${POSTGRESQL_MAJOR}-${POSTGRES_CLUSTER}`;
+export const POSTGRES_CLUSTER_DATA = `${PATHS.postgresData}/${POSTGRESQL_MAJOR}/${POSTGRES_CLUSTER}`;
+export const POSTGRES_CLUSTER_CONFIG = `${PATHS.postgresConfig}/${POSTGRESQL_MAJOR}/${POSTGRES_CLUSTER}`;
 
 export function renderPostgresTuning(settings: Settings): string {
   const t = settings.tuning.postgres;

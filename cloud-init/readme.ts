@@ -1,10 +1,13 @@
 /** /root/README.txt: the operator's map of the droplet, rendered for this server. */
+import { BACKUP_SERVICE } from "./backups";
+import { CADDY_SERVICE } from "./caddy";
 import { PATHS } from "./paths";
+import { POSTGRES_CLUSTER, POSTGRES_SERVICE } from "./postgres";
 import { Settings } from "./settings";
 import { SYNAPSE_SERVICE } from "./synapse";
 
 export function renderRootReadme(settings: Settings): string {
-  const venv = `${PATHS.synapseVenvRoot}/current`;
+  const venv = PATHS.synapseCurrentVenv;
   return `Matrix homeserver ${settings.serverName}, deployed by matrix-do (Pulumi)
 =====================================================================
 
@@ -18,11 +21,11 @@ Addresses
 
 Where things live
   All state is on the volume ${settings.volume.name}, mounted at ${PATHS.volume}:
-    ${PATHS.volume}/postgresql       -> /var/lib/postgresql   (database)
-    ${PATHS.volume}/postgresql-etc   -> /etc/postgresql       (cluster config)
+    ${PATHS.volume}/postgresql       -> ${PATHS.postgresData}   (database)
+    ${PATHS.volume}/postgresql-etc   -> ${PATHS.postgresConfig}       (cluster config)
     ${PATHS.volume}/synapse          -> ${PATHS.synapseData}       (media store)
-    ${PATHS.volume}/caddy            -> /var/lib/caddy        (TLS certificates, ACME account)
-    ${PATHS.volume}/backups          -> /var/backups/matrix   (backups)
+    ${PATHS.volume}/caddy            -> ${PATHS.caddyData}        (TLS certificates, ACME account)
+    ${PATHS.volume}/backups          -> ${PATHS.backups}   (backups)
   Synapse config   ${PATHS.synapseConfD}/*.yaml (10-secrets.yaml holds the secrets)
   Synapse venv     ${venv} (Synapse ${settings.synapse.version})
   Element Web      ${PATHS.elementRoot} (Element ${settings.element.version})
@@ -30,9 +33,9 @@ Where things live
   Setup scripts    ${PATHS.scriptsDir}/ (bootstrap.sh re-applies everything; safe to re-run)
 
 Services
-  systemctl status ${SYNAPSE_SERVICE} caddy postgresql@*-main
+  systemctl status ${SYNAPSE_SERVICE} ${CADDY_SERVICE} ${POSTGRES_SERVICE}@*-${POSTGRES_CLUSTER}
   journalctl -u ${SYNAPSE_SERVICE} -f          Synapse's log
-  journalctl -u caddy -f                   Caddy's log (certificates, requests)
+  journalctl -u ${CADDY_SERVICE} -f                   Caddy's log (certificates, requests)
   cat /var/log/cloud-init-output.log       what the first boot did
 
 Administer (users, registration tokens, backups, status, logs): matrixctl --help
@@ -40,7 +43,7 @@ Administer (users, registration tokens, backups, status, logs): matrixctl --help
   matrixctl status                     services, versions, certificates, disk, last backup
 
 Backups
-  Nightly (matrix-backup.timer): database, media and signing key, encrypted with restic, in
+  Nightly (${BACKUP_SERVICE}.timer): database, media and signing key, encrypted with restic, in
   ${PATHS.backupRepository}${settings.backups.offsite ? ` and off-site in ${settings.backups.offsite.repository}` : " (set spacesBucket for an off-site copy)"}.
   matrixctl backup | matrixctl backups | matrixctl restore --yes
 

@@ -4,21 +4,23 @@
  * systemd ignores fstab swap inside containers, and the local droplet is one.
  */
 import { RenderedFile, renderUnit } from "./formats";
-import { PATHS } from "./paths";
+import { PATHS, unitFile } from "./paths";
+import { POSTGRES_SERVICE } from "./postgres";
 import { sandbox } from "./sandbox";
+import { SYNAPSE_SERVICE } from "./synapse";
 
 export const SWAP_SERVICE = "matrix-swap";
 
 export function swapFiles(): RenderedFile[] {
   return [
     {
-      path: `/etc/systemd/system/${SWAP_SERVICE}.service`,
+      path: unitFile(`${SWAP_SERVICE}.service`),
       content: renderUnit({
         Unit: {
           Description: "Swap file sized to the droplet (matrix-do)",
           After: "local-fs.target",
           // Before the memory-hungry services start, so a boot under load has it.
-          Before: ["postgresql.service", "matrix-synapse.service"],
+          Before: [`${POSTGRES_SERVICE}.service`, `${SYNAPSE_SERVICE}.service`],
         },
         Service: {
           Type: "oneshot",

@@ -11,10 +11,10 @@ import * as path from "path";
 import { asset } from "./assets";
 import { RenderedFile, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
-import { PATHS, SYNAPSE_METRICS_PORT, SYNAPSE_PORT } from "./paths";
-import { SYNAPSE_DB } from "./postgres";
+import { PATHS, unitFile } from "./paths";
+import { SYNAPSE_METRICS_PORT, SYNAPSE_PORT, TURN_PORT, TURN_TLS_PORT } from "./ports";
+import { POSTGRES_SERVICE, SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
-import { TURN_PORT, TURN_TLS_PORT } from "./turn";
 import { readSynapseLock } from "./versions";
 
 /**
@@ -248,8 +248,8 @@ export function renderSynapseUnit(settings: Settings): string {
   return renderUnit({
     Unit: {
       Description: "Synapse Matrix homeserver",
-      After: ["network-online.target", "postgresql.service"],
-      Wants: ["network-online.target", "postgresql.service"],
+      After: ["network-online.target", `${POSTGRES_SERVICE}.service`],
+      Wants: ["network-online.target", `${POSTGRES_SERVICE}.service`],
       RequiresMountsFor: PATHS.synapseData,
     },
     Service: {
@@ -265,7 +265,7 @@ export function renderSynapseUnit(settings: Settings): string {
         "PYTHONDONTWRITEBYTECODE=1",
         `PYTHONPATH=${PATHS.synapseModules}`,
       ],
-      ExecStart: `${PATHS.synapseVenvRoot}/current/bin/python -m synapse.app.homeserver --config-path=${PATHS.synapseConfD}`,
+      ExecStart: `${PATHS.synapseCurrentVenv}/bin/python -m synapse.app.homeserver --config-path=${PATHS.synapseConfD}`,
       ExecReload: "/bin/kill -HUP $MAINPID",
       Restart: "always",
       RestartSec: "3",
@@ -292,7 +292,7 @@ export function synapseFiles(settings: Settings, secrets: Secrets): RenderedFile
     { path: PATHS.synapseSigningKey, content: `${secrets.signingKey}\n`, permissions: "0640", group: "synapse" },
     { path: PATHS.synapseRequirements, content: readSynapseLock(settings.synapse.version), permissions: "0644" },
     { path: PATHS.synapseAdminPassword, content: secrets.adminPassword, permissions: "0600" },
-    { path: `/etc/systemd/system/${SYNAPSE_SERVICE}.service`, content: renderSynapseUnit(settings), permissions: "0644" },
+    { path: unitFile(`${SYNAPSE_SERVICE}.service`), content: renderSynapseUnit(settings), permissions: "0644" },
     ...SYNAPSE_MODULE_FILES.map((name) => ({
       path: `${PATHS.synapseModules}/${name}`,
       content: fs.readFileSync(path.join(SYNAPSE_MODULES_SOURCE_DIR, name), "utf8"),

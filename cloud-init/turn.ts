@@ -11,13 +11,13 @@
 import * as net from "net";
 import { ConfLine, RenderedFile, renderCoturnConf, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
-import { PATHS } from "./paths";
+import { PATHS, dropInFile, unitFile } from "./paths";
+import { TURN_PORT, TURN_TLS_PORT } from "./ports";
 import { Secrets, Settings, TurnSettings } from "./settings";
+import { CADDY_SERVICE } from "./caddy";
 
 export const TURN_SERVICE = "coturn";
 export const TURN_CERTIFICATE_SERVICE = "matrix-turn-certificate";
-export const TURN_PORT = 3478;
-export const TURN_TLS_PORT = 5349;
 
 /**
  * Peers TURN never relays to: private, loopback, link-local, shared (CGNAT), documentation and
@@ -135,7 +135,7 @@ export function turnFiles(settings: Settings, secrets: Secrets): RenderedFile[] 
       // Debian's /etc/turnserver.conf stays untouched; the service reads ours, and listens and
       // relays on the droplet's own address only. That address may be a peer, so calls between
       // two clients that both relay work (Synapse's TURN guide).
-      path: `/etc/systemd/system/${TURN_SERVICE}.service.d/50-matrix-do.conf`,
+      path: dropInFile(TURN_SERVICE),
       content: renderUnit({
         // Installing the package starts coturn before start-turn.sh has written the address:
         // without this condition that start fails and restarts until systemd's start limit.
@@ -150,9 +150,9 @@ export function turnFiles(settings: Settings, secrets: Secrets): RenderedFile[] 
       permissions: "0644",
     },
     {
-      path: `/etc/systemd/system/${TURN_CERTIFICATE_SERVICE}.service`,
+      path: unitFile(`${TURN_CERTIFICATE_SERVICE}.service`),
       content: renderUnit({
-        Unit: { Description: "Give coturn Caddy's certificate for the TURN name", After: "caddy.service" },
+        Unit: { Description: "Give coturn Caddy's certificate for the TURN name", After: `${CADDY_SERVICE}.service` },
         Service: {
           Type: "oneshot",
           ExecStart: `${PATHS.scriptsDir}/turn-certificate.sh`,
@@ -164,7 +164,7 @@ export function turnFiles(settings: Settings, secrets: Secrets): RenderedFile[] 
     },
     {
       // Caddy renews 30 days before expiry; checking twice an hour picks a renewal up at once.
-      path: `/etc/systemd/system/${TURN_CERTIFICATE_SERVICE}.timer`,
+      path: unitFile(`${TURN_CERTIFICATE_SERVICE}.timer`),
       content: renderUnit({
         Unit: { Description: "Keep coturn's certificate the one Caddy renews" },
         Timer: { OnBootSec: "2min", OnUnitActiveSec: "30min" },

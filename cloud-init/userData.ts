@@ -10,19 +10,23 @@ import * as zlib from "zlib";
 import * as YAML from "yaml";
 import { asset } from "./assets";
 import { backupEnv, backupFiles } from "./backups";
-import { renderCaddyfile } from "./caddy";
+import { CADDY_SERVICE, renderCaddyfile } from "./caddy";
 import { OPTIONAL_SERVICE, optionalFiles } from "./optional";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
 import { matrixctlFiles } from "./matrixctl";
 import { sandbox } from "./sandbox";
-import { PATHS, SYNAPSE_PORT } from "./paths";
-import { renderPostgresSetupSql, renderPostgresTuning } from "./postgres";
+import { PATHS, dropInFile, unitFile } from "./paths";
+import { SYNAPSE_PORT, TURN_PORT, TURN_TLS_PORT } from "./ports";
+import {
+  POSTGRES_CLUSTER, POSTGRES_CLUSTER_CONFIG, POSTGRES_CLUSTER_DATA, POSTGRES_CLUSTER_SERVICE, POSTGRES_SERVICE, SYNAPSE_DB,
+  renderPostgresSetupSql, renderPostgresTuning,
+} from "./postgres";
 import { renderRootReadme } from "./readme";
 import { Secrets, Settings } from "./settings";
-import { swapFiles } from "./swap";
-import { OPS_USER, synapseFiles } from "./synapse";
-import { TURN_PORT, TURN_TLS_PORT, turnFiles } from "./turn";
+import { SWAP_SERVICE, swapFiles } from "./swap";
+import { OPS_USER, SYNAPSE_SERVICE, synapseFiles } from "./synapse";
+import { TURN_CERTIFICATE_SERVICE, TURN_SERVICE, turnFiles } from "./turn";
 import { debianPackages, POSTGRESQL_MAJOR } from "./versions";
 
 /** DigitalOcean rejects user_data larger than this. */
@@ -59,7 +63,16 @@ export const APPLY_COMMAND = `python3 ${APPLY_SCRIPT}`;
 /** Writes the bundle's files (those that changed), at first boot and on every change in place. */
 const UNPACK_COMMAND = ["python3", APPLY_SCRIPT, "--unpack", PATHS.filesBundle];
 
-/** Values the shell scripts read from /etc/matrix/deploy.env. */
+/** Keeps service accounts away from the droplet metadata service (scripts/metadata-guard.nft). */
+export const METADATA_GUARD_SERVICE = "matrix-metadata-guard";
+
+/**
+ * Values the shell scripts read from /etc/matrix/deploy.env: every fact a script needs that
+ * TypeScript has (names of units, paths, ports, the database), so it is written once.
+ * test/deployEnv.test.ts holds the scripts to it: they read nothing it lacks, name none of
+ * these facts as a literal, and it holds nothing they do not read. Every configuration has the
+ * same variables (an unused one is empty), so no script reads one that is sometimes missing.
+ */
 export function deployEnv(settings: Settings): Record<string, string | number> {
   return {
     SERVER_NAME: settings.serverName,
@@ -72,16 +85,31 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     // The volume is attached after the droplet is created; give the API time.
     VOLUME_WAIT_SECONDS: 600,
     STATE_BINDS: Object.entries(PATHS.stateBinds).map(([name, target]) => `${name}:${target}`).join(" "),
+    PG_DATA_ROOT: PATHS.postgresData,
+    PG_CONFIG_ROOT: PATHS.postgresConfig,
+    CADDY_DATA: PATHS.caddyData,
+    BACKUP_ROOT: PATHS.backups,
     MATRIX_STATE_DIR: PATHS.stateDir,
+    BOOTSTRAP_DONE_FILE: PATHS.bootstrapDone,
     OPTIONAL_PENDING: PATHS.optionalPending,
     OPTIONAL_SERVICE,
+    METADATA_GUARD_SERVICE,
+    SWAP_SERVICE,
     SWAP_FILE: PATHS.swapFile,
     SWAP_MB: settings.droplet.swapMb,
+    POSTGRES_SERVICE,
+    POSTGRES_CLUSTER_SERVICE,
     PG_MAJOR: POSTGRESQL_MAJOR,
+    PG_CLUSTER: POSTGRES_CLUSTER,
+    PG_CLUSTER_DATA: POSTGRES_CLUSTER_DATA,
+    PG_CLUSTER_CONFIG: POSTGRES_CLUSTER_CONFIG,
     PG_TUNING_FILE: PATHS.postgresTuning,
     PG_SETUP_SQL: PATHS.postgresSetupSql,
+    SYNAPSE_DATABASE: SYNAPSE_DB.name,
+    SYNAPSE_SERVICE,
     SYNAPSE_VERSION: settings.synapse.version,
     SYNAPSE_VENV_ROOT: PATHS.synapseVenvRoot,
+    SYNAPSE_CURRENT_VENV: PATHS.synapseCurrentVenv,
     DOWNLOAD_CACHE: PATHS.downloadCache,
     SYNAPSE_REQUIREMENTS: PATHS.synapseRequirements,
     SYNAPSE_CONF_D: PATHS.synapseConfD,
@@ -100,9 +128,13 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     ELEMENT_RELEASES: PATHS.elementReleases,
     ELEMENT_ROOT: PATHS.elementRoot,
     ELEMENT_CONFIG: PATHS.elementConfig,
+    CADDY_SERVICE,
     CADDYFILE: PATHS.caddyfile,
     CADDY_CERTIFICATES: PATHS.caddyCertificates,
     TURN_ENABLED: settings.turn ? 1 : 0,
+    TURN_SERVICE,
+    TURN_DROP_IN: dropInFile(TURN_SERVICE),
+    TURN_CERTIFICATE_SERVICE,
     TURN_HOST: settings.turn?.host ?? "",
     TURN_PORT,
     TURN_TLS_PORT,
@@ -140,9 +172,9 @@ export function systemFiles(settings: Settings): RenderedFile[] {
     {
       // Debian's /etc/caddy/Caddyfile stays untouched (no conffile prompts on upgrade);
       // the service reads ours instead.
-      path: "/etc/systemd/system/caddy.service.d/50-matrix-do.conf",
+      path: dropInFile(CADDY_SERVICE),
       content: renderUnit({
-        Unit: { RequiresMountsFor: "/var/lib/caddy" },
+        Unit: { RequiresMountsFor: PATHS.caddyData },
         Service: {
           ExecStart: ["", `/usr/bin/caddy run --environ --adapter caddyfile --config ${PATHS.caddyfile}`],
           // The admin socket's directory: Caddy's account alone (and root) may enter it.
@@ -156,9 +188,10 @@ export function systemFiles(settings: Settings): RenderedFile[] {
       permissions: "0644",
     },
     {
-      path: "/etc/systemd/system/postgresql@.service.d/50-matrix-do.conf",
+      // Every cluster's unit (postgresql@<major>-<cluster>), from Debian's template.
+      path: dropInFile(`${POSTGRES_SERVICE}@`),
       content: renderUnit({
-        Unit: { RequiresMountsFor: "/var/lib/postgresql /etc/postgresql" },
+        Unit: { RequiresMountsFor: `${PATHS.postgresData} ${PATHS.postgresConfig}` },
         Service: {
           // Debian's unit starts pg_ctlcluster as root, which then becomes postgres: start it as postgres.
           User: "postgres",
@@ -169,12 +202,12 @@ export function systemFiles(settings: Settings): RenderedFile[] {
       permissions: "0644",
     },
     {
-      path: "/etc/systemd/system/matrix-metadata-guard.service",
+      path: unitFile(`${METADATA_GUARD_SERVICE}.service`),
       content: renderUnit({
         Unit: {
           Description: "Keep service accounts away from the droplet metadata service",
           After: "network-pre.target",
-          Before: ["caddy.service", "postgresql.service", "matrix-synapse.service"],
+          Before: [`${CADDY_SERVICE}.service`, `${POSTGRES_SERVICE}.service`, `${SYNAPSE_SERVICE}.service`],
         },
         Service: {
           Type: "oneshot",
@@ -238,7 +271,7 @@ function bundled(file: RenderedFile): boolean {
   // Not the script that unpacks the bundle.
   const script = file.path.startsWith(`${PATHS.scriptsDir}/`) && file.path !== APPLY_SCRIPT;
   // Our own units (the bootstrap reloads systemd before it starts them); not packages' drop-ins.
-  const unit = file.path.startsWith("/etc/systemd/system/matrix-");
+  const unit = file.path.startsWith(unitFile("matrix-"));
   return script || unit || [PATHS.matrixctl, PATHS.synapseRequirements, PATHS.readme].includes(file.path as never);
 }
 

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
 import { CloudOptions, Shape } from "./settings";
+import { FEDERATION_PORT } from "../cloud-init/ports";
 
 export interface DnsArgs {
   /** The zone and the records' names (settings). */
@@ -27,8 +28,6 @@ export interface DeclaredDns {
   records: digitalocean.DnsRecord[];
 }
 
-/** Federation reaches the homeserver on 8448 at the matrix host (SRV fallback for servers that skip .well-known). */
-export const FEDERATION_PORT = 8448;
 export const SRV_SERVICES = ["_matrix-fed._tcp", "_matrix._tcp"];
 
 export function declareDns(name: string, args: DnsArgs, opts: pulumi.CustomResourceOptions): DeclaredDns {

@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
-import { FEDERATION_PORT } from "./dns";
+import { FEDERATION_PORT, HTTP_PORT, HTTPS_PORT } from "../cloud-init/ports";
 import { CloudOptions } from "./settings";
 
 const EVERYWHERE = ["0.0.0.0/0", "::/0"];
@@ -26,8 +26,8 @@ export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.C
     dropletIds: [args.dropletId],
     inboundRules: [
       { protocol: "tcp", portRange: "22", sourceAddresses: args.sshAllowCidrs },
-      { protocol: "tcp", portRange: "80", sourceAddresses: EVERYWHERE },
-      { protocol: "tcp", portRange: "443", sourceAddresses: EVERYWHERE },
+      { protocol: "tcp", portRange: String(HTTP_PORT), sourceAddresses: EVERYWHERE },
+      { protocol: "tcp", portRange: String(HTTPS_PORT), sourceAddresses: EVERYWHERE },
       { protocol: "tcp", portRange: String(FEDERATION_PORT), sourceAddresses: EVERYWHERE },
       { protocol: "icmp", sourceAddresses: EVERYWHERE },
       ...(args.turnPorts

@@ -20,12 +20,22 @@ import {
 } from "./settings";
 import { asset } from "../cloud-init/assets";
 import { APPLY_COMMAND, renderUserData, UserDataTooLarge } from "../cloud-init/userData";
+import { PATHS } from "../cloud-init/paths";
+import { HTTPS_PORT } from "../cloud-init/ports";
 
 export type { MatrixServerArgs } from "./args";
 
 const READINESS_DIR = asset("components", "readiness");
 const readinessScript = (file: string) => fs.readFileSync(path.join(READINESS_DIR, file), "utf8");
 const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
+
+/**
+ * What `pulumi up` runs over SSH to wait for the first boot (wait-cloud-init.sh). Its settings
+ * travel in the script: sshd passes no custom environment (AcceptEnv).
+ */
+export function cloudInitWaitScript(timeoutSeconds: string): string {
+  return `WAIT_SECONDS=${timeoutSeconds}\nBOOTSTRAP_DONE=${PATHS.bootstrapDone}\n${readinessScript("wait-cloud-init.sh")}`;
+}
 
 export class MatrixServer extends pulumi.ComponentResource {
   /** https://matrix.<domain>: the homeserver's client API. */
@@ -166,8 +176,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       };
       const booted = new command.remote.Command(`${name}-cloud-init`, {
         connection,
-        // sshd passes no custom environment (AcceptEnv), so the setting goes in the script.
-        create: pulumi.interpolate`WAIT_SECONDS=${timeoutSeconds}\n${readinessScript("wait-cloud-init.sh")}`,
+        create: timeoutSeconds.apply(cloudInitWaitScript),
         triggers: [droplet.id],
       }, { ...child, dependsOn: deployed });
       // The payload, applied to the running droplet whenever it changes: the files are
@@ -185,6 +194,7 @@ export class MatrixServer extends pulumi.ComponentResource {
         environment: {
           MATRIX_HOST: s.matrixHost,
           MATRIX_ADDRESS: reservedIp.ipAddress,
+          MATRIX_PORT: String(HTTPS_PORT),
           MATRIX_DOMAIN: s.serverName,
           MATRIX_TIMEOUT_SECONDS: timeoutSeconds,
         },

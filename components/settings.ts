@@ -12,7 +12,7 @@ import { BackupSettings, Settings } from "../cloud-init/settings";
 import { PRESENCE_MIN_MEMORY_MB, swapFor, tuningFor } from "./tuning";
 import { cidrHint, didYouMean, domainHint, localpartHint } from "./hints";
 import { DROPLET_IMAGE, SYNAPSE_VERSIONS } from "../cloud-init/versions";
-import { TURN_PORT, TURN_TLS_PORT } from "../cloud-init/turn";
+import { TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
 
 export type PlainArgs = pulumi.Unwrap<MatrixServerArgs>;
 
@@ -25,11 +25,6 @@ export const REGIONS = [
 /** Regions with Spaces (the off-site backup target). */
 export const SPACES_REGIONS = ["nyc3", "sfo2", "sfo3", "ams3", "sgp1", "fra1", "syd1", "blr1", "lon1", "tor1", "atl1"];
 
-/**
- * coturn's relay ports: one per allocation (a call participant behind NAT takes one), so 1,024
- * is far beyond what a small server's calls need, and keeps the firewall rule narrow.
- */
-export const TURN_RELAY_PORTS = { min: 49152, max: 50175 };
 /** The TURN server's name under the domain. */
 export const TURN_SUBDOMAIN = "turn";
 

@@ -14,6 +14,7 @@
 import {
   DEFAULT_ELEMENT_VERSION, DEFAULT_SYNAPSE_VERSION, DROPLET_IMAGE, ELEMENT_DOWNLOAD_BASE, ELEMENT_RELEASE_KEY,
 } from "../cloud-init/versions";
+import { TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
 
 /**
  * Each argument's kind: the type it must have (checked before its value) and how a stack's config
@@ -224,8 +225,8 @@ export const SETTINGS = {
   turn: {
     kind: "boolean",
     default: false,
-    description: "A TURN server (coturn) for voice and video calls: turn.<domain>, UDP/TCP 3478, TLS 5349, relay ports 49152-50175.",
-    readme: "A TURN server (coturn) so voice and video calls work between people behind NAT: `turn.<domain>` (an A record to the droplet's own IPv4), UDP/TCP 3478, TLS on 5349 with Caddy's certificate, relay ports 49152–50175 (opened only when on). Synapse hands clients 1-hour credentials; private and special addresses are refused as peers.",
+    description: `A TURN server (coturn) for voice and video calls: turn.<domain>, UDP/TCP ${TURN_PORT}, TLS ${TURN_TLS_PORT}, relay ports ${TURN_RELAY_PORTS.min}-${TURN_RELAY_PORTS.max}.`,
+    readme: `A TURN server (coturn) so voice and video calls work between people behind NAT: \`turn.<domain>\` (an A record to the droplet's own IPv4), UDP/TCP ${TURN_PORT}, TLS on ${TURN_TLS_PORT} with Caddy's certificate, relay ports ${TURN_RELAY_PORTS.min}–${TURN_RELAY_PORTS.max} (opened only when on). Synapse hands clients 1-hour credentials; private and special addresses are refused as peers.`,
     usedBy: ["cloud-init/turn.ts", "cloud-init/synapse.ts", "components/dns.ts", "components/firewall.ts"],
   },
   backupTime: {

@@ -190,7 +190,8 @@ export class LocalCloud {
 
   constructor(readonly options: CloudOptions) {
     this.log = options.log ?? (() => {});
-    this.table = `matrix_do_cloud_${process.pid}_${hostNumber(options.address)}`;
+    // Named by the network's slot: a run that dies without removing it leaves it to the slot's next owner.
+    this.table = options.network.names.cloudTable(hostNumber(options.address));
     fs.mkdirSync(options.dir, { recursive: true });
     // Interrupted (Ctrl-C, a CI time limit): what this cloud set up on the machine goes too,
     // after its droplets (teardown.ts undoes the newest first).

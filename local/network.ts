@@ -24,6 +24,8 @@ const FIRST_SUBNET = 200;
 /** Every namespace and link of a slot starts with this; its NAT table with NAT_TABLE_PREFIX. */
 const NAME_PREFIX = "mdo";
 const NAT_TABLE_PREFIX = "matrix_do_local_";
+/** A local cloud's firewall table (local/cloud.ts) on this slot's network starts with this. */
+const CLOUD_TABLE_PREFIX = "matrix_do_cloud_";
 /** ip_forward as it was before the first network changed it; removed by the last. */
 const FORWARD_STATE = path.join(SLOTS_DIR, "ip_forward");
 
@@ -61,6 +63,8 @@ export function slotNames(slot: number) {
     /** This machine's address (on lo) where the slot's metadata service listens. */
     metadataAddress: `${subnet}.0.1`,
     natTable: `${NAT_TABLE_PREFIX}${slot}`,
+    /** The firewall table of the local cloud whose droplets are host `host` of this network. */
+    cloudTable: (host: number) => `${CLOUD_TABLE_PREFIX}${slot}_${host}`,
     netns: (index: number) => `${NAME_PREFIX}${slot}-${index}`,
     hostLink: (index: number) => `${NAME_PREFIX}${slot}-${index}h`,
     dropletLink: (index: number) => `${NAME_PREFIX}${slot}-${index}c`,
@@ -72,6 +76,7 @@ export const SLOT_MARKS = {
   dir: SLOTS_DIR,
   namePrefix: NAME_PREFIX,
   natTablePrefix: NAT_TABLE_PREFIX,
+  cloudTablePrefix: CLOUD_TABLE_PREFIX,
   /** Matches an address in any slot's subnet. */
   address: new RegExp(`\\b10\\.(${Array.from({ length: SLOTS }, (_, s) => FIRST_SUBNET + s).join("|")})\\.`),
 };
@@ -99,6 +104,11 @@ function clearSlot(slot: number): void {
     run("ip", ["link", "delete", link]);
   }
   unrouteSlot(names);
+  // The firewall tables of local clouds on this network (theirs are named by slot, too).
+  const cloudTables = names.cloudTable(0).replace(/0$/, "");
+  for (const table of run("nft", ["list", "tables", "inet"]).stdout.split("\n").map((l) => l.trim().split(" ")[2]).filter((t) => t?.startsWith(cloudTables))) {
+    run("nft", ["delete", "table", "inet", table]);
+  }
 }
 
 /** Undo the slot's NAT table, its unreachable route and its metadata address on lo. */

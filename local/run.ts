@@ -16,6 +16,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
+import { PATHS } from "../cloud-init/paths";
 import { LocalCloud } from "./cloud";
 import { MetadataService } from "./metadata";
 import { LocalNetwork } from "./network";
@@ -35,7 +36,7 @@ export function stackName(projectDir: string, argv: string[]): string {
 }
 
 /** Where Caddy keeps its local CA's root on the droplet (its home is on the volume). */
-const CADDY_ROOT = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt";
+const CADDY_ROOT = `${PATHS.caddyData}/.local/share/caddy/pki/authorities/local/root.crt`;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run it as root (it boots a container and sets up its network)");

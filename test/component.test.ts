@@ -228,6 +228,7 @@ describe("MatrixServer component", () => {
     assert.deepEqual(env, {
       MATRIX_HOST: "matrix.example.test",
       MATRIX_ADDRESS: RESERVED_IP,
+      MATRIX_PORT: "443",
       MATRIX_DOMAIN: "example.test",
       MATRIX_TIMEOUT_SECONDS: "1200",
     });
@@ -240,7 +241,7 @@ describe("MatrixServer component", () => {
     assert.equal(await isSecret(connection.privateKey), true);
     assert.match(await valueOf(connection.hostKey as string), /^ssh-ed25519 AAAA\S+$/, "the host key is pinned");
     const script = await valueOf(remote.props.create as string);
-    assert.match(script, /^WAIT_SECONDS=1200\n/, "the timeout travels in the script: sshd drops custom environment");
+    assert.match(script, /^WAIT_SECONDS=1200\nBOOTSTRAP_DONE=\/var\/lib\/matrix-do\/bootstrap\.done\n/, "the settings travel in the script: sshd drops custom environment");
     assert.match(script, /cloud-init status --wait/);
     const [localWithKey] = ofType(withKey.declared, T.local);
     assert.equal(

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { PlainArgs } from "../components/settings";
+import { cloudInitWaitScript } from "../components/matrixServer";
 import { Settings } from "../cloud-init/settings";
 import { PATHS } from "../cloud-init/paths";
 import { OPS_USER } from "../cloud-init/synapse";
@@ -20,7 +21,7 @@ import { DEFAULT_ELEMENT_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/version
 import { run, scratchDir, testSecrets } from "./fixtures";
 import { S3, startS3 } from "./droplet/s3";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
-import { ROOT, Reply, request, waitUntil } from "./local-services";
+import { Reply, request, waitUntil } from "./local-services";
 import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "./droplet/matrixClient";
 import { LocalDroplet } from "../local/localDroplet";
@@ -127,8 +128,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
 
   it("the check `pulumi up` runs over SSH (wait-cloud-init.sh) reports the boot done", () => {
     // As @pulumi/command sends it: the script text, with its setting prepended.
-    const script = fs.readFileSync(path.join(ROOT, "components", "readiness", "wait-cloud-init.sh"), "utf8");
-    const r = droplet.exec(["bash", "-c", `WAIT_SECONDS=60\n${script}`]);
+    const r = droplet.exec(["bash", "-c", cloudInitWaitScript("60")]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /cloud-init finished; bootstrap done at /);
   });

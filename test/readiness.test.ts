@@ -108,7 +108,7 @@ describe("readiness check (wait-for-homeserver.mjs)", () => {
 
   it("runs as a command, exiting non-zero with the reason when it times out", () => {
     const r = run(process.execPath, [SCRIPT], {
-      env: { ...process.env, MATRIX_HOST: "matrix.example.test", MATRIX_ADDRESS: "127.0.0.1", MATRIX_DOMAIN: "example.invalid", MATRIX_TIMEOUT_SECONDS: "1" },
+      env: { ...process.env, MATRIX_HOST: "matrix.example.test", MATRIX_ADDRESS: "127.0.0.1", MATRIX_PORT: String(port), MATRIX_DOMAIN: "example.invalid", MATRIX_TIMEOUT_SECONDS: "1" },
     });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /https:\/\/matrix\.example\.test did not answer with a valid certificate within 1s/);

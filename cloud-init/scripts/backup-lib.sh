@@ -2,7 +2,7 @@
 # Shared by backup.sh and restore.sh; sourced after lib.sh. The repositories are restic's,
 # encrypted with the stack's backup password; the off-site one is an S3 bucket.
 
-readonly BACKUP_ENV_FILE="${BACKUP_ENV_FILE:-/etc/matrix/backup.env}"
+# The secrets: restic's password file and the off-site keys (root only).
 # shellcheck source=/dev/null
 . "$BACKUP_ENV_FILE"
 export RESTIC_PASSWORD_FILE RESTIC_CACHE_DIR="$MATRIX_STATE_DIR/restic-cache"

@@ -2,7 +2,7 @@
 # Back up the homeserver: a pg_dump of Synapse's database (without the one-time keys, as
 # Synapse's backup guide says), the media store and the signing key, into an encrypted restic
 # repository on the volume, then prune to the retention; and, when configured, the same into
-# the off-site bucket. Run nightly by matrix-backup.timer, or by `matrixctl backup`.
+# the off-site bucket. Run nightly by BACKUP_SERVICE's timer, or by `matrixctl backup`.
 #   backup.sh [KIND]   backup (default) or pre-restore; `restore latest` picks kind backup
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,9 +16,9 @@ rm -rf "$stage"
 install -d -m 0700 "$stage"
 trap 'rm -rf "$stage"' EXIT
 
-log "dumping database synapse"
-runuser -u postgres -- pg_dump --format=custom --exclude-table-data=e2e_one_time_keys_json synapse >"$stage/synapse.pgdump" \
-  || die "pg_dump of database synapse failed"
+log "dumping database $SYNAPSE_DATABASE"
+runuser -u postgres -- pg_dump --format=custom --exclude-table-data=e2e_one_time_keys_json "$SYNAPSE_DATABASE" >"$stage/synapse.pgdump" \
+  || die "pg_dump of database $SYNAPSE_DATABASE failed"
 install -m 0600 "$SYNAPSE_SIGNING_KEY" "$stage/signing.key"
 printf '%s\n' "$SYNAPSE_VERSION" >"$stage/synapse-version"
 
@@ -41,5 +41,5 @@ for repo in $(backup_repositories); do
   fi
 done
 dump_bytes=$(stat -c %s "$stage/synapse.pgdump")
-date -u +%FT%TZ >"$MATRIX_STATE_DIR/backup.done"
+date -u +%FT%TZ >"$LAST_BACKUP_FILE"
 log "backup finished in $((SECONDS - started))s (database dump ${dump_bytes} bytes)"

@@ -14,8 +14,8 @@ update-ca-certificates >/dev/null
 
 "$here/mount-volume.sh"
 # Through its unit the first time, so systemd turns the swap off at shutdown.
-systemctl enable matrix-swap.service >/dev/null 2>&1
-if systemctl is-active --quiet matrix-swap.service; then "$here/setup-swap.sh"; else systemctl start matrix-swap.service; fi
+systemctl enable "$SWAP_SERVICE.service" >/dev/null 2>&1
+if systemctl is-active --quiet "$SWAP_SERVICE.service"; then "$here/setup-swap.sh"; else systemctl start "$SWAP_SERVICE.service"; fi
 "$here/setup-postgres.sh"
 "$here/install-synapse.sh"
 "$here/start-caddy.sh"
@@ -28,6 +28,6 @@ optional install-element.sh
 optional start-turn.sh
 
 systemctl daemon-reload
-systemctl enable --now matrix-metadata-guard.service matrix-backup.timer >/dev/null 2>&1
-date -u +%FT%TZ >"$MATRIX_STATE_DIR/bootstrap.done"
+systemctl enable --now "$METADATA_GUARD_SERVICE.service" "$BACKUP_SERVICE.timer" >/dev/null 2>&1
+date -u +%FT%TZ >"$BOOTSTRAP_DONE_FILE"
 log "bootstrap finished: https://$ELEMENT_HOST (admin @$ADMIN_USER:$SERVER_NAME)"

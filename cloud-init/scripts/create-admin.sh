@@ -7,14 +7,14 @@
 
 # 1 when the account exists. The name is passed as a psql variable, quoted by psql.
 account_exists() {
-  runuser -u postgres -- psql --no-psqlrc -d synapse -tA -v ON_ERROR_STOP=1 -v name="@$1:$SERVER_NAME" \
+  runuser -u postgres -- psql --no-psqlrc -d "$SYNAPSE_DATABASE" -tA -v ON_ERROR_STOP=1 -v name="@$1:$SERVER_NAME" \
     <<<"SELECT count(*) FROM users WHERE name = :'name';"
 }
 
 # The tokens of sessions that were never used and have no device name: what registration left
 # on servers bootstrapped before it logged its session out (register_new_matrix_user did not).
 unused_nameless_sessions() {
-  runuser -u postgres -- psql --no-psqlrc -d synapse -tA -v ON_ERROR_STOP=1 -v name="@$1:$SERVER_NAME" <<'SQL'
+  runuser -u postgres -- psql --no-psqlrc -d "$SYNAPSE_DATABASE" -tA -v ON_ERROR_STOP=1 -v name="@$1:$SERVER_NAME" <<'SQL'
 SELECT t.token FROM access_tokens t
   JOIN devices d ON d.user_id = t.user_id AND d.device_id = t.device_id
 WHERE t.user_id = :'name' AND d.display_name IS NULL AND d.last_seen IS NULL

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the pinned Synapse release into its own virtualenv (hash-checked, wheels only),
-# point /opt/synapse/current at it, and run it. A version change installs beside the old
+# point the link SYNAPSE_CURRENT_VENV at it, and run it. A version change installs beside the old
 # one and switches over; Synapse migrates its database on start.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -25,8 +25,8 @@ if [ ! -f "$venv/.installed" ]; then
   "$venv/bin/python" -c 'import synapse, psycopg2' || die "Synapse $SYNAPSE_VERSION did not install cleanly"
   touch "$venv/.installed"
 fi
-previous=$(readlink "$SYNAPSE_VENV_ROOT/current" || true)
-ln -sfn "$venv" "$SYNAPSE_VENV_ROOT/current"
+previous=$(readlink "$SYNAPSE_CURRENT_VENV" || true)
+ln -sfn "$venv" "$SYNAPSE_CURRENT_VENV"
 # Keep this release and the one before it (to go back to); older ones go.
 for old in "$SYNAPSE_VENV_ROOT"/*/; do
   old=${old%/}
@@ -36,14 +36,14 @@ done
 # Secrets are written by cloud-init as root; Synapse reads them through its group.
 chgrp synapse "$SYNAPSE_CONF_D/10-secrets.yaml" "$SYNAPSE_SIGNING_KEY"
 chmod 0640 "$SYNAPSE_CONF_D/10-secrets.yaml" "$SYNAPSE_SIGNING_KEY"
-install -d -o synapse -g synapse -m 0750 "$SYNAPSE_DATA" "$SYNAPSE_DATA/media"
+install -d -o synapse -g synapse -m 0750 "$SYNAPSE_DATA" "$SYNAPSE_MEDIA"
 
 systemctl daemon-reload
-systemctl enable matrix-synapse.service >/dev/null 2>&1
+systemctl enable "$SYNAPSE_SERVICE.service" >/dev/null 2>&1
 if changed synapse "$SYNAPSE_CONF_D"/*.yaml "$SYNAPSE_SIGNING_KEY" "$SYNAPSE_LOG_CONFIG" "$venv/.installed"; then
-  systemctl restart matrix-synapse.service
+  systemctl restart "$SYNAPSE_SERVICE.service"
 else
-  systemctl start matrix-synapse.service
+  systemctl start "$SYNAPSE_SERVICE.service"
 fi
 wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
 log "Synapse $SYNAPSE_VERSION running"

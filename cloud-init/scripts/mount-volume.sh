@@ -26,7 +26,7 @@ for bind in $STATE_BINDS; do
   if ! mountpoint -q "$target"; then
     # Nothing may write to the root disk's copy while the directories are swapped (only the
     # first run on a droplet gets here; a re-run leaves the services alone).
-    systemctl stop caddy.service postgresql.service 2>/dev/null || true
+    systemctl stop "$CADDY_SERVICE.service" "$POSTGRES_SERVICE.service" 2>/dev/null || true
     # First use of this volume: keep what the package put there (e.g. caddy's home).
     if [ -z "$(ls -A "$source")" ] && [ -n "$(ls -A "$target")" ]; then
       cp -a "$target/." "$source/"
@@ -36,9 +36,10 @@ for bind in $STATE_BINDS; do
   fi
 done
 
-own_tree /var/lib/postgresql postgres
-own_tree /etc/postgresql postgres
-own_tree /var/lib/caddy caddy
-own_tree /var/lib/synapse synapse
-chmod 0700 "$VOLUME_MOUNT/backups"
+own_tree "$PG_DATA_ROOT" postgres
+own_tree "$PG_CONFIG_ROOT" postgres
+own_tree "$CADDY_DATA" caddy
+own_tree "$SYNAPSE_DATA" synapse
+# The backups' directory on the volume (through its bind mount): root only.
+chmod 0700 "$BACKUP_ROOT"
 log "state directories on $VOLUME_MOUNT: $STATE_BINDS"

@@ -17,7 +17,7 @@ filter=(--host "$SERVER_NAME")
 if [ "$snapshot" = latest ]; then filter+=(--tag backup); fi
 started=$SECONDS
 
-if runuser -u postgres -- psql -d synapse -Atqc 'SELECT 1 FROM users LIMIT 1' >/dev/null 2>&1; then
+if runuser -u postgres -- psql -d "$SYNAPSE_DATABASE" -Atqc 'SELECT 1 FROM users LIMIT 1' >/dev/null 2>&1; then
   log "backing up the current state first (tag pre-restore)"
   "$here/backup.sh" pre-restore || die "could not back up the current state; nothing was changed"
 else
@@ -40,11 +40,12 @@ if ! cmp -s "$work$BACKUP_STAGING/signing.key" "$SYNAPSE_SIGNING_KEY"; then
   log "WARNING: the snapshot's signing key differs from this server's (which comes from Pulumi); keeping this server's"
 fi
 
-systemctl stop matrix-synapse.service
-log "re-creating database synapse"
-runuser -u postgres -- psql --no-psqlrc -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS synapse WITH (FORCE)'
+systemctl stop "$SYNAPSE_SERVICE.service"
+log "re-creating database $SYNAPSE_DATABASE"
+# The name is passed as a psql variable, quoted by psql.
+runuser -u postgres -- psql --no-psqlrc -q -v ON_ERROR_STOP=1 -v db="$SYNAPSE_DATABASE" <<<'DROP DATABASE IF EXISTS :"db" WITH (FORCE);'
 runuser -u postgres -- psql --no-psqlrc -q -v ON_ERROR_STOP=1 -f - <"$PG_SETUP_SQL"
-runuser -u postgres -- pg_restore --exit-on-error --single-transaction --dbname=synapse <"$dump" \
+runuser -u postgres -- pg_restore --exit-on-error --single-transaction --dbname="$SYNAPSE_DATABASE" <"$dump" \
   || die "pg_restore failed; the database is empty: run the restore again or restore another snapshot"
 
 log "restoring the media store"
@@ -57,6 +58,6 @@ if [ -d "$media_backup" ]; then
 fi
 own_tree "$SYNAPSE_MEDIA" synapse
 
-systemctl start matrix-synapse.service
+systemctl start "$SYNAPSE_SERVICE.service"
 wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
 log "restored snapshot $snapshot from $(repository_label "$repo") in $((SECONDS - started))s"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Turn on a swap file of SWAP_MB MiB (none when 0), making or resizing it first. Runs from the
-# bootstrap and at every boot (matrix-swap.service); does nothing when all is as it should be.
+# bootstrap and at every boot (SWAP_SERVICE); does nothing when all is as it should be.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # By name, as /proc/swaps lists them. Several local droplets share one kernel, so this may be
-# another's /swapfile: turning a file off is never fatal here, and whether ours is on is the
+# another's SWAP_FILE: turning a file off is never fatal here, and whether ours is on is the
 # kernel's answer to swapon (busy), not this list.
 active() { awk -v f="$SWAP_FILE" 'NR > 1 && $1 == f {found=1} END {exit !found}' /proc/swaps; }
 

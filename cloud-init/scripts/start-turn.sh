@@ -8,8 +8,8 @@ here=$(dirname "$0")
 
 if [ "${TURN_ENABLED:-0}" != 1 ]; then
   # The package stays installed (unused) after TURN is turned off.
-  if [ -n "$(systemctl list-unit-files --no-legend coturn.service 2>/dev/null)" ]; then
-    systemctl disable --now coturn.service matrix-turn-certificate.timer >/dev/null 2>&1 || true
+  if [ -n "$(systemctl list-unit-files --no-legend "$TURN_SERVICE.service" 2>/dev/null)" ]; then
+    systemctl disable --now "$TURN_SERVICE.service" "$TURN_CERTIFICATE_SERVICE.timer" >/dev/null 2>&1 || true
     rm -f "$MATRIX_STATE_DIR/coturn.sum"
     log "TURN is off: coturn stopped"
   fi
@@ -28,23 +28,23 @@ systemctl daemon-reload
 deadline=$((SECONDS + 180))
 until "$here/turn-certificate.sh" && [ -s "$TURN_CERTIFICATE" ]; do
   if [ "$SECONDS" -ge "$deadline" ]; then
-    log "no certificate for $TURN_HOST after 180 s: coturn starts without TLS, matrix-turn-certificate.timer adds it"
+    log "no certificate for $TURN_HOST after 180 s: coturn starts without TLS, $TURN_CERTIFICATE_SERVICE.timer adds it"
     break
   fi
   sleep 3
 done
 
-systemctl enable --now matrix-turn-certificate.timer >/dev/null 2>&1
-systemctl enable coturn.service >/dev/null 2>&1
+systemctl enable --now "$TURN_CERTIFICATE_SERVICE.timer" >/dev/null 2>&1
+systemctl enable "$TURN_SERVICE.service" >/dev/null 2>&1
 # Forget failed starts from before the address existed, so the start limit does not apply.
-systemctl reset-failed coturn.service 2>/dev/null || true
+systemctl reset-failed "$TURN_SERVICE.service" 2>/dev/null || true
 action=start
-if changed coturn "$TURN_CONFIG" "$TURN_ADDRESS_ENV" /etc/systemd/system/coturn.service.d/50-matrix-do.conf; then
+if changed coturn "$TURN_CONFIG" "$TURN_ADDRESS_ENV" "$TURN_DROP_IN"; then
   action=restart
 fi
-if ! systemctl "$action" coturn.service; then
+if ! systemctl "$action" "$TURN_SERVICE.service"; then
   rm -f "$MATRIX_STATE_DIR/coturn.sum" # so the next run restarts it again
-  journalctl --unit coturn.service --lines 30 --no-pager >&2 || true
+  journalctl --unit "$TURN_SERVICE.service" --lines 30 --no-pager >&2 || true
   die "coturn did not start (its log is above)"
 fi
 log "TURN on $TURN_HOST ($address): UDP/TCP $TURN_PORT, TLS $TURN_TLS_PORT"

@@ -22,6 +22,6 @@ install -m 0640 -o root -g turnserver "$key" "$TURN_KEY"
 install -m 0644 -o root -g root "$crt" "$TURN_CERTIFICATE"
 log "coturn's certificate for $TURN_HOST updated from Caddy's"
 # coturn reads its certificate at start (its reload has been unreliable): restart it.
-if systemctl is-active --quiet coturn.service; then
-  systemctl restart coturn.service
+if systemctl is-active --quiet "$TURN_SERVICE.service"; then
+  systemctl restart "$TURN_SERVICE.service"
 fi

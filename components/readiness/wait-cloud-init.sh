@@ -5,11 +5,13 @@
 set -uo pipefail
 
 wait_seconds="${WAIT_SECONDS:-1200}"
+# The marker bootstrap.sh leaves when it succeeded (PATHS.bootstrapDone), set before this script.
+: "${BOOTSTRAP_DONE:?}"
 status=0
 timeout "$wait_seconds" cloud-init status --wait --long || status=$?
 
-if { [ "$status" -eq 0 ] || [ "$status" -eq 2 ]; } && [ -f /var/lib/matrix-do/bootstrap.done ]; then
-  echo "cloud-init finished; bootstrap done at $(cat /var/lib/matrix-do/bootstrap.done)"
+if { [ "$status" -eq 0 ] || [ "$status" -eq 2 ]; } && [ -f "$BOOTSTRAP_DONE" ]; then
+  echo "cloud-init finished; bootstrap done at $(cat "$BOOTSTRAP_DONE")"
   exit 0
 fi
 

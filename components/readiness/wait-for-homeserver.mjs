@@ -5,7 +5,7 @@
 // cache cannot fool it; and it says plainly when the domain is not delegated to DigitalOcean,
 // the usual reason certificates never arrive.
 //
-// Environment: MATRIX_HOST, MATRIX_ADDRESS, MATRIX_DOMAIN, MATRIX_TIMEOUT_SECONDS.
+// Environment: MATRIX_HOST, MATRIX_ADDRESS, MATRIX_PORT, MATRIX_DOMAIN, MATRIX_TIMEOUT_SECONDS.
 import dns from "node:dns/promises";
 import https from "node:https";
 import { pathToFileURL } from "node:url";
@@ -34,7 +34,7 @@ export function delegationMessage(domain, result) {
 }
 
 /** One attempt: resolves to {ok: true} or {ok: false, reason}. */
-export function probe({ address, host, port = 443, timeoutMs = 10000, ca }) {
+export function probe({ address, host, port, timeoutMs = 10000, ca }) {
   return new Promise((resolve) => {
     const req = https.get(
       { host: address, port, servername: host, path: "/_matrix/client/versions", headers: { host }, timeout: timeoutMs, ca },
@@ -60,7 +60,7 @@ export function probe({ address, host, port = 443, timeoutMs = 10000, ca }) {
 
 /** Poll until the homeserver answers or the deadline passes; throws with what was seen. */
 export async function waitForHomeserver({
-  address, host, domain, port = 443, timeoutSeconds, intervalMs = 5000, ca, resolveNs, log = console.error,
+  address, host, domain, port, timeoutSeconds, intervalMs = 5000, ca, resolveNs, log = console.error,
 }) {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const delegation = await checkDelegation(domain, resolveNs);
@@ -88,12 +88,13 @@ export async function waitForHomeserver({
 
 async function main() {
   const env = process.env;
-  for (const key of ["MATRIX_HOST", "MATRIX_ADDRESS", "MATRIX_DOMAIN", "MATRIX_TIMEOUT_SECONDS"]) {
+  for (const key of ["MATRIX_HOST", "MATRIX_ADDRESS", "MATRIX_PORT", "MATRIX_DOMAIN", "MATRIX_TIMEOUT_SECONDS"]) {
     if (!env[key]) throw new Error(`${key} is not set`);
   }
   await waitForHomeserver({
     address: env.MATRIX_ADDRESS,
     host: env.MATRIX_HOST,
+    port: Number(env.MATRIX_PORT),
     domain: env.MATRIX_DOMAIN,
     timeoutSeconds: Number(env.MATRIX_TIMEOUT_SECONDS),
   });

@@ -21,7 +21,7 @@ export function leftovers(): string[] {
   add("link", lines(run("ip", ["-o", "link", "show"]).stdout).map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1] ?? "").filter((n) => n.startsWith(SLOT_MARKS.namePrefix)));
   add("route", lines(run("ip", ["route", "show"]).stdout).filter((l) => SLOT_MARKS.address.test(l)));
   add("address", lines(run("ip", ["-o", "addr", "show", "dev", "lo"]).stdout).filter((l) => SLOT_MARKS.address.test(l) || l.includes(` ${METADATA_IP}/`)).map((l) => l.split(/\s+/)[3]));
-  add("nft table", lines(run("nft", ["list", "tables"]).stdout).filter((l) => l.includes(SLOT_MARKS.natTablePrefix)));
+  add("nft table", lines(run("nft", ["list", "tables"]).stdout).filter((l) => l.includes(SLOT_MARKS.natTablePrefix) || l.includes(SLOT_MARKS.cloudTablePrefix)));
   add("slot", fs.existsSync(SLOT_MARKS.dir) ? fs.readdirSync(SLOT_MARKS.dir) : []);
   add("ip_forward", [fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim()]);
   add("process", lines(run("ps", ["-eo", "pid=,args="]).stdout)

@@ -1,0 +1,25 @@
+/**
+ * Every port the payload names, in one place: those the droplet serves on, and the loopback
+ * ones its services talk to each other on. The scripts get the ones they use from deploy.env
+ * (userData.ts), never as literals (test/deployEnv.test.ts).
+ */
+/** HTTP: Let's Encrypt's HTTP-01 challenge, and redirects to HTTPS. */
+export const HTTP_PORT = 80;
+/** HTTPS: clients, Element Web, .well-known, and federation found through .well-known. */
+export const HTTPS_PORT = 443;
+/** Federation for servers that find the homeserver through SRV, or not at all (Matrix's default). */
+export const FEDERATION_PORT = 8448;
+/** Loopback port Synapse's client/federation listener binds to. */
+export const SYNAPSE_PORT = 8008;
+/** Loopback port for Synapse's Prometheus metrics. */
+export const SYNAPSE_METRICS_PORT = 9000;
+/** PostgreSQL, on loopback. */
+export const POSTGRES_PORT = 5432;
+/** TURN over UDP and TCP, and over TLS (coturn). */
+export const TURN_PORT = 3478;
+export const TURN_TLS_PORT = 5349;
+/**
+ * coturn's relay ports: one per allocation (a call participant behind NAT takes one), so 1,024
+ * is far beyond what a small server's calls need, and keeps the firewall rule narrow.
+ */
+export const TURN_RELAY_PORTS = { min: 49152, max: 50175 };
