@@ -44,9 +44,11 @@ changed() {
 }
 
 # own_tree DIR USER: give DIR to USER where it is not already (uids differ between droplets).
+# The services may be running (a change applied in place): a file they delete while find walks
+# the tree (PostgreSQL's pg_internal.init) is not an error.
 own_tree() {
   local dir=$1 user=$2
-  find "$dir" -xdev \( \! -user "$user" -o \! -group "$user" \) -exec chown -h "$user:$user" {} +
+  find "$dir" -xdev -ignore_readdir_race \( \! -user "$user" -o \! -group "$user" \) -exec chown -h "$user:$user" {} +
 }
 
 # optional SCRIPT: run a part the homeserver does not need (Element, TURN) from this directory.
