@@ -311,7 +311,8 @@ export class LocalDroplet {
     const child = this.nspawn;
     if (!child || child.exitCode !== null || child.signalCode !== null) return true;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    this.exec(["systemctl", "poweroff", "--no-block"]);
+    // Not waited for, and bounded: a container that is already going down may never answer.
+    void this.execAsync(["systemctl", "poweroff", "--no-block"], 10_000);
     const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs).then(() => true)]);
     if (timedOut) {
       this.kill();
