@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { run } from "./process";
-import { onTeardown } from "./teardown";
+import { onTeardown, runIsStopping } from "./teardown";
 import { PATHS } from "../cloud-init/paths";
 import { DropletAddress } from "./network";
 
@@ -74,6 +74,8 @@ export class LocalDroplet {
   readonly root: string;
   private nspawn?: childProcess.ChildProcess;
   private console = "";
+  /** Set from the poweroff request until the next start: no command may enter it (see exec). */
+  private poweringOff = false;
   leader = 0;
   bootedAt = 0;
   /** Set with memoryLimitMb: the cgroup the container runs in, for its figures. */
@@ -100,6 +102,7 @@ export class LocalDroplet {
   /** Boot the existing root again (a reboot: same disk, same instance). */
   async start(): Promise<void> {
     const o = this.options;
+    if (runIsStopping()) throw new Error(`not starting droplet ${o.name}: the run is stopping`);
     if (o.volumeDir) fs.mkdirSync(o.volumeDir, { recursive: true });
     const nspawnArgs = [
       "-D", this.root, "-b", "--register=no", "--keep-unit", "--console=read-only", "--resolv-conf=off",
@@ -126,7 +129,11 @@ export class LocalDroplet {
     const child = childProcess.spawn(cmd, args, {
       env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: a Ctrl-C meant for the run must not reach nspawn, which would
+      // shut the container down by itself while a command runs in it (see exec).
+      detached: true,
     });
+    this.poweringOff = false;
     this.nspawn = child;
     const keep = (chunk: Buffer) => {
       this.console = (this.console + chunk.toString()).slice(-50000);
@@ -269,13 +276,28 @@ export class LocalDroplet {
     return path.join(`/proc/${this.leader}/root`, inside);
   }
 
-  /** Run a command inside the droplet (all its namespaces), as root. */
+  /**
+   * Run a command inside the droplet (all its namespaces), as root. Not while it powers off:
+   * the container's last act stops every process in it (SIGSTOP, then SIGKILL), and nsenter,
+   * waiting outside for a command that stopped, stops itself too and never returns, which here
+   * would block this process for good (an interrupted run could then never clean up).
+   */
   exec(command: string[], input?: string): Exec {
+    this.refuseWhilePoweringOff(command);
     return run("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { input, env: EXEC_ENV });
   }
 
   /** Same, without blocking the event loop (for long waits). */
   execAsync(command: string[], timeoutMs: number): Promise<Exec> {
+    this.refuseWhilePoweringOff(command);
+    return this.nsenterAsync(command, timeoutMs);
+  }
+
+  private refuseWhilePoweringOff(command: string[]): void {
+    if (this.poweringOff) throw new Error(`droplet ${this.options.name} is powering off: not running ${command.join(" ")}`);
+  }
+
+  private nsenterAsync(command: string[], timeoutMs: number): Promise<Exec> {
     return new Promise((resolve) => {
       const child = childProcess.spawn("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { env: EXEC_ENV });
       let stdout = "";
@@ -311,8 +333,9 @@ export class LocalDroplet {
     const child = this.nspawn;
     if (!child || child.exitCode !== null || child.signalCode !== null) return true;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    this.poweringOff = true;
     // Not waited for, and bounded: a container that is already going down may never answer.
-    void this.execAsync(["systemctl", "poweroff", "--no-block"], 10_000);
+    void this.nsenterAsync(["systemctl", "poweroff", "--no-block"], 10_000);
     const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs).then(() => true)]);
     if (timedOut) {
       this.kill();

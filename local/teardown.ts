@@ -20,6 +20,11 @@ const steps: TeardownStep[] = [];
 let installed = false;
 let stopping = false;
 
+/** The run is being stopped by a signal: nothing new may be set up (a droplet booted now would outlive the teardown). */
+export function runIsStopping(): boolean {
+  return stopping;
+}
+
 /** Register a step; the returned function unregisters it (once the owner has undone it). */
 export function onTeardown(step: TeardownStep): () => void {
   install();

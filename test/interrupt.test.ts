@@ -33,6 +33,8 @@ function start(command: string[], env: NodeJS.ProcessEnv) {
  */
 async function interrupt(command: string[], options: {
   ready: RegExp; signal: NodeJS.Signals; target?: (pid: number) => number; env?: NodeJS.ProcessEnv; dir: string;
+  /** Seconds the interrupted run may take to power off and clean up (180 unless set). */
+  endsWithin?: number;
 }): Promise<string[]> {
   const teardownLog = path.join(options.dir, `teardown-${Date.now()}.log`);
   const before = leftovers();
@@ -50,17 +52,29 @@ async function interrupt(command: string[], options: {
     process.kill(options.target ? options.target(group) : -group, options.signal);
     // The run has ended when its whole process group has: npm may exit at once on Ctrl-C,
     // while the test process it started still powers its droplets off.
-    await waitUntil("the interrupted run's processes to end", 180, () => !groupAlive(group), 250).catch((error) => {
-      throw new Error(`${error.message}\n${job.output().slice(-4000)}`);
+    await waitUntil("the interrupted run's processes to end", options.endsWithin ?? 180, () => !groupAlive(group), 250).catch((error) => {
+      throw new Error([
+        error.message, "still running:", processesOf(group), "teardown so far:", readSteps(teardownLog).join("\n"), "output:", job.output().slice(-4000),
+      ].join("\n"));
     });
     log(`${command.join(" ")}: ${options.signal} → every process ended in ${Math.round((Date.now() - started) / 100) / 10} s (exit ${await job.exited})`);
     assert.deepEqual(leftovers(), before, `left behind after ${options.signal}`);
-    const steps = fs.existsSync(teardownLog) ? fs.readFileSync(teardownLog, "utf8").trim().split("\n") : [];
+    const steps = readSteps(teardownLog);
     log(`teardown: ${steps.join(" | ")}`);
     return steps;
   } finally {
     if (groupAlive(job.child.pid!)) process.kill(-job.child.pid!, "SIGKILL");
   }
+}
+
+function readSteps(teardownLog: string): string[] {
+  return fs.existsSync(teardownLog) ? fs.readFileSync(teardownLog, "utf8").trim().split("\n") : [];
+}
+
+/** The processes of a process group, with their state and what they wait in: what hangs. */
+function processesOf(group: number): string {
+  const lines = run("ps", ["-eo", "pgid=,pid=,ppid=,stat=,etimes=,wchan:24=,args="]).stdout.split("\n");
+  return lines.filter((l) => l.trim().split(/\s+/)[0] === String(group)).join("\n");
 }
 
 function groupAlive(group: number): boolean {
@@ -94,6 +108,14 @@ describe("the local harness when a run fails or is interrupted", { timeout: 40 *
       await world.close();
     }
     assert.deepEqual(leftovers(), before);
+  });
+
+  it("a run interrupted by Ctrl-C while it runs commands in its droplet ends within 60 s, its droplet powered off cleanly first", async () => {
+    const steps = await interrupt([process.execPath, "--import", "tsx", "test/droplet/busyDroplet.ts"], {
+      ready: /busy: commands run in the droplet/, signal: "SIGINT", dir, endsWithin: 60,
+    });
+    assert.match(steps[0], /^SIGINT: powering the local droplets off/);
+    assertPoweredOffFirst(steps);
   });
 
   it("the droplet suite, interrupted by Ctrl-C once its droplet runs, powers it off cleanly, then removes everything it set up", async () => {
