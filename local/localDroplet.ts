@@ -12,7 +12,7 @@ import * as YAML from "yaml";
 import { run } from "./process";
 import { onTeardown, runIsStopping } from "./teardown";
 import { PATHS } from "../cloud-init/paths";
-import { DropletAddress } from "./network";
+import { DropletAddress, alive } from "./network";
 
 export interface DropletOptions {
   name: string;
@@ -86,6 +86,11 @@ export class LocalDroplet {
 
   constructor(readonly options: DropletOptions) {
     this.root = path.join(options.workDir, options.name);
+  }
+
+  /** Its systemd-nspawn has been started and has not exited. */
+  get running(): boolean {
+    return !!this.nspawn && this.nspawn.exitCode === null && this.nspawn.signalCode === null;
   }
 
   /** Unpack a fresh root, seed cloud-init, and boot it. Resolves once systemd (PID 1) runs. */
@@ -169,7 +174,7 @@ export class LocalDroplet {
     const child = this.nspawn;
     const init = this.leader || (child?.pid ? descendants(child.pid).find((p) => comm(p) === "systemd") : undefined);
     if (init) run("kill", ["-KILL", String(init)]);
-    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (this.running) child!.kill("SIGKILL");
     // Synchronous (an exiting process may not wait for events): until the init is gone.
     if (init) run("sh", ["-c", 'for _ in $(seq 100); do kill -0 "$0" 2>/dev/null || exit 0; sleep 0.1; done', String(init)]);
   }
@@ -331,7 +336,7 @@ export class LocalDroplet {
   /** Clean shutdown (systemctl poweroff), as DigitalOcean's graceful shutdown does; false if it had to be killed. */
   async poweroff(timeoutMs = 90_000): Promise<boolean> {
     const child = this.nspawn;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return true;
+    if (!child || !this.running) return true;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     this.poweringOff = true;
     // Not waited for, and bounded: a container that is already going down may never answer.
@@ -346,7 +351,7 @@ export class LocalDroplet {
 
   /** Remove the droplet's root (the volume directory stays). Powered off first, or killed. */
   destroy(): void {
-    if (this.nspawn && this.nspawn.exitCode === null && this.nspawn.signalCode === null) this.kill();
+    if (this.running) this.kill();
     this.untrack?.();
     this.untrack = undefined;
     // A swap file the container turned on is the host kernel's, listed by its path inside the
@@ -375,7 +380,7 @@ export const CGROUP_PREFIX = "matrix-do-";
 function sweepCgroups(hierarchy: string): void {
   for (const name of fs.readdirSync(hierarchy).filter((n) => n.startsWith(CGROUP_PREFIX))) {
     const pid = Number(/-(\d+)$/.exec(name)?.[1]);
-    if (!pid || fs.existsSync(`/proc/${pid}`)) continue;
+    if (!pid || alive(pid)) continue;
     try {
       fs.rmdirSync(path.join(hierarchy, name));
     } catch {

@@ -65,6 +65,10 @@ export function slotNames(slot: number) {
     natTable: `${NAT_TABLE_PREFIX}${slot}`,
     /** The firewall table of the local cloud whose droplets are host `host` of this network. */
     cloudTable: (host: number) => `${CLOUD_TABLE_PREFIX}${slot}_${host}`,
+    /** The start of every cloud table name on this slot. */
+    cloudTablePrefix: `${CLOUD_TABLE_PREFIX}${slot}_`,
+    /** The start of every namespace and link name on this slot. */
+    namePrefix: `${NAME_PREFIX}${slot}-`,
     netns: (index: number) => `${NAME_PREFIX}${slot}-${index}`,
     hostLink: (index: number) => `${NAME_PREFIX}${slot}-${index}h`,
     dropletLink: (index: number) => `${NAME_PREFIX}${slot}-${index}c`,
@@ -82,7 +86,8 @@ export const SLOT_MARKS = {
 };
 
 /** Whether a process is alive. */
-function alive(pid: number): boolean {
+/** A process with this pid runs (perhaps as another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -94,7 +99,7 @@ function alive(pid: number): boolean {
 /** Remove what a slot's network left on this machine (its owner died without closing it). */
 function clearSlot(slot: number): void {
   const names = slotNames(slot);
-  const prefix = names.netns(0).replace(/0$/, "");
+  const prefix = names.namePrefix;
   for (const netns of run("ip", ["netns", "list"]).stdout.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(prefix))) {
     // Processes still in it (a container, its dnsmasq) die with the slot.
     for (const pid of run("ip", ["netns", "pids", netns]).stdout.split(/\s+/).filter(Boolean)) run("kill", ["-KILL", pid]);
@@ -105,8 +110,7 @@ function clearSlot(slot: number): void {
   }
   unrouteSlot(names);
   // The firewall tables of local clouds on this network (theirs are named by slot, too).
-  const cloudTables = names.cloudTable(0).replace(/0$/, "");
-  for (const table of run("nft", ["list", "tables", "inet"]).stdout.split("\n").map((l) => l.trim().split(" ")[2]).filter((t) => t?.startsWith(cloudTables))) {
+  for (const table of run("nft", ["list", "tables", "inet"]).stdout.split("\n").map((l) => l.trim().split(" ")[2]).filter((t) => t?.startsWith(names.cloudTablePrefix))) {
     run("nft", ["delete", "table", "inet", table]);
   }
 }
