@@ -4,7 +4,7 @@
  * They only need logged-in clients, so the droplet suite runs them too (small) and they cannot rot.
  */
 import type { MatrixClient } from "matrix-js-sdk";
-import { loadSdk } from "../test/droplet/matrixClient";
+import { loadSdk } from "../local/matrixClient";
 import { percentile } from "./stats";
 
 export interface SequentialResult {

@@ -4,7 +4,7 @@
  */
 import * as crypto from "node:crypto";
 import type { LocalDroplet } from "../local/localDroplet";
-import { Session, loadSdk, tokenClient } from "../test/droplet/matrixClient";
+import { Session, loadSdk, tokenClient } from "../local/matrixClient";
 import type { Talker } from "./load";
 import { MATRIXCTL_TOKEN_FILE } from "../cloud-init/matrixctl";
 

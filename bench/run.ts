@@ -25,9 +25,10 @@ import { ensureRootfs } from "../local/rootfs";
 import { activeSwapFiles, machineCores } from "../local/localDroplet";
 import { run } from "../local/process";
 import { PACKAGE_ROOT } from "../cloud-init/assets";
-import { scratchDir, testSecrets } from "../test/fixtures";
-import { fetchVia } from "../test/droplet/matrixClient";
-import { World, bootInto, startWorld, worldSettings } from "../test/droplet/world";
+import { scratchDir } from "../local/scratch";
+import { newSecrets } from "../local/secrets";
+import { fetchVia } from "../local/matrixClient";
+import { World, bootInto, startWorld, worldSettings } from "../local/world";
 import { ConcurrentResult, SequentialResult, sendSequentially, talkConcurrently } from "./load";
 import { PeakMemory, ServiceCpu, ServiceMemory, cpuBetween, serviceCpu, serviceMemory } from "./memory";
 import { AdminApi, populate } from "./population";
@@ -116,7 +117,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
   const swaps = activeSwapFiles();
   if (swaps.length > 0) throw new Error(`this machine has swap on (${swaps.join(", ")}): the droplet would get more than its own`);
   const settings = variantSettings(world, size, variant);
-  const secrets = testSecrets();
+  const secrets = newSecrets();
   // The size's name, not its RAM: two sizes of the same RAM must not share a volume directory.
   const name = `bench-${size}-${variant}`;
   const dir = path.join(world.dir, name);

@@ -21,8 +21,9 @@ import { METADATA_IP, MetadataService } from "../local/metadata";
 import { buildSharedCli, cliStackConfig, offlineCliEnv } from "../local/pulumiCli";
 import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
-import { ROOT, request, waitUntil } from "./local-services";
-import { World, startWorld } from "./droplet/world";
+import { ROOT, waitUntil } from "./local-services";
+import { request } from "../local/https";
+import { World, startWorld } from "../local/world";
 
 const log = (line: string) => console.log(`  [cloud] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;

@@ -1,20 +1,13 @@
 /** Shared test inputs: valid args, and random secrets for rendering without Pulumi. */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import * as YAML from "yaml";
 import { PlainArgs, resolveArgs } from "../components/settings";
 import { Settings } from "../cloud-init/settings";
 import { PATHS } from "../cloud-init/paths";
 import { decodeEntry } from "../cloud-init/userData";
-import { onTeardown } from "../local/teardown";
 import { newSecrets } from "../local/secrets";
+import { VALID_ARGS } from "../local/exampleArgs";
 
-export const VALID_ARGS: PlainArgs = {
-  domain: "example.test",
-  adminEmail: "admin@example.test",
-  sshKeys: ["3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa"],
-};
+export { VALID_ARGS };
 
 export function settingsFor(overrides: Partial<PlainArgs> = {}): Settings {
   return resolveArgs({ ...VALID_ARGS, ...overrides }).settings;
@@ -34,13 +27,5 @@ export function fileIn(userData: string, path: string): string {
   return member.content;
 }
 
-/** A scratch directory removed when the process exits. */
-export function scratchDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o711); // service accounts (postgres) may pass through, not list it
-  // Removed last, after the droplets whose roots it holds (teardown.ts runs newest first).
-  onTeardown({ what: `scratch ${dir}`, now: () => fs.rmSync(dir, { recursive: true, force: true }) });
-  return dir;
-}
-
+export { scratchDir } from "../local/scratch";
 export { run } from "../local/process";

@@ -13,7 +13,7 @@ import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
 import { assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
-import { bootInto, startWorld, worldSettings } from "./droplet/world";
+import { bootInto, startWorld, worldSettings } from "../local/world";
 
 const log = (line: string) => console.log(`  [interrupt] ${line}`);
 

@@ -12,9 +12,10 @@ import { after, describe, it } from "node:test";
 import { DEFAULT_ELEMENT_VERSION } from "../cloud-init/versions";
 import { buildSharedCli, offlineCliEnv } from "../local/pulumiCli";
 import { run, scratchDir } from "./fixtures";
-import { ROOT, request, waitUntil } from "./local-services";
-import { startElementMirror } from "./droplet/elementMirror";
-import { createTestCa } from "./droplet/testPki";
+import { ROOT, waitUntil } from "./local-services";
+import { request } from "../local/https";
+import { startElementMirror } from "../local/elementMirror";
+import { createTestCa } from "../local/testCa";
 import { assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
 
 const STACKS = [{ name: "trial", domain: "trial.test" }, { name: "second", domain: "second.test" }];

@@ -18,7 +18,8 @@ import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
 import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, request, startPostgres, startProcess, waitUntil } from "./local-services";
+import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, startPostgres, startProcess, waitUntil } from "./local-services";
+import { request } from "../local/https";
 
 // Mail goes to a local SMTP relay (STARTTLS, with a login), as to a real one on 587.
 const SMTP = { port: 25870, user: "synapse@example.test", password: "smtp-relay-password" };

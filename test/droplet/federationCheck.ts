@@ -6,7 +6,7 @@
  */
 import * as crypto from "crypto";
 import * as dns from "dns/promises";
-import { Reply, request } from "../local-services";
+import { Reply, request } from "../../local/https";
 
 export interface FederationReport {
   /** How the server was found. */

@@ -5,8 +5,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, Service, request, startProcess, waitUntil } from "../local-services";
-import { TestCa } from "./testPki";
+import { PACKAGE_ROOT as ROOT } from "../cloud-init/assets";
+import { Service, startProcess, waitUntil } from "./process";
+import { request } from "./https";
+import { TestCa } from "./testCa";
 
 export const MOTO_SERVER = path.join(ROOT, ".cache", "moto", "bin", "moto_server");
 

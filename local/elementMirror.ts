@@ -6,8 +6,8 @@ import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
 import { pipeline } from "stream";
-import { run } from "../fixtures";
-import { TestCa } from "./testPki";
+import { run } from "./process";
+import { TestCa } from "./testCa";
 
 export interface ElementMirror {
   /** Set to false for an outage of the download host: every request then gets 503. */

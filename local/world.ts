@@ -7,19 +7,19 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PlainArgs, resolveArgs } from "../../components/settings";
-import { Settings } from "../../cloud-init/settings";
-import { DEFAULT_ELEMENT_VERSION } from "../../cloud-init/versions";
-import { DropletAddress, LocalNetwork } from "../../local/network";
-import { DropletOptions, LocalDroplet } from "../../local/localDroplet";
-import { rootfsTarball } from "../../local/rootfs";
-import { hostCaCertificates } from "../../local/secrets";
-import { waitUntil } from "../../local/process";
-import { Reply, request } from "../local-services";
+import { PlainArgs, resolveArgs } from "../components/settings";
+import { Settings } from "../cloud-init/settings";
+import { DEFAULT_ELEMENT_VERSION } from "../cloud-init/versions";
+import { DropletAddress, LocalNetwork } from "./network";
+import { DropletOptions, LocalDroplet } from "./localDroplet";
+import { rootfsTarball } from "./rootfs";
+import { hostCaCertificates } from "./secrets";
+import { waitUntil } from "./process";
+import { Reply, request } from "./https";
 import { ElementMirror, startElementMirror } from "./elementMirror";
 import { Pebble, startPebble } from "./pebble";
-import { TestCa, createTestCa } from "./testPki";
-import { VALID_ARGS } from "../fixtures";
+import { TestCa, createTestCa } from "./testCa";
+import { VALID_ARGS } from "./exampleArgs";
 
 /** The names a deployment puts in public DNS for `domain`. */
 export function zoneOf(domain: string, ip: string): Record<string, string> {

@@ -4,7 +4,7 @@
  */
 import type { MatrixClient } from "matrix-js-sdk";
 import type { Logger } from "matrix-js-sdk/lib/logger.js";
-import { request } from "../local-services";
+import { request } from "./https";
 
 type Sdk = typeof import("matrix-js-sdk");
 let sdk: Sdk | undefined;

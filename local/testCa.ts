@@ -1,7 +1,7 @@
 /** A test certificate authority (openssl) for the servers the local droplet talks to. */
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../fixtures";
+import { run } from "./process";
 
 export interface TestCa {
   certPem: string;

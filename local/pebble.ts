@@ -4,9 +4,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../fixtures";
-import { ROOT, Service, request, startProcess, waitUntil } from "../local-services";
-import { TestCa } from "./testPki";
+import { PACKAGE_ROOT as ROOT } from "../cloud-init/assets";
+import { Service, run, startProcess, waitUntil } from "./process";
+import { request } from "./https";
+import { TestCa } from "./testCa";
 
 export const PEBBLE_MODULE = "github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3";
 
