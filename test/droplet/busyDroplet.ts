@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { LocalDroplet } from "../../local/localDroplet";
 import { LocalNetwork } from "../../local/network";
 import { ensureRootfs } from "../../local/rootfs";
-import { scratchDir } from "../fixtures";
+import { scratchDir } from "../../local/scratch";
 
 async function main(): Promise<void> {
   const dir = scratchDir("matrix-busy-");
