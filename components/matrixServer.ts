@@ -145,12 +145,13 @@ export class MatrixServer extends pulumi.ComponentResource {
 
     const firewall = declareFirewall(name, {
       name: s.droplet.name, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber,
-      // Set in the resolved values whenever the shape has TURN (and the project) on.
+      // Resolved whenever the shape has TURN on (both come from the same setting).
       turnPorts: shape.turn ? c.apply((cloud) => cloud.turnPorts!) : undefined,
     }, child);
 
     if (shape.project) {
       new digitalocean.Project(`${name}-project`, {
+        // Resolved whenever the shape has a project (both come from the same setting).
         name: c.apply((cloud) => cloud.projectName!),
         description: pulumi.interpolate`Matrix homeserver ${s.serverName}`,
         purpose: "Service or API",

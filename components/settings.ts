@@ -53,9 +53,11 @@ export { ARG_KINDS, DEFAULTS } from "./settingsTable";
 export type { ArgKind } from "./settingsTable";
 
 type Key = keyof MatrixServerArgs;
+/** Compiles only when A and B are the same set of keys. */
+type SameKeys<A extends PropertyKey, B extends PropertyKey> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 // The table and the arguments name the same keys (args.ts is written from the table).
-const sameKeys: [Record<Key, unknown>, Record<SettingKey, unknown>] = [ARG_KINDS, {} as Record<Key, unknown>];
-void sameKeys;
+const tableMatchesArgs: SameKeys<Key, SettingKey> = true;
+void tableMatchesArgs;
 
 export class SettingsError extends Error {
   /** What marks Pulumi's RunError: the CLI prints the message alone, without a stack trace. */
