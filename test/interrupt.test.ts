@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
-import { assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
+import { assertNothingLeft, assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
 import { bootInto, startWorld, worldSettings } from "../local/world";
 
 const log = (line: string) => console.log(`  [interrupt] ${line}`);
@@ -58,7 +58,7 @@ async function interrupt(command: string[], options: {
       ].join("\n"));
     });
     log(`${command.join(" ")}: ${options.signal} → every process ended in ${Math.round((Date.now() - started) / 100) / 10} s (exit ${await job.exited})`);
-    assert.deepEqual(leftovers(), before, `left behind after ${options.signal}`);
+    assertNothingLeft(before, `left behind after ${options.signal}`);
     const steps = readSteps(teardownLog);
     log(`teardown: ${steps.join(" | ")}`);
     return steps;
@@ -107,7 +107,7 @@ describe("the local harness when a run fails or is interrupted", { timeout: 40 *
     } finally {
       await world.close();
     }
-    assert.deepEqual(leftovers(), before);
+    assertNothingLeft(before);
   });
 
   it("a run interrupted by Ctrl-C while it runs commands in its droplet ends within 60 s, its droplet powered off cleanly first", async () => {

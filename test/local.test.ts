@@ -16,7 +16,7 @@ import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { startElementMirror } from "../local/elementMirror";
 import { createTestCa } from "../local/testCa";
-import { assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
+import { assertNothingLeft, assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
 
 const STACKS = [{ name: "trial", domain: "trial.test" }, { name: "second", domain: "second.test" }];
 
@@ -121,7 +121,7 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
       await stop(runs[0], "SIGINT");
       await serves(runs[1]);
       await stop(runs[1], "SIGTERM");
-      assert.deepEqual(leftovers(), before, "nothing left on this machine");
+      assertNothingLeft(before, "nothing left on this machine");
     } finally {
       // A stack still running after a failure is stopped as a user would stop it (it then
       // removes what it set up); killed only if it does not stop.

@@ -36,6 +36,17 @@ export function leftovers(): string[] {
   return found.sort();
 }
 
+/**
+ * Nothing is left now that was not there `before`. What the run removed is fine: a run sweeps
+ * what earlier killed runs left (their slots, cgroups), and with their slots goes the ip_forward
+ * they had turned on.
+ */
+export function assertNothingLeft(before: string[], message = "left behind"): void {
+  const sweptSlots = before.some((b) => b.startsWith("slot: slot-"));
+  const added = leftovers().filter((item) => !before.includes(item) && !(sweptSlots && item.startsWith("ip_forward: ")));
+  assert.deepEqual(added, [], message);
+}
+
 /** The droplets were powered off cleanly, each before the network went. */
 export function assertPoweredOffFirst(steps: string[]): void {
   const droplets = steps.filter((s) => s.startsWith("droplet "));
