@@ -76,6 +76,8 @@ export class LocalDroplet {
   private console = "";
   /** Set from the poweroff request until the next start: no command may enter it (see exec). */
   private poweringOff = false;
+  /** Commands running in it without blocking (execAsync). */
+  private readonly asyncExecs = new Set<childProcess.ChildProcess>();
   leader = 0;
   bootedAt = 0;
   /** Set with memoryLimitMb: the cgroup the container runs in, for its figures. */
@@ -111,6 +113,8 @@ export class LocalDroplet {
     if (o.volumeDir) fs.mkdirSync(o.volumeDir, { recursive: true });
     const nspawnArgs = [
       "-D", this.root, "-b", "--register=no", "--keep-unit", "--console=read-only", "--resolv-conf=off",
+      // SIGTERM to nspawn is then a poweroff of the container (poweroff.target), as DigitalOcean's is.
+      "--kill-signal=SIGRTMIN+4",
       `--machine=${o.name}`, `--hostname=${o.name}`, ...(o.volumeDir ? [`--bind=${o.volumeDir}:${PATHS.volume}`] : []),
       // In its own network namespace the droplet may manage its firewall, as a real one does.
       ...(o.network ? ["--capability=CAP_NET_ADMIN"] : []),
@@ -134,12 +138,18 @@ export class LocalDroplet {
     const child = childProcess.spawn(cmd, args, {
       env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
       stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group: a Ctrl-C meant for the run must not reach nspawn, which would
-      // shut the container down by itself while a command runs in it (see exec).
+      // Its own session and process group: a Ctrl-C meant for the run must not reach nspawn,
+      // which would shut the container down by itself while a command runs in it (see exec).
+      // Only this object powers it off; if the run is killed outright, the next run to take
+      // its network slot ends it (network.ts, clearSlot).
       detached: true,
     });
     this.poweringOff = false;
     this.nspawn = child;
+    // Commands still waiting in a container that is gone were stopped by its last act: end them.
+    child.once("exit", () => {
+      for (const exec of this.asyncExecs) exec.kill("SIGKILL");
+    });
     const keep = (chunk: Buffer) => {
       this.console = (this.console + chunk.toString()).slice(-50000);
     };
@@ -255,7 +265,7 @@ export class LocalDroplet {
   private async findLeader(child: childProcess.ChildProcess): Promise<number> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`systemd-nspawn exited (${child.exitCode}):\n${this.console}`);
+      if (!this.running) throw new Error(`systemd-nspawn exited (${child.exitCode ?? child.signalCode}):\n${this.console}`);
       const pid = descendants(child.pid!).find((p) => comm(p) === "systemd");
       if (pid) return pid;
       await sleep(100);
@@ -288,23 +298,18 @@ export class LocalDroplet {
    * would block this process for good (an interrupted run could then never clean up).
    */
   exec(command: string[], input?: string): Exec {
-    this.refuseWhilePoweringOff(command);
-    return run("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { input, env: EXEC_ENV });
+    this.refuseUnlessUp(command);
+    // Bounded all the same: a container shut down by something else (a service manager
+    // signalling every process) would strand it as well.
+    return run("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { input, env: EXEC_ENV, timeoutMs: EXEC_TIMEOUT_MS });
   }
 
   /** Same, without blocking the event loop (for long waits). */
   execAsync(command: string[], timeoutMs: number): Promise<Exec> {
-    this.refuseWhilePoweringOff(command);
-    return this.nsenterAsync(command, timeoutMs);
-  }
-
-  private refuseWhilePoweringOff(command: string[]): void {
-    if (this.poweringOff) throw new Error(`droplet ${this.options.name} is powering off: not running ${command.join(" ")}`);
-  }
-
-  private nsenterAsync(command: string[], timeoutMs: number): Promise<Exec> {
+    this.refuseUnlessUp(command);
     return new Promise((resolve) => {
       const child = childProcess.spawn("nsenter", ["-t", String(this.leader), "-a", "--", ...command], { env: EXEC_ENV });
+      this.asyncExecs.add(child);
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (c) => (stdout += c));
@@ -312,9 +317,17 @@ export class LocalDroplet {
       const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
       child.on("close", (code) => {
         clearTimeout(timer);
+        this.asyncExecs.delete(child);
         resolve({ code: code ?? -1, stdout, stderr });
       });
     });
+  }
+
+  /** Not into a droplet powering off or off (its leader's pid may even be another process's by now). */
+  private refuseUnlessUp(command: string[]): void {
+    if (this.poweringOff || !this.running || !this.leader) {
+      throw new Error(`droplet ${this.options.name} is ${this.poweringOff ? "powering off" : "not running"}: not running ${command.join(" ")}`);
+    }
   }
 
   /** Wait until cloud-init has finished; returns its status exit code (0, or 2 for recoverable errors). */
@@ -333,14 +346,17 @@ export class LocalDroplet {
     return this.console;
   }
 
-  /** Clean shutdown (systemctl poweroff), as DigitalOcean's graceful shutdown does; false if it had to be killed. */
+  /**
+   * Clean shutdown, as DigitalOcean's graceful shutdown does (poweroff.target); false if it had to
+   * be killed. Asked of nspawn, not inside the container: that works while it still boots, twice
+   * is harmless, and nothing enters a container that is going down.
+   */
   async poweroff(timeoutMs = 90_000): Promise<boolean> {
     const child = this.nspawn;
     if (!child || !this.running) return true;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     this.poweringOff = true;
-    // Not waited for, and bounded: a container that is already going down may never answer.
-    void this.nsenterAsync(["systemctl", "poweroff", "--no-block"], 10_000);
+    child.kill("SIGTERM");
     const timedOut = await Promise.race([exited.then(() => false), sleep(timeoutMs).then(() => true)]);
     if (timedOut) {
       this.kill();
@@ -365,6 +381,9 @@ export class LocalDroplet {
   }
 }
 
+/** The longest a command in a droplet may take (the longest, a restore, takes minutes). */
+const EXEC_TIMEOUT_MS = 20 * 60_000;
+
 /** A droplet's cgroup name, ending in the pid of the run that owns it. */
 function cgroupName(droplet: string): string {
   return `${CGROUP_PREFIX}${droplet}-${process.pid}`;
@@ -378,6 +397,7 @@ export const CGROUP_PREFIX = "matrix-do-";
  * remove its own): those named by cgroupName whose pid no longer runs.
  */
 function sweepCgroups(hierarchy: string): void {
+  if (!fs.existsSync(hierarchy)) return;
   for (const name of fs.readdirSync(hierarchy).filter((n) => n.startsWith(CGROUP_PREFIX))) {
     const pid = Number(/-(\d+)$/.exec(name)?.[1]);
     if (!pid || alive(pid)) continue;
@@ -403,6 +423,12 @@ abstract class V1Cgroup {
     // Synchronous: this also runs as an exiting process's last act.
     run("sh", ["-c", 'for _ in $(seq 50); do rmdir "$0" 2>/dev/null && exit 0; [ -d "$0" ] || exit 0; sleep 0.1; done', this.dir]);
   }
+}
+
+/** Remove the cgroups of every run that is gone (checks of what a run leaves call it first). */
+export function sweepAbandonedCgroups(): void {
+  sweepCgroups(MEMORY_HIERARCHY);
+  sweepCgroups(CPUSET_HIERARCHY);
 }
 
 const MEMORY_HIERARCHY = "/sys/fs/cgroup/memory";

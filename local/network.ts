@@ -85,7 +85,6 @@ export const SLOT_MARKS = {
   address: new RegExp(`\\b10\\.(${Array.from({ length: SLOTS }, (_, s) => FIRST_SUBNET + s).join("|")})\\.`),
 };
 
-/** Whether a process is alive. */
 /** A process with this pid runs (perhaps as another user). */
 export function alive(pid: number): boolean {
   try {
@@ -122,6 +121,16 @@ function unrouteSlot(names: ReturnType<typeof slotNames>): void {
   run("ip", ["addr", "delete", `${names.metadataAddress}/32`, "dev", "lo"]);
 }
 
+/** The slot's directory exists and its owner is gone (a run killed outright). */
+function abandoned(slot: number): boolean {
+  const dir = path.join(SLOTS_DIR, `slot-${slot}`);
+  if (!fs.existsSync(dir)) return false;
+  const owner = path.join(dir, "pid");
+  const pid = Number(fs.existsSync(owner) ? fs.readFileSync(owner, "utf8") : 0);
+  // Taken, or being taken this instant (no pid yet, and the directory is new).
+  return !(pid === 0 ? Date.now() - fs.statSync(dir).mtimeMs < 10_000 : alive(pid));
+}
+
 /** Take a free slot (mkdir is atomic: two runs never take the same one). */
 function claimSlot(): number {
   fs.mkdirSync(SLOTS_DIR, { recursive: true });
@@ -131,15 +140,25 @@ function claimSlot(): number {
     try {
       fs.mkdirSync(dir);
     } catch {
-      const pid = Number(fs.existsSync(owner) ? fs.readFileSync(owner, "utf8") : 0);
-      // Taken, or being taken this instant (no pid yet, and the directory is new).
-      if (pid === 0 ? Date.now() - fs.statSync(dir).mtimeMs < 10_000 : alive(pid)) continue;
+      if (!abandoned(slot)) continue;
       clearSlot(slot);
     }
     fs.writeFileSync(owner, String(process.pid));
     return slot;
   }
   throw new Error(`all ${SLOTS} local network slots in ${SLOTS_DIR} are taken by running processes`);
+}
+
+/**
+ * Clear every slot whose run is gone (what it left: namespaces, links, tables, its containers),
+ * and give ip_forward back once no slot is left. Checks of what a run leaves call it first.
+ */
+export function sweepAbandonedSlots(): void {
+  for (let slot = 0; slot < SLOTS; slot++) {
+    if (!abandoned(slot)) continue;
+    clearSlot(slot);
+    releaseSlot(slot);
+  }
 }
 
 function releaseSlot(slot: number): void {

@@ -5,8 +5,11 @@
 import * as childProcess from "child_process";
 
 /** Run a command; resolves with its exit code and output (never rejects on a non-zero exit). */
-export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const result = childProcess.spawnSync(cmd, args, { input: options.input, env: options.env ?? process.env, encoding: "utf8" });
+export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
+  const result = childProcess.spawnSync(cmd, args, {
+    input: options.input, env: options.env ?? process.env, cwd: options.cwd, encoding: "utf8",
+    ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: "SIGKILL" as const } : {}),
+  });
   if (result.error) throw result.error;
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

@@ -24,7 +24,7 @@ import { cliStackConfig } from "./pulumiCli";
 import { ensureRootfs } from "./rootfs";
 import { run, waitUntil } from "./process";
 import { hostCaCertificates } from "./secrets";
-import { teardownAll } from "./teardown";
+import { markStopping, teardownAll } from "./teardown";
 
 /** The stack: --stack NAME, or the project's only Pulumi.<stack>.yaml. */
 export function stackName(projectDir: string, argv: string[]): string {
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
   const stop = async (code = 0) => {
     if (stopping) return;
     stopping = true;
+    markStopping();
     log("stopping…");
     // As an interrupted test run does (teardown.ts): the droplet powered off cleanly first,
     // then its cloud and network, each step reported.

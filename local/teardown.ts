@@ -20,9 +20,14 @@ const steps: TeardownStep[] = [];
 let installed = false;
 let stopping = false;
 
-/** The run is being stopped by a signal: nothing new may be set up (a droplet booted now would outlive the teardown). */
+/** The run is being stopped: no droplet may start (LocalDroplet.start), as it would only be killed at exit. */
 export function runIsStopping(): boolean {
   return stopping;
+}
+
+/** Say the run is stopping, for a run that stops itself its own way (`npm run local`). */
+export function markStopping(): void {
+  stopping = true;
 }
 
 /** Register a step; the returned function unregisters it (once the owner has undone it). */

@@ -11,8 +11,9 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
+import { sweepAbandonedSlots } from "../local/network";
 import { ROOT, waitUntil } from "./local-services";
-import { assertNothingLeft, assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
+import { assertNothingLeft, assertPoweredOffFirst, leftoversBefore } from "./droplet/leftovers";
 import { bootInto, startWorld, worldSettings } from "../local/world";
 
 const log = (line: string) => console.log(`  [interrupt] ${line}`);
@@ -35,9 +36,9 @@ async function interrupt(command: string[], options: {
   ready: RegExp; signal: NodeJS.Signals; target?: (pid: number) => number; env?: NodeJS.ProcessEnv; dir: string;
   /** Seconds the interrupted run may take to power off and clean up (180 unless set). */
   endsWithin?: number;
-}): Promise<string[]> {
+}): Promise<{ steps: string[]; output: string }> {
   const teardownLog = path.join(options.dir, `teardown-${Date.now()}.log`);
-  const before = leftovers();
+  const before = leftoversBefore();
   // A user's shell: not inside node's test runner (whose variable makes a nested runner skip its files).
   const { NODE_TEST_CONTEXT: _inRunner, ...shell } = process.env;
   const job = start(command, { ...shell, ...options.env, MATRIX_DO_TEARDOWN_LOG: teardownLog });
@@ -61,9 +62,14 @@ async function interrupt(command: string[], options: {
     assertNothingLeft(before, `left behind after ${options.signal}`);
     const steps = readSteps(teardownLog);
     log(`teardown: ${steps.join(" | ")}`);
-    return steps;
+    return { steps, output: job.output() };
   } finally {
-    if (groupAlive(job.child.pid!)) process.kill(-job.child.pid!, "SIGKILL");
+    if (groupAlive(job.child.pid!)) {
+      process.kill(-job.child.pid!, "SIGKILL");
+      // Its droplets run in sessions of their own: gone with the slots of the run, once it is.
+      await waitUntil("the killed run to be gone", 10, () => !groupAlive(job.child.pid!)).catch(() => {});
+      sweepAbandonedSlots();
+    }
   }
 }
 
@@ -74,7 +80,8 @@ function readSteps(teardownLog: string): string[] {
 /** The processes of a process group, with their state and what they wait in: what hangs. */
 function processesOf(group: number): string {
   const lines = run("ps", ["-eo", "pgid=,pid=,ppid=,stat=,etimes=,wchan:24=,args="]).stdout.split("\n");
-  return lines.filter((l) => l.trim().split(/\s+/)[0] === String(group)).join("\n");
+  // And the containers, which run in sessions of their own.
+  return lines.filter((l) => l.trim().split(/\s+/)[0] === String(group) || l.includes("systemd-nspawn")).join("\n");
 }
 
 function groupAlive(group: number): boolean {
@@ -91,7 +98,7 @@ describe("the local harness when a run fails or is interrupted", { timeout: 40 *
 
   it("a droplet whose first boot fails is powered off, and leaves nothing running or mounted", async () => {
     ensureRootfs(log);
-    const before = leftovers();
+    const before = leftoversBefore();
     const world = await startWorld(path.join(dir, "world"));
     try {
       const settings = worldSettings(world);
@@ -110,16 +117,17 @@ describe("the local harness when a run fails or is interrupted", { timeout: 40 *
     assertNothingLeft(before);
   });
 
-  it("a run interrupted by Ctrl-C while it runs commands in its droplet ends within 60 s, its droplet powered off cleanly first", async () => {
-    const steps = await interrupt([process.execPath, "--import", "tsx", "test/droplet/busyDroplet.ts"], {
-      ready: /busy: commands run in the droplet/, signal: "SIGINT", dir, endsWithin: 60,
+  it("a run interrupted by Ctrl-C while it runs commands in its droplet stops them and ends within 90 s, its droplet powered off cleanly first", async () => {
+    const { steps, output } = await interrupt([process.execPath, "--import", "tsx", "test/droplet/busyDroplet.ts"], {
+      ready: /busy: commands run in the droplet/, signal: "SIGINT", dir, endsWithin: 90,
     });
+    assert.match(output, /busy: droplet busy is powering off: not running/);
     assert.match(steps[0], /^SIGINT: powering the local droplets off/);
     assertPoweredOffFirst(steps);
   });
 
   it("the droplet suite, interrupted by Ctrl-C once its droplet runs, powers it off cleanly, then removes everything it set up", async () => {
-    const steps = await interrupt(["npm", "test", "--", "test/droplet.test.ts"], {
+    const { steps } = await interrupt(["npm", "test", "--", "test/droplet.test.ts"], {
       ready: /✔ first boot/, signal: "SIGINT", dir,
     });
     assert.match(steps[0], /^SIGINT: powering the local droplets off/);
@@ -128,7 +136,7 @@ describe("the local harness when a run fails or is interrupted", { timeout: 40 *
 
   it("the benchmark, stopped by SIGTERM (a CI time limit) while its 1 GB droplet idles with swap on, powers it off cleanly, then removes everything", async () => {
     const out = path.join(dir, "bench.json");
-    const steps = await interrupt(["npm", "run", "bench"], {
+    const { steps } = await interrupt(["npm", "run", "bench"], {
       ready: /bench: bench-s-1vcpu-1gb-tuned: up/, signal: "SIGTERM", dir,
       env: { BENCH_SIZES: "s-1vcpu-1gb", BENCH_VARIANTS: "tuned", BENCH_IDLE_SECONDS: "600", BENCH_OUT: out },
       // The benchmark's own process (npm → bash → node), as a time limit that signals one process would.

@@ -8,17 +8,20 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
+import ts from "typescript";
 
 const ROOT = path.resolve(__dirname, "..");
 
-/** Every relative import of the TypeScript files under `dir` (or of the file `dir`), as repository paths. */
+/** Every relative import of the source files under `dir` (or of the file `dir`), as repository paths. */
 function importsOf(dir: string): { file: string; target: string }[] {
   const full = path.join(ROOT, dir);
   const files = fs.statSync(full).isDirectory()
-    ? (fs.readdirSync(full, { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => path.join(full, f))
+    ? (fs.readdirSync(full, { recursive: true }) as string[]).filter((f) => /\.(ts|mts|cts|js|mjs|cjs)$/.test(f)).map((f) => path.join(full, f))
     : [full];
-  return files.flatMap((file) => [...fs.readFileSync(file, "utf8").matchAll(/\bfrom\s+"(\.{1,2}\/[^"]+)"|\bimport\(\s*"(\.{1,2}\/[^"]+)"\s*\)/g)]
-    .map((m) => ({ file: path.relative(ROOT, file), target: path.relative(ROOT, path.resolve(path.dirname(file), m[1] ?? m[2])) })));
+  // TypeScript's own reading of a file's imports: import and export … from, import(), require().
+  return files.flatMap((file) => ts.preProcessFile(fs.readFileSync(file, "utf8"), true, true).importedFiles
+    .filter(({ fileName }) => fileName.startsWith("."))
+    .map(({ fileName }) => ({ file: path.relative(ROOT, file), target: path.relative(ROOT, path.resolve(path.dirname(file), fileName)) })));
 }
 
 const RULES: { from: string[]; notInto: string[] }[] = [

@@ -16,7 +16,7 @@ import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { startElementMirror } from "../local/elementMirror";
 import { createTestCa } from "../local/testCa";
-import { assertNothingLeft, assertPoweredOffFirst, leftovers } from "./droplet/leftovers";
+import { assertNothingLeft, assertPoweredOffFirst, leftoversBefore } from "./droplet/leftovers";
 
 const STACKS = [{ name: "trial", domain: "trial.test" }, { name: "second", domain: "second.test" }];
 
@@ -43,7 +43,7 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
 
   it("two stacks side by side: each deploys (program and CLI config), prints its login and serves HTTPS; Ctrl-C stops one and leaves the other serving; then nothing is left", async () => {
     homes.forEach((home) => fs.rmSync(home, { recursive: true, force: true }));
-    const before = leftovers();
+    const before = leftoversBefore();
     const ca = createTestCa(path.join(dir, "ca"));
     // Element's GitHub releases are out of reach here: the stacks point at a test-signed mirror
     // at this machine's address, which every local network reaches.

@@ -1,8 +1,8 @@
 /**
  * A run caught in the middle of a command in its droplet, for test/interrupt.test.ts: boots a
- * bare local droplet on its own network, then runs commands in it one after another, each deaf
- * to Ctrl-C for a while (as `runuser` is while its child finishes). An interrupt must neither
- * strand a command (nor this process waiting for it) nor leave the droplet running.
+ * bare local droplet on its own network, then runs commands in it in bursts, each deaf to Ctrl-C
+ * for a while (as `runuser` is while its child finishes). An interrupt must neither strand a
+ * command (nor this process waiting for it) nor leave the droplet running.
  *
  *   tsx test/droplet/busyDroplet.ts
  */
@@ -23,11 +23,11 @@ async function main(): Promise<void> {
   });
   await droplet.boot();
   console.log("busy: commands run in the droplet");
-  // One command after another, as a test suite's steps go on after a Ctrl-C until the run's
-  // handler stops them; each deaf to the Ctrl-C while it lasts.
+  // Bursts of commands, as a test's steps run one after another after a Ctrl-C until the run's
+  // handler stops them (it runs between bursts), each command deaf to the Ctrl-C while it lasts.
   for (;;) {
     try {
-      droplet.exec(["sh", "-c", 'trap "" INT TERM; sleep 2']);
+      for (let i = 0; i < 6; i++) droplet.exec(["sh", "-c", 'trap "" INT TERM; sleep 1']);
     } catch (error) {
       console.log(`busy: ${(error as Error).message}`);
       break;

@@ -1,13 +1,13 @@
 /**
- * What local runs leave on this machine: compared before and after a run (or its interruption),
- * it must be the same. Everything the harness sets up is listed: network namespaces, links,
- * routes and addresses, nftables tables, network slots, ip_forward, containers and the services
- * beside them, mounts, swap, loop devices and cgroups.
+ * What local runs leave on this machine: listed before a run (once what earlier, killed runs left
+ * is swept) and after it (or its interruption), it must be the same. Everything the harness sets
+ * up is listed: network namespaces, links, routes and addresses, nftables tables, network slots,
+ * ip_forward, containers and the services beside them, mounts, swap, loop devices and cgroups.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { CGROUP_PREFIX } from "../../local/localDroplet";
-import { SLOT_MARKS } from "../../local/network";
+import { CGROUP_PREFIX, sweepAbandonedCgroups } from "../../local/localDroplet";
+import { SLOT_MARKS, sweepAbandonedSlots } from "../../local/network";
 import { METADATA_IP } from "../../local/metadata";
 import { run } from "../../local/process";
 
@@ -37,14 +37,19 @@ export function leftovers(): string[] {
 }
 
 /**
- * Nothing is left now that was not there `before`. What the run removed is fine: a run sweeps
- * what earlier killed runs left (their slots, cgroups), and with their slots goes the ip_forward
- * they had turned on.
+ * What is there before a run: first cleared of what runs that are gone left (their slots,
+ * containers and cgroups; the run under test would sweep them itself, or could reuse a slot of
+ * theirs and hide its own leftovers among them).
  */
+export function leftoversBefore(): string[] {
+  sweepAbandonedSlots();
+  sweepAbandonedCgroups();
+  return leftovers();
+}
+
+/** Nothing is left now that was not there `before` (from leftoversBefore), and nothing gone either. */
 export function assertNothingLeft(before: string[], message = "left behind"): void {
-  const sweptSlots = before.some((b) => b.startsWith("slot: slot-"));
-  const added = leftovers().filter((item) => !before.includes(item) && !(sweptSlots && item.startsWith("ip_forward: ")));
-  assert.deepEqual(added, [], message);
+  assert.deepEqual(leftovers(), before, message);
 }
 
 /** The droplets were powered off cleanly, each before the network went. */
