@@ -30,6 +30,9 @@ export const ELEMENT_RELEASE_KEY = {
 };
 export const ELEMENT_DOWNLOAD_BASE = "https://github.com/element-hq/element-web/releases/download";
 
+/** LiveKit, the SFU that carries MatrixRTC calls. */
+export const LIVEKIT_VERSION = "1.13.5";
+
 /** Debian packages the droplet installs (from the Debian release above). */
 export const DEBIAN_PACKAGES = [
   `postgresql-${POSTGRESQL_MAJOR}`,

@@ -4,22 +4,16 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { PACKAGE_ROOT as ROOT } from "../cloud-init/assets";
-import { Service, run, startProcess, waitUntil } from "./process";
+import { Service, startProcess, waitUntil } from "./process";
+import { goInstall } from "./goBuild";
 import { request } from "./https";
 import { TestCa } from "./testCa";
 
 export const PEBBLE_MODULE = "github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3";
 
-/** The pebble binary, built into .cache/go-bin once. */
+/** The pebble binary, built once. */
 export function ensurePebble(): string {
-  const bin = path.join(ROOT, ".cache", "go-bin");
-  const pebble = path.join(bin, "pebble");
-  if (fs.existsSync(pebble)) return pebble;
-  const go = [process.env.GOROOT ? path.join(process.env.GOROOT, "bin", "go") : "", "/usr/local/go/bin/go"].find((g) => g && fs.existsSync(g)) ?? "go";
-  const r = run(go, ["install", PEBBLE_MODULE], { env: { ...process.env, GOBIN: bin, GOFLAGS: "-mod=mod" } });
-  if (r.code !== 0) throw new Error(`go install ${PEBBLE_MODULE}: ${r.stderr}`);
-  return pebble;
+  return goInstall("pebble", PEBBLE_MODULE, "pebble");
 }
 
 export interface Pebble {

@@ -107,6 +107,16 @@ describe("rendered payload, checked by the real tools", () => {
     assert.equal(r.code, 0, r.stdout);
   });
 
+  it("the Go test programs are gofmt-clean and pass go vet", () => {
+    const program = path.join(ROOT, "test/livekit-client");
+    const go = fs.existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin" : path.dirname(run("sh", ["-c", "command -v go"]).stdout.trim());
+    const gofmt = run(path.join(go, "gofmt"), ["-l", program]);
+    assert.equal(gofmt.code, 0, gofmt.stderr);
+    assert.equal(gofmt.stdout.trim(), "", "not gofmt-formatted");
+    const vet = run(path.join(go, "go"), ["-C", program, "vet", "."]);
+    assert.equal(vet.code, 0, vet.stderr);
+  });
+
   it("the metadata guard is valid nftables for the droplet's service accounts", () => {
     // nft resolves user names while parsing: check it in a private mount namespace whose
     // /etc/passwd also has the synapse account, as the droplet's has.

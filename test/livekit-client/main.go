@@ -1,0 +1,158 @@
+// A two-party call through a LiveKit SFU, placed with LiveKit's own Go SDK: the listener joins
+// first and counts the RTP packets of every audio track it gets; the speaker joins, publishes an
+// Opus track and sends a 20 ms frame every 20 ms. Prints what it saw as one JSON line.
+//
+//	livekit-client -url wss://rtc.example.test -listener-token … -speaker-token …
+//
+// The SFU's TLS certificate is checked against the system roots, or SSL_CERT_FILE.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// An Opus frame of silence (TOC 0xf8: CELT, 20 ms, mono): the SFU forwards RTP, it decodes nothing.
+var silence = []byte{0xf8, 0xff, 0xfe}
+
+type result struct {
+	// From the speaker's join to the listener's first audio packet.
+	FirstPacketMs int64 `json:"firstPacketMs"`
+	// When the first packet arrived (Unix ms), for timings that start before this program.
+	FirstPacketAt int64 `json:"firstPacketAt"`
+	FramesSent    int   `json:"framesSent"`
+	// Frames sent once the listener had heard the first: each of these should arrive.
+	FramesSentSinceHeard int `json:"framesSentSinceHeard"`
+	PacketsHeard         int `json:"packetsHeard"`
+	// The identity the SFU gave the speaker's track, as the listener saw it.
+	SpeakerIdentity string `json:"speakerIdentity"`
+	Error           string `json:"error,omitempty"`
+}
+
+func main() {
+	url := flag.String("url", "", "the SFU's WebSocket URL (wss://… or ws://…)")
+	listenerToken := flag.String("listener-token", "", "LiveKit token of the party that listens")
+	speakerToken := flag.String("speaker-token", "", "LiveKit token of the party that speaks")
+	seconds := flag.Float64("seconds", 3, "how long the speaker speaks")
+	want := flag.Int("want", 50, "packets the listener must hear")
+	flag.Parse()
+
+	out := run(*url, *listenerToken, *speakerToken, time.Duration(*seconds*float64(time.Second)), *want)
+	line, _ := json.Marshal(out)
+	fmt.Println(string(line))
+	if out.Error != "" {
+		os.Exit(1)
+	}
+}
+
+func run(url, listenerToken, speakerToken string, speak time.Duration, want int) (out result) {
+	fail := func(format string, args ...any) result {
+		out.Error = fmt.Sprintf(format, args...)
+		return out
+	}
+	if url == "" || listenerToken == "" || speakerToken == "" {
+		return fail("need -url, -listener-token and -speaker-token")
+	}
+
+	// What the listener's reader sees, guarded by mu.
+	var mu sync.Mutex
+	var joined time.Time
+	var packets int
+	var firstPacketMs, firstPacketAt int64
+	var speakerIdentity string
+	heard := make(chan struct{}, 1)
+	listenerCallback := lksdk.NewRoomCallback()
+	listenerCallback.ParticipantCallback.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		if track.Kind() != webrtc.RTPCodecTypeAudio {
+			return
+		}
+		go func() {
+			for {
+				if _, _, err := track.ReadRTP(); err != nil {
+					return
+				}
+				mu.Lock()
+				packets++
+				if packets == 1 {
+					firstPacketMs = time.Since(joined).Milliseconds()
+					firstPacketAt = time.Now().UnixMilli()
+					speakerIdentity = rp.Identity()
+				}
+				if packets == want {
+					heard <- struct{}{}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	listener, err := lksdk.ConnectToRoomWithToken(url, listenerToken, listenerCallback, lksdk.WithAutoSubscribe(true))
+	if err != nil {
+		return fail("listener: join: %v", err)
+	}
+	defer listener.Disconnect()
+
+	mu.Lock()
+	joined = time.Now()
+	mu.Unlock()
+	speaker, err := lksdk.ConnectToRoomWithToken(url, speakerToken, lksdk.NewRoomCallback(), lksdk.WithAutoSubscribe(false))
+	if err != nil {
+		return fail("speaker: join: %v", err)
+	}
+	defer speaker.Disconnect()
+	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
+	if err != nil {
+		return fail("speaker: track: %v", err)
+	}
+	// Frames written before the track is bound to the connection are dropped: speak once it is.
+	done := make(chan int, 1)
+	sinceHeard := 0
+	track.OnBind(func() {
+		go func() {
+			frames := 0
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for end := time.Now().Add(speak); time.Now().Before(end); <-tick.C {
+				if track.WriteSample(media.Sample{Data: silence, Duration: 20 * time.Millisecond}, nil) == nil {
+					frames++
+					mu.Lock()
+					if packets > 0 {
+						sinceHeard++
+					}
+					mu.Unlock()
+				}
+			}
+			done <- frames
+		}()
+	})
+	if _, err := speaker.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "microphone"}); err != nil {
+		return fail("speaker: publish: %v", err)
+	}
+
+	select {
+	case out.FramesSent = <-done:
+	case <-time.After(speak + 30*time.Second):
+		return fail("speaker: its track was never bound to the connection")
+	}
+	select {
+	case <-heard:
+	case <-time.After(5 * time.Second):
+	}
+	// The last frames still on their way.
+	time.Sleep(time.Second)
+	mu.Lock()
+	out.PacketsHeard, out.FirstPacketMs, out.FirstPacketAt, out.SpeakerIdentity = packets, firstPacketMs, firstPacketAt, speakerIdentity
+	out.FramesSentSinceHeard = sinceHeard
+	mu.Unlock()
+	if out.PacketsHeard < want {
+		out.Error = fmt.Sprintf("the listener heard %d packets of %d frames sent (wanted %d)", out.PacketsHeard, out.FramesSent, want)
+	}
+	return out
+}
