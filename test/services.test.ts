@@ -20,6 +20,8 @@ import { deployEnv } from "../cloud-init/userData";
 import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, startPostgres, startProcess, waitUntil } from "./local-services";
 import { request } from "../local/https";
+import { Livekit, placeCall, startLivekit } from "../local/livekit";
+import { RtcAuth, startRtcAuth } from "../local/rtcAuthStandIn";
 
 // Mail goes to a local SMTP relay (STARTTLS, with a login), as to a real one on 587.
 const SMTP = { port: 25870, user: "synapse@example.test", password: "smtp-relay-password" };
@@ -505,6 +507,96 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       assert.equal(r.headers["alt-svc"], undefined, `no HTTP/3 offer on ${url}`);
     }
     assert.deepEqual([...statuses].sort(), [200, 302, 404], "answers of each kind were checked");
+  });
+
+  // A call as Element Call places one: OpenID tokens from this Synapse, exchanged at the
+  // authorization service (a stand-in keeping lk-jwt-service's contract) for LiveKit tokens,
+  // then a call at LiveKit with the config the payload renders.
+  describe("MatrixRTC: OpenID tokens from this Synapse, exchanged for LiveKit tokens, carry a call", () => {
+    const KEY = "matrix-rtc";
+    const LK_SECRET = crypto.randomBytes(32).toString("hex");
+    const callers = [{ user: "caller1", password: crypto.randomBytes(12).toString("hex") }, { user: "caller2", password: crypto.randomBytes(12).toString("hex") }];
+    let livekit: Livekit;
+    let auth: RtcAuth;
+    let authUrl: string;
+
+    before(async () => {
+      livekit = await startLivekit(path.join(dir, "livekit"), { [KEY]: LK_SECRET }, "127.0.0.1");
+      auth = await startRtcAuth({
+        livekitUrl: livekit.url, livekitApi: livekit.httpBase, key: KEY, secret: LK_SECRET, fullAccessHomeservers: [settings.serverName],
+        // This Synapse's listener serves the federation API (openid included) on loopback.
+        federationBase: (serverName) => serverName === settings.serverName ? `http://127.0.0.1:${site.port}` : `http://127.0.0.1:1`,
+      });
+      authUrl = `http://127.0.0.1:${auth.port}`;
+      for (const c of callers) {
+        const r = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(`@${c.user}:example.test`)}`, {
+          method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ password: c.password }),
+        });
+        assert.equal(r.status, 201, await r.text());
+      }
+    });
+    after(async () => {
+      await auth?.close();
+      await livekit?.stop();
+    });
+
+    /** What Element Call does first: an OpenID token from the user's homeserver. */
+    async function openIdToken(user: string, password: string): Promise<Record<string, unknown>> {
+      const login = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+      })).json() as { access_token: string; user_id: string };
+      const reply = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/user/${encodeURIComponent(login.user_id)}/openid/request_token`, {
+        method: "POST", headers: { authorization: `Bearer ${login.access_token}`, "content-type": "application/json" }, body: "{}",
+      });
+      assert.equal(reply.status, 200, await reply.clone().text());
+      return await reply.json() as Record<string, unknown>;
+    }
+
+    const sfuGet = (body: unknown) => fetch(`${authUrl}/sfu/get`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+    it("two users of this server get LiveKit tokens for their room and talk: every frame heard; token request to first packet timed", async () => {
+      const room = "!call:example.test";
+      const started = Date.now();
+      const jwts: string[] = [];
+      for (const [i, c] of callers.entries()) {
+        const reply = await sfuGet({ room, openid_token: await openIdToken(c.user, c.password), device_id: `DEVICE${i}` });
+        assert.equal(reply.status, 200, await reply.clone().text());
+        const body = await reply.json() as { url: string; jwt: string };
+        assert.equal(body.url, livekit.url);
+        jwts.push(body.jwt);
+      }
+      const call = placeCall(["-url", livekit.url, "-listener-token", jwts[0], "-speaker-token", jwts[1]]);
+      assert.equal(call.code, 0, `${call.error}\n${call.stderr.slice(-2000)}`);
+      assert.equal(call.speakerIdentity, "@caller2:example.test:DEVICE1");
+      assert.ok(call.framesSentSinceHeard >= 50 && call.packetsHeard >= call.framesSentSinceHeard * 0.98, JSON.stringify(call));
+      const setup = call.firstPacketAt - started;
+      console.log(`  [rtc] token requests to first media packet: ${setup} ms (${call.packetsHeard} packets heard)`);
+      assert.ok(setup < 10_000, `call setup took ${setup} ms`);
+    });
+
+    it("a forged OpenID token, or one for another server's user, gets no LiveKit token", async () => {
+      const real = await openIdToken(callers[0].user, callers[0].password);
+      const forged = await sfuGet({ room: "!x:example.test", openid_token: { ...real, access_token: "forged" }, device_id: "D" });
+      assert.equal(forged.status, 401);
+      assert.equal((await forged.json() as { errcode: string }).errcode, "M_UNAUTHORIZED");
+      // Claiming another server for this server's token: that server does not vouch for it.
+      const elsewhere = await sfuGet({ room: "!x:example.test", openid_token: { ...real, matrix_server_name: "other.test" }, device_id: "D" });
+      assert.equal(elsewhere.status, 401);
+    });
+
+    it("keeps the service's contract: strict JSON, missing fields, methods, CORS, health", async () => {
+      const real = await openIdToken(callers[0].user, callers[0].password);
+      assert.equal((await sfuGet({ room: "!x:example.test", openid_token: real, device_id: "D", extra: 1 })).status, 400);
+      const missing = await sfuGet({ room: "!x:example.test", openid_token: real });
+      assert.equal(missing.status, 400);
+      assert.equal((await missing.json() as { errcode: string }).errcode, "M_BAD_JSON");
+      assert.equal((await fetch(`${authUrl}/sfu/get`)).status, 405);
+      const preflight = await fetch(`${authUrl}/get_token`, { method: "OPTIONS" });
+      assert.equal(preflight.status, 200);
+      assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+      assert.equal((await fetch(`${authUrl}/healthz`)).status, 200);
+    });
   });
 
   it("takes config changes only on its admin socket, not on TCP", async () => {
