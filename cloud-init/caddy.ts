@@ -6,6 +6,7 @@
  * API (/_synapse/admin) is never proxied, on any port.
  */
 import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddyfile";
+import { RenderedFile, renderUnit } from "./formats";
 import { PATHS } from "./paths";
 import { FEDERATION_PORT, HTTPS_PORT, SYNAPSE_PORT } from "./ports";
 import { Settings } from "./settings";
@@ -156,4 +157,36 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
 
 export function renderCaddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): string {
   return renderCaddyfileText(caddyfile(settings, site));
+}
+
+/**
+ * Caddy's very first start, while it has no ACME account, serves the matrix host alone, so it
+ * registers one account; start-caddy.sh loads the whole Caddyfile once the account is stored.
+ * Caddy 2.6 (Debian 13's) registers an account for every certificate it starts obtaining at
+ * once and may store one account's key with another's registration: every later order is then
+ * refused ("JWS verification error"), renewals included. Caddy 2.8 serializes registration.
+ */
+export function firstStartCaddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): Caddyfile {
+  const { global, sites } = caddyfile(settings, site);
+  return { global, sites: sites.filter((s) => s.addresses.includes(settings.matrixHost)) };
+}
+
+/** In /run while start-caddy.sh starts Caddy the first time: gone at the next boot whatever happens. */
+export const CADDY_FIRST_START_RUNTIME_DROP_IN = `/run/systemd/system/${CADDY_SERVICE}.service.d/60-matrix-do-first-start.conf`;
+
+/** The first-start Caddyfile, and the drop-in start-caddy.sh copies to /run to start Caddy with it. */
+export function caddyFirstStartFiles(settings: Settings): RenderedFile[] {
+  return [
+    { path: PATHS.caddyfileFirstStart, content: renderCaddyfileText(firstStartCaddyfile(settings)), permissions: "0644" },
+    {
+      path: PATHS.caddyFirstStartDropIn,
+      content: renderUnit({ Service: { ExecStart: ["", caddyRunCommand(PATHS.caddyfileFirstStart)] } }),
+      permissions: "0644",
+    },
+  ];
+}
+
+/** How systemd runs Caddy with a Caddyfile. */
+export function caddyRunCommand(config: string): string {
+  return `/usr/bin/caddy run --environ --adapter caddyfile --config ${config}`;
 }

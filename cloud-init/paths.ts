@@ -40,6 +40,9 @@ export const PATHS = {
   deployDir: "/etc/matrix",
   deployEnv: "/etc/matrix/deploy.env",
   caddyfile: "/etc/matrix/Caddyfile",
+  /** Caddy's config for its first start, and the runtime drop-in that starts it with it (start-caddy.sh). */
+  caddyfileFirstStart: "/etc/matrix/Caddyfile.first-start",
+  caddyFirstStartDropIn: "/etc/matrix/caddy-first-start.conf",
   postgresTuning: "/etc/matrix/postgresql.conf",
   /** On the root disk: swap is the droplet's, not the data's. */
   swapFile: "/swapfile",
@@ -95,6 +98,8 @@ export const PATHS = {
   caddyAdminSocket: `${CADDY_RUNTIME_DIR}/admin.sock`,
   /** Where Caddy (HOME=/var/lib/caddy) keeps the certificates it obtains. */
   caddyCertificates: `${CADDY_DATA}/.local/share/caddy/certificates`,
+  /** Where Caddy keeps its ACME accounts (one directory per CA). */
+  caddyAcmeAccounts: `${CADDY_DATA}/.local/share/caddy/acme`,
 
   /** Bookkeeping of the scripts (change hashes, last bootstrap and backup); on the root disk. */
   stateDir: STATE_DIR,

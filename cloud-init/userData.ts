@@ -10,7 +10,7 @@ import * as zlib from "zlib";
 import * as YAML from "yaml";
 import { asset } from "./assets";
 import { backupEnv, backupFiles } from "./backups";
-import { CADDY_SERVICE, renderCaddyfile } from "./caddy";
+import { CADDY_FIRST_START_RUNTIME_DROP_IN, CADDY_SERVICE, caddyFirstStartFiles, caddyRunCommand, renderCaddyfile } from "./caddy";
 import { OPTIONAL_SERVICE, optionalFiles } from "./optional";
 import { renderElementConfig } from "./element";
 import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
@@ -131,6 +131,12 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     CADDY_SERVICE,
     CADDYFILE: PATHS.caddyfile,
     CADDY_CERTIFICATES: PATHS.caddyCertificates,
+    CADDY_ACME_ACCOUNTS: PATHS.caddyAcmeAccounts,
+    CADDYFILE_FIRST_START: PATHS.caddyfileFirstStart,
+    CADDY_FIRST_START_DROP_IN: PATHS.caddyFirstStartDropIn,
+    CADDY_FIRST_START_RUNTIME_DROP_IN,
+    // Whose accounts Caddy's storage must hold one of before it obtains every certificate at once.
+    ACME_ORIGIN: settings.acme.directoryUrl === "internal" ? "" : new URL(settings.acme.directoryUrl).origin,
     TURN_ENABLED: settings.turn ? 1 : 0,
     TURN_SERVICE,
     TURN_DROP_IN: dropInFile(TURN_SERVICE),
@@ -174,9 +180,14 @@ export function systemFiles(settings: Settings): RenderedFile[] {
       // the service reads ours instead.
       path: dropInFile(CADDY_SERVICE),
       content: renderUnit({
-        Unit: { RequiresMountsFor: PATHS.caddyData },
+        Unit: {
+          RequiresMountsFor: PATHS.caddyData,
+          // Not before the bootstrap has bound its storage from the volume (installing the
+          // package starts it): Caddy would obtain certificates onto the root disk.
+          ConditionPathIsMountPoint: PATHS.caddyData,
+        },
         Service: {
-          ExecStart: ["", `/usr/bin/caddy run --environ --adapter caddyfile --config ${PATHS.caddyfile}`],
+          ExecStart: ["", caddyRunCommand(PATHS.caddyfile)],
           // The admin socket's directory: Caddy's account alone (and root) may enter it.
           RuntimeDirectory: path.basename(PATHS.caddyRuntimeDir),
           RuntimeDirectoryMode: "0700",
@@ -251,6 +262,7 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
     { path: PATHS.postgresSetupSql, content: renderPostgresSetupSql(secrets), permissions: "0600" },
     ...synapseFiles(settings, secrets),
     { path: PATHS.caddyfile, content: renderCaddyfile(settings), permissions: "0644" },
+    ...caddyFirstStartFiles(settings),
     { path: PATHS.elementConfig, content: renderElementConfig(settings), permissions: "0644" },
     { path: PATHS.readme, content: renderRootReadme(settings), permissions: "0600" },
     ...backupFiles(settings, secrets),

@@ -20,6 +20,8 @@ export interface Pebble {
   directoryUrl: string;
   /** Root of the certificates Pebble issues (made anew each start). */
   issuingRoot: string;
+  /** How many ACME accounts have been registered (Pebble logs the count at each). */
+  accounts(): number;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,16 @@ export async function startPebble(dir: string, listenIp: string, dnsServer: stri
     PEBBLE_VA_NOSLEEP: "1",
     PEBBLE_WFE_NONCEREJECT: "0",
   });
+  let accounts = 0;
+  let partial = "";
+  service.process.stdout!.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const count = /There are now (\d+) accounts in memory/.exec(line);
+      if (count) accounts = Number(count[1]);
+    }
+  });
   let issuingRoot = "";
   await waitUntil("Pebble", 30, async () => {
     if (service.process.exitCode !== null) throw new Error(`pebble exited:\n${service.output()}`);
@@ -52,5 +64,5 @@ export async function startPebble(dir: string, listenIp: string, dnsServer: stri
     issuingRoot = r.status === 200 ? r.body : "";
     return issuingRoot.includes("BEGIN CERTIFICATE");
   });
-  return { directoryUrl: `https://${listenIp}:14000/dir`, issuingRoot, stop: () => service.stop() };
+  return { directoryUrl: `https://${listenIp}:14000/dir`, issuingRoot, accounts: () => accounts, stop: () => service.stop() };
 }

@@ -334,6 +334,23 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.match(certs, /matrix\.example\.test\.crt/);
     });
 
+    it("Caddy registered exactly one ACME account, on the volume, and obtained every certificate with it; it never ran before the volume", async () => {
+      // Caddy 2.6 registering one account per certificate at once could keep one's key with
+      // another's registration: the next order (a new name, a renewal) was refused.
+      assert.equal(env.world.pebble.accounts(), 1, "ACME accounts registered at Pebble");
+      const accounts = droplet.exec(["find", PATHS.caddyAcmeAccounts, "-path", "*/users/*", "-name", "*.json"]).stdout.trim().split("\n").filter(Boolean);
+      assert.equal(accounts.length, 1, accounts.join("\n"));
+      assert.ok(fs.existsSync(path.join(volumeDir, "caddy", path.relative(PATHS.caddyData, accounts[0]))), "on the volume");
+      await waitUntil("a certificate for every name", 60, () => {
+        const certs = droplet.exec(["find", PATHS.caddyCertificates, "-name", "*.crt"]).stdout;
+        return [settings.matrixHost, settings.elementHost, settings.serverName].every((name) => certs.includes(`/${name}.crt`));
+      }, 1000);
+      // Installing the package starts Caddy: skipped, its storage was not bound from the volume yet.
+      const journal = droplet.exec(["journalctl", "--unit", "caddy", "--no-pager", "--output", "cat"]).stdout;
+      assert.match(journal, /unmet condition check \(?ConditionPathIsMountPoint=\/var\/lib\/caddy\b/);
+      assert.doesNotMatch(journal, /JWS verification error|unknown authority/);
+    });
+
     it("re-running the bootstrap changes nothing and restarts nothing", () => {
       const before = synapsePid();
       const r = droplet.exec(["/usr/local/lib/matrix/bootstrap.sh"]);
