@@ -7,6 +7,9 @@ import * as net from "net";
 import * as path from "path";
 import { run } from "./fixtures";
 import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
+import { Secrets, Settings } from "../cloud-init/settings";
+import { SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { Service, startProcess, waitUntil } from "../local/process";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const SYNAPSE_VENV = path.join(ROOT, ".cache", `synapse-${SYNAPSE_VERSIONS[0]}`);
@@ -58,4 +61,37 @@ export async function startPostgres(dir: string, extraConf: string): Promise<Pos
   };
 }
 
-export { Service, startProcess, waitUntil } from "../local/process";
+export { Service, startProcess, waitUntil };
+
+/** Where the pinned Synapse keeps its files under `dir`, on two free loopback ports, with its database at `dbPort`. */
+export async function synapseSiteIn(dir: string, dbPort: number): Promise<SynapseSite> {
+  return {
+    media: path.join(dir, "synapse", "media"),
+    signingKey: path.join(dir, "synapse", "signing.key"),
+    logConfig: path.join(dir, "synapse", "log.yaml"),
+    port: await freePort(),
+    metricsPort: await freePort(),
+    dbHost: "127.0.0.1",
+    dbPort,
+  };
+}
+
+/** The pinned Synapse on the rendered config (main and secrets fragments), answering /health. */
+export async function startSynapse(dir: string, settings: Settings, secrets: Secrets, site: SynapseSite, env: NodeJS.ProcessEnv = {}): Promise<Service> {
+  const confD = path.join(dir, "synapse", "conf.d");
+  fs.mkdirSync(confD, { recursive: true });
+  fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site)));
+  fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(settings, secrets, site)));
+  fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
+  fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);
+  const synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`],
+    { ...process.env, ...env, PYTHONPATH: SYNAPSE_MODULES_SOURCE_DIR });
+  await waitUntil("Synapse /health", 180, async () => {
+    if (synapse.process.exitCode !== null) throw new Error(`Synapse exited:\n${synapse.output()}`);
+    return (await fetch(`http://127.0.0.1:${site.port}/health`)).ok;
+  }).catch(async (error) => {
+    await synapse.stop();
+    throw new Error(`${error.message}\n${synapse.output()}`);
+  });
+  return synapse;
+}

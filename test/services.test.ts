@@ -13,20 +13,23 @@ import { renderCaddyfile } from "../cloud-init/caddy";
 import { renderElementConfig } from "../cloud-init/element";
 import { renderEnvFile } from "../cloud-init/formats";
 import { SYNAPSE_DB, renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/postgres";
-import { OPS_USER, SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { OPS_USER, SynapseSite } from "../cloud-init/synapse";
 import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
 import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, ROOT, SYNAPSE_VENV, Service, freePort, startPostgres, startProcess, waitUntil } from "./local-services";
+import { Postgres, ROOT, SYNAPSE_VENV, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { Livekit, placeCall, startLivekit } from "../local/livekit";
 import { RtcAuth, startRtcAuth } from "../local/rtcAuthStandIn";
 
 // Mail goes to a local SMTP relay (STARTTLS, with a login), as to a real one on 587.
 const SMTP = { port: 25870, user: "synapse@example.test", password: "smtp-relay-password" };
-const settings = settingsFor({ acmeServer: "internal", maxUploadMb: 1, smtpHost: "127.0.0.1", smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
-  localMediaRetentionDays: 365, remoteMediaRetentionDays: 30, forgottenRoomRetentionDays: 30 }); // Synapse must accept these too
+const settings = {
+  ...settingsFor({ acmeServer: "internal", maxUploadMb: 1, smtpHost: "127.0.0.1", smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
+    localMediaRetentionDays: 365, remoteMediaRetentionDays: 30, forgottenRoomRetentionDays: 30 }), // Synapse must accept these too
+  matrixRtc: { host: "rtc.example.test" },
+};
 const secrets = { ...testSecrets(), smtpPassword: SMTP.password };
 const MATRIX = `https://${settings.matrixHost}`;
 const APEX = `https://${settings.serverName}`;
@@ -55,15 +58,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     smtp = await startSmtpSink(SMTP.port, { cert: fs.readFileSync(path.join(relayDir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(relayDir, "key.pem"), "utf8") }, SMTP);
     smtpTrust = path.join(relayDir, "cert.pem");
     postgres = await startPostgres(path.join(dir, "postgres"), renderPostgresTuning(settings));
-    site = {
-      media: path.join(dir, "synapse", "media"),
-      signingKey: path.join(dir, "synapse", "signing.key"),
-      logConfig: path.join(dir, "synapse", "log.yaml"),
-      port: await freePort(),
-      metricsPort: await freePort(),
-      dbHost: "127.0.0.1",
-      dbPort: postgres.port,
-    };
+    site = await synapseSiteIn(dir, postgres.port);
   });
 
   after(async () => {
@@ -96,21 +91,8 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
   });
 
   it("the pinned Synapse loads the rendered config and serves on loopback", async () => {
-    const confD = path.join(dir, "synapse", "conf.d");
-    fs.mkdirSync(confD, { recursive: true });
-    fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site)));
-    fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(settings, secrets, site)));
-    fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
-    fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);
-    synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`],
-      { ...process.env, SSL_CERT_FILE: smtpTrust, PYTHONPATH: SYNAPSE_MODULES_SOURCE_DIR });
-    await waitUntil("Synapse /health", 180, async () => {
-      if (synapse.process.exitCode !== null) throw new Error(`Synapse exited:\n${synapse.output()}`);
-      const res = await fetch(`http://127.0.0.1:${site.port}/health`);
-      return res.ok;
-    }).catch((error) => {
-      throw new Error(`${error.message}\n${synapse.output()}`);
-    });
+    // The relay's certificate trusted through OpenSSL's SSL_CERT_FILE.
+    synapse = await startSynapse(dir, settings, secrets, site, { SSL_CERT_FILE: smtpTrust });
   });
 
   it("Caddy serves the rendered Caddyfile with certificates for every host", async () => {
@@ -443,7 +425,11 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     const server = await request(`${APEX}/.well-known/matrix/server`, ca);
     assert.deepEqual(server.json(), { "m.server": "matrix.example.test:443" });
     const client = await request(`${APEX}/.well-known/matrix/client`, ca);
-    assert.deepEqual(client.json(), { "m.homeserver": { base_url: "https://matrix.example.test" } });
+    assert.deepEqual(client.json(), {
+      "m.homeserver": { base_url: "https://matrix.example.test" },
+      // Where clients older than Element Call 0.17 find the call service.
+      "org.matrix.msc4143.rtc_foci": [{ type: "livekit", livekit_service_url: "https://rtc.example.test" }],
+    });
     assert.equal(client.headers["access-control-allow-origin"], "*");
     assert.match(String(client.headers["content-type"]), /application\/json/);
   });
@@ -552,6 +538,25 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       assert.equal(reply.status, 200, await reply.clone().text());
       return await reply.json() as Record<string, unknown>;
     }
+
+    it("Synapse advertises what Element Call and Element X need, and lists the call service as its RTC transport", async () => {
+      const versions = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/versions`)).json() as { unstable_features: Record<string, boolean> };
+      for (const feature of [
+        "org.matrix.msc4143", // RTC transports
+        "org.matrix.msc4140", // delayed events: a call membership that ends when its client vanishes
+        "org.matrix.simplified_msc3575", // Element X's sliding sync
+      ]) assert.equal(versions.unstable_features[feature], true, `${feature} in ${JSON.stringify(versions.unstable_features)}`);
+      const caller = callers[0];
+      const login = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: caller.user }, password: caller.password }),
+      })).json() as { access_token: string };
+      const transports = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/unstable/org.matrix.msc4143/rtc/transports`, {
+        headers: { authorization: `Bearer ${login.access_token}` },
+      });
+      assert.equal(transports.status, 200, await transports.clone().text());
+      assert.deepEqual(await transports.json(), { rtc_transports: [{ type: "livekit", livekit_service_url: "https://rtc.example.test" }] });
+    });
 
     const sfuGet = (body: unknown) => fetch(`${authUrl}/sfu/get`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 

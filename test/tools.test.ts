@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import * as YAML from "yaml";
 import { PATHS } from "../cloud-init/paths";
 import { USER_DATA_LIMIT_BYTES, renderUserData } from "../cloud-init/userData";
+import { cargo } from "../local/elementX";
 import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -115,6 +116,11 @@ describe("rendered payload, checked by the real tools", () => {
     assert.equal(gofmt.stdout.trim(), "", "not gofmt-formatted");
     const vet = run(path.join(go, "go"), ["-C", program, "vet", "."]);
     assert.equal(vet.code, 0, vet.stderr);
+  });
+
+  it("the Rust test program is rustfmt-clean", () => {
+    const r = run(cargo(), ["fmt", "--check", "--manifest-path", path.join(ROOT, "test/element-x-client/Cargo.toml")]);
+    assert.equal(r.code, 0, `not rustfmt-formatted:\n${r.stdout}${r.stderr}`);
   });
 
   it("the metadata guard is valid nftables for the droplet's service accounts", () => {
