@@ -7,6 +7,7 @@
  */
 import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddyfile";
 import { RenderedFile, renderUnit } from "./formats";
+import { RTC_FOCI_KEY, rtcTransport } from "./matrixRtc";
 import { PATHS } from "./paths";
 import { FEDERATION_PORT, HTTPS_PORT, SYNAPSE_PORT } from "./ports";
 import { Settings } from "./settings";
@@ -34,7 +35,10 @@ export function wellKnownServer(settings: Settings): { "m.server": string } {
 
 /** Body of /.well-known/matrix/client: where clients find the homeserver. */
 export function wellKnownClient(settings: Settings): Record<string, unknown> {
-  return { "m.homeserver": { base_url: `https://${settings.matrixHost}` } };
+  return {
+    "m.homeserver": { base_url: `https://${settings.matrixHost}` },
+    ...(settings.matrixRtc ? { [RTC_FOCI_KEY]: [rtcTransport(settings.matrixRtc)] } : {}),
+  };
 }
 
 function jsonResponse(body: unknown, extraHeaders: Directive[] = [], status = 200): Directive[] {

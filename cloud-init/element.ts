@@ -2,6 +2,7 @@
  * Element Web: its config.json, pointing at this homeserver. The release itself is fetched
  * and signature-checked on the droplet by scripts/install-element.sh.
  */
+import { elementMatrixRtcConfig } from "./matrixRtc";
 import { Settings } from "./settings";
 
 export function elementConfig(settings: Settings): Record<string, unknown> {
@@ -17,6 +18,7 @@ export function elementConfig(settings: Settings): Record<string, unknown> {
     show_labs_settings: false,
     // Sign-up shows only where the server allows it (registration tokens).
     setting_defaults: { "UIFeature.registration": settings.synapse.registration === "token" },
+    ...elementMatrixRtcConfig(settings),
   };
 }
 

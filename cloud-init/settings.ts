@@ -61,6 +61,13 @@ export interface Settings {
   backups: BackupSettings;
   /** A TURN server (coturn) for voice and video calls; off when unset. */
   turn?: TurnSettings;
+  /** MatrixRTC (Element Call, Element X's calls): LiveKit and its authorization service; off when unset. */
+  matrixRtc?: MatrixRtcSettings;
+}
+
+export interface MatrixRtcSettings {
+  /** The name clients reach the authorization service and LiveKit's signalling at (HTTPS). */
+  host: string;
 }
 
 export interface TurnSettings {

@@ -9,6 +9,7 @@ import * as YAML from "yaml";
 import * as fs from "fs";
 import * as path from "path";
 import { asset } from "./assets";
+import { synapseMatrixRtcConfig } from "./matrixRtc";
 import { RenderedFile, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
 import { PATHS, unitFile } from "./paths";
@@ -88,6 +89,7 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     ...(settings.synapse.email ? { email: emailBlock(settings) } : {}),
     ...retentionConfig(settings),
     ...turnConfig(settings),
+    ...synapseMatrixRtcConfig(settings),
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,

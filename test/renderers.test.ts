@@ -9,6 +9,7 @@ import { token } from "../cloud-init/caddyfile";
 import { renderEnvFile, renderPostgresConf, renderUnit } from "../cloud-init/formats";
 import { PATHS } from "../cloud-init/paths";
 import { formatSigningKey } from "../cloud-init/synapse";
+import { wellKnownClient } from "../cloud-init/caddy";
 import { Secrets, Settings } from "../cloud-init/settings";
 import { STOCK_TUNING } from "../components/tuning";
 import { renderFiles, renderUserData } from "../cloud-init/userData";
@@ -227,6 +228,23 @@ describe("the payload as a whole", () => {
     assert.ok(!(YAML.parse(userData).write_files as { path: string }[]).some((f) => f.path === "/etc/caddy/Caddyfile"));
   });
 
+  it("starts Caddy the first time on the matrix host alone, through a drop-in for /run, so it registers one ACME account", () => {
+    const first = fileIn(userData, PATHS.caddyfileFirstStart);
+    assert.match(first, /^matrix\.example\.test \{$/m);
+    for (const other of ["element.example.test", "example.test", "example.test:8448"]) assert.doesNotMatch(first, new RegExp(`^${other.replace(/\./g, "\\.")} \\{$`, "m"), other);
+    assert.match(first, /^\s*acme_ca "https:\/\/acme-v02\.api\.letsencrypt\.org\/directory"$/m, "the same global options");
+    const dropIn = fileIn(userData, PATHS.caddyFirstStartDropIn);
+    assert.match(dropIn, /^ExecStart=$/m);
+    assert.match(dropIn, /^ExecStart=\/usr\/bin\/caddy run --environ --adapter caddyfile --config \/etc\/matrix\/Caddyfile\.first-start$/m);
+    const env = fileIn(userData, PATHS.deployEnv);
+    assert.match(env, /^ACME_ORIGIN='https:\/\/acme-v02\.api\.letsencrypt\.org'$/m);
+    assert.match(env, /^CADDY_FIRST_START_RUNTIME_DROP_IN='\/run\/systemd\/system\/caddy\.service\.d\/60-matrix-do-first-start\.conf'$/m);
+    // Caddy's own CA (no account) skips the first start.
+    assert.match(fileIn(renderUserData(settingsFor({ acmeServer: "internal" }), secrets), PATHS.deployEnv), /^ACME_ORIGIN=''$/m);
+    // Installing the package starts Caddy: not before its storage is on the volume.
+    assert.match(fileIn(userData, "/etc/systemd/system/caddy.service.d/50-matrix-do.conf"), /^ConditionPathIsMountPoint=\/var\/lib\/caddy$/m);
+  });
+
   it("writes the Element config for this homeserver, with guests and sign-up hidden", () => {
     const config = JSON.parse(fileIn(userData, PATHS.elementConfig));
     assert.deepEqual(config.default_server_config["m.homeserver"], { base_url: "https://matrix.example.test", server_name: "example.test" });
@@ -381,5 +399,34 @@ describe("quoting", () => {
     assert.deepEqual(Buffer.from(key, "base64"), seed);
     assert.throws(() => formatSigningKey("Xy12", crypto.randomBytes(31).toString("base64")), /32 bytes/);
     assert.throws(() => formatSigningKey("X-1", seed.toString("base64")), /4 letters or digits/);
+  });
+});
+
+describe("MatrixRTC (calls through Element Call and Element X)", () => {
+  const rtcOn: Settings = { ...settingsFor(), matrixRtc: { host: "rtc.example.test" } };
+  const on = renderUserData(rtcOn, secrets);
+  const focus = { type: "livekit", livekit_service_url: "https://rtc.example.test" };
+
+  it("off: nothing in Synapse's, Element's or .well-known's config", () => {
+    for (const key of ["matrix_rtc", "experimental_features", "max_event_delay_duration", "rc_delayed_event_mgmt"]) assert.equal(key in homeserver, false, key);
+    const element = JSON.parse(fileIn(userData, PATHS.elementConfig));
+    assert.equal("element_call" in element, false);
+    assert.doesNotMatch(fileIn(userData, PATHS.caddyfile), /rtc_foci/);
+  });
+
+  it("on: Synapse lists the call service as its transport, with MSC4143, MSC4222 and delayed events (24 h, rate-limited)", () => {
+    const main = YAML.parse(fileIn(on, `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    assert.deepEqual(main.matrix_rtc, { transports: [focus] });
+    assert.deepEqual(main.experimental_features, { msc4143_enabled: true, msc4222_enabled: true });
+    assert.equal(main.max_event_delay_duration, "24h");
+    assert.deepEqual(main.rc_delayed_event_mgmt, { per_second: 1, burst_count: 20 });
+  });
+
+  it("on: .well-known/matrix/client names the focus; Element Web calls through Element Call only", () => {
+    assert.deepEqual(wellKnownClient(rtcOn), { "m.homeserver": { base_url: "https://matrix.example.test" }, "org.matrix.msc4143.rtc_foci": [focus] });
+    assert.ok(fileIn(on, PATHS.caddyfile).includes(JSON.stringify(JSON.stringify(wellKnownClient(rtcOn)))), "the Caddyfile serves it");
+    const element = JSON.parse(fileIn(on, PATHS.elementConfig));
+    assert.deepEqual(element.element_call, { use_exclusively: true });
+    assert.equal(element.features.feature_element_call_video_rooms, true);
   });
 });
