@@ -9,7 +9,8 @@ import { run } from "./process";
 
 const BIN = path.join(ROOT, ".cache", "go-bin");
 
-function go(): string {
+/** The Go toolchain's `go`: GOROOT's, the official install's, or the one on PATH. */
+export function go(): string {
   return [process.env.GOROOT ? path.join(process.env.GOROOT, "bin", "go") : "", "/usr/local/go/bin/go"].find((g) => g && fs.existsSync(g)) ?? "go";
 }
 

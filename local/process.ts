@@ -3,6 +3,7 @@
  * Shared by `npm run local` and the test suite.
  */
 import * as childProcess from "child_process";
+import * as net from "net";
 
 /** Run a command; resolves with its exit code and output (never rejects on a non-zero exit). */
 export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
@@ -56,4 +57,16 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
         child.kill("SIGTERM");
       }),
   };
+}
+
+/** A TCP port free on loopback right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
 }

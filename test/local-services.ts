@@ -3,27 +3,16 @@
  * scratch directory: a throwaway PostgreSQL cluster, the pinned Synapse, and Caddy.
  */
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import { run } from "./fixtures";
 import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { Secrets, Settings } from "../cloud-init/settings";
 import { SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
-import { Service, startProcess, waitUntil } from "../local/process";
+import { Service, freePort, startProcess, waitUntil } from "../local/process";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const SYNAPSE_VENV = path.join(ROOT, ".cache", `synapse-${SYNAPSE_VERSIONS[0]}`);
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 
 function postgresBin(tool: string): string {
@@ -61,7 +50,7 @@ export async function startPostgres(dir: string, extraConf: string): Promise<Pos
   };
 }
 
-export { Service, startProcess, waitUntil };
+export { Service, freePort, startProcess, waitUntil };
 
 /** Where the pinned Synapse keeps its files under `dir`, on two free loopback ports, with its database at `dbPort`. */
 export async function synapseSiteIn(dir: string, dbPort: number): Promise<SynapseSite> {

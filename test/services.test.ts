@@ -509,9 +509,9 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     before(async () => {
       livekit = await startLivekit(path.join(dir, "livekit"), { [KEY]: LK_SECRET }, "127.0.0.1");
       auth = await startRtcAuth({
-        livekitUrl: livekit.url, livekitApi: livekit.httpBase, key: KEY, secret: LK_SECRET, fullAccessHomeservers: [settings.serverName],
-        // This Synapse's listener serves the federation API (openid included) on loopback.
-        federationBase: (serverName) => serverName === settings.serverName ? `http://127.0.0.1:${site.port}` : `http://127.0.0.1:1`,
+        livekitUrl: livekit.url, key: KEY, secret: LK_SECRET, fullAccessHomeservers: [settings.serverName],
+        // This Synapse's listener serves the federation API (openid included) on loopback; other.test answers nothing.
+        federation: { [settings.serverName]: `http://127.0.0.1:${site.port}`, "other.test": "http://127.0.0.1:1" },
       });
       authUrl = `http://127.0.0.1:${auth.port}`;
       for (const c of callers) {

@@ -10,6 +10,7 @@ import * as YAML from "yaml";
 import { PATHS } from "../cloud-init/paths";
 import { USER_DATA_LIMIT_BYTES, renderUserData } from "../cloud-init/userData";
 import { cargo } from "../local/elementX";
+import { go } from "../local/goBuild";
 import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -109,13 +110,14 @@ describe("rendered payload, checked by the real tools", () => {
   });
 
   it("the Go test programs are gofmt-clean and pass go vet", () => {
-    const program = path.join(ROOT, "test/livekit-client");
-    const go = fs.existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin" : path.dirname(run("sh", ["-c", "command -v go"]).stdout.trim());
-    const gofmt = run(path.join(go, "gofmt"), ["-l", program]);
-    assert.equal(gofmt.code, 0, gofmt.stderr);
-    assert.equal(gofmt.stdout.trim(), "", "not gofmt-formatted");
-    const vet = run(path.join(go, "go"), ["-C", program, "vet", "."]);
-    assert.equal(vet.code, 0, vet.stderr);
+    const gofmtTool = go() === "go" ? "gofmt" : path.join(path.dirname(go()), "gofmt");
+    for (const program of ["test/livekit-client", "test/rtc-auth-stand-in"].map((p) => path.join(ROOT, p))) {
+      const gofmt = run(gofmtTool, ["-l", program]);
+      assert.equal(gofmt.code, 0, gofmt.stderr);
+      assert.equal(gofmt.stdout.trim(), "", `${program}: not gofmt-formatted`);
+      const vet = run(go(), ["-C", program, "vet", "."]);
+      assert.equal(vet.code, 0, `${program}: ${vet.stderr}`);
+    }
   });
 
   it("the Rust test program is rustfmt-clean", () => {

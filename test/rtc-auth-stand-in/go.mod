@@ -1,0 +1,3 @@
+module matrix-do/test/rtc-auth-stand-in
+
+go 1.26
