@@ -9,7 +9,8 @@ import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddy
 import { RenderedFile, renderUnit } from "./formats";
 import { RTC_FOCI_KEY, rtcTransport } from "./matrixRtc";
 import { PATHS } from "./paths";
-import { FEDERATION_PORT, HTTPS_PORT, SYNAPSE_PORT } from "./ports";
+import { FEDERATION_PORT, HTTPS_PORT, LIVEKIT_PORT, RTC_AUTH_PORT, SYNAPSE_PORT } from "./ports";
+import { RTC_AUTH_PATHS } from "./rtcAuth";
 import { Settings } from "./settings";
 
 /** Debian's unit; the payload's drop-in points it at our Caddyfile (userData.ts). */
@@ -138,6 +139,19 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
       ],
     },
   ];
+  if (settings.matrixRtc) {
+    // The authorization service's routes, and LiveKit's signalling (a WebSocket) and server API.
+    sites.push({
+      addresses: [settings.matrixRtc.host],
+      directives: [
+        d("header", [], TRANSPORT_HEADERS),
+        d("@auth", ["path", ...RTC_AUTH_PATHS]),
+        d("handle", ["@auth"], [d("reverse_proxy", [`127.0.0.1:${RTC_AUTH_PORT}`])]),
+        d("handle", [], [d("reverse_proxy", [`127.0.0.1:${LIVEKIT_PORT}`])]),
+        ERROR_RESPONSE,
+      ],
+    });
+  }
   if (settings.turn) {
     // Only so Caddy obtains (and renews) the certificate coturn serves on its TLS port.
     sites.push({ addresses: [settings.turn.host], directives: [SECURITY_HEADERS, d("respond", ["404"]), ERROR_RESPONSE] });

@@ -1,11 +1,23 @@
 /**
- * LiveKit, the SFU that carries MatrixRTC calls (Element Call, Element X): its config file.
+ * LiveKit, the SFU that carries MatrixRTC calls (Element Call, Element X): its config file,
+ * its key file and its unit (scripts/install-rtc.sh downloads and starts it).
  * Signalling listens on loopback only (Caddy terminates TLS and proxies the WebSocket); media
  * comes in on one TCP and one UDP port. The droplet's address reaches it from its environment
  * (NODE_IP), found at boot: it is not known when the payload is rendered, and asking a public
  * STUN server for it (use_external_ip) would make startup depend on a third party.
  */
+import * as YAML from "yaml";
+import { RenderedFile, renderUnit } from "./formats";
+import { PATHS, unitFile } from "./paths";
 import { LIVEKIT_PORT, LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT } from "./ports";
+import { sandbox } from "./sandbox";
+import { Secrets, Settings } from "./settings";
+
+export const LIVEKIT_SERVICE = "matrix-livekit";
+/** The API key name LiveKit and the authorization service share (not secret; its secret is). */
+export const LIVEKIT_KEY_NAME = "matrix-rtc";
+/** Where systemd hands LiveKit its key file (LoadCredential): readable by its account alone. */
+const KEY_CREDENTIAL = `/run/credentials/${LIVEKIT_SERVICE}.service/keys`;
 
 export interface LivekitOptions {
   /** A YAML file of `key: secret`, readable by LiveKit's account only (LiveKit refuses others). */
@@ -32,4 +44,40 @@ export function livekitConfig(options: LivekitOptions): Record<string, unknown> 
     },
     logging: { level: "info" },
   };
+}
+
+const GENERATED = "Written by matrix-do; change the Pulumi config, not this file.";
+
+export function livekitFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
+  if (!settings.matrixRtc) return [];
+  return [
+    { path: PATHS.livekitConfig, content: `# ${GENERATED}\n${YAML.stringify(livekitConfig({ keyFile: KEY_CREDENTIAL }))}`, permissions: "0644" },
+    { path: PATHS.livekitKeys, content: YAML.stringify({ [LIVEKIT_KEY_NAME]: secrets.livekitSecret }), permissions: "0600" },
+    {
+      path: unitFile(`${LIVEKIT_SERVICE}.service`),
+      content: renderUnit({
+        Unit: {
+          Description: "LiveKit, the SFU of MatrixRTC calls",
+          After: "network-online.target",
+          Wants: "network-online.target",
+          // install-rtc.sh writes the address, then starts it.
+          ConditionPathExists: PATHS.rtcAddressEnv,
+        },
+        Service: {
+          ExecStart: `${PATHS.rtcBinDir}/livekit-server --config ${PATHS.livekitConfig}`,
+          EnvironmentFile: PATHS.rtcAddressEnv,
+          // An account of its own for each start, holding nothing on disk.
+          DynamicUser: "yes",
+          LoadCredential: `keys:${PATHS.livekitKeys}`,
+          // LiveKit exits 0 on a config error too.
+          Restart: "always",
+          RestartSec: "5",
+          // Netlink: it lists the droplet's interfaces for its media addresses.
+          ...sandbox({ extraAddressFamilies: ["AF_NETLINK"] }),
+        },
+        Install: { WantedBy: "multi-user.target" },
+      }),
+      permissions: "0644",
+    },
+  ];
 }

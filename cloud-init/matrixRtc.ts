@@ -4,7 +4,15 @@
  * 0.17 and later) and /.well-known/matrix/client lists as rtc_foci (older clients), Synapse's
  * settings that calls rely on, and Element Web's switch to Element Call.
  */
-import { MatrixRtcSettings, Settings } from "./settings";
+import { RenderedFile } from "./formats";
+import { livekitFiles } from "./livekit";
+import { rtcAuthFiles } from "./rtcAuth";
+import { MatrixRtcSettings, Secrets, Settings } from "./settings";
+
+/** What the droplet gets for calls: LiveKit's and the authorization service's files (none when off). */
+export function matrixRtcFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
+  return [...livekitFiles(settings, secrets), ...rtcAuthFiles(settings, secrets)];
+}
 
 /** One LiveKit transport: clients exchange an OpenID token for a LiveKit token at this URL. */
 export function rtcTransport(rtc: MatrixRtcSettings): { type: "livekit"; livekit_service_url: string } {

@@ -18,7 +18,7 @@ export function optionalFiles(): RenderedFile[] {
       path: unitFile(`${OPTIONAL_SERVICE}.service`),
       content: renderUnit({
         Unit: {
-          Description: "Retry the optional parts of the Matrix homeserver that failed (Element, TURN)",
+          Description: "Retry the optional parts of the Matrix homeserver that failed (Element, TURN, calls)",
           After: "network-online.target",
           Wants: "network-online.target",
         },
@@ -29,7 +29,7 @@ export function optionalFiles(): RenderedFile[] {
           // to (re)start coturn needs no more than its socket.
           ...sandbox({
             asRoot: true, filesForOthers: true,
-            writable: [PATHS.elementReleases, PATHS.deployDir, PATHS.stateDir],
+            writable: [PATHS.elementReleases, PATHS.deployDir, PATHS.stateDir, PATHS.rtcBinDir],
             capabilities: ["CAP_CHOWN", "CAP_FOWNER"],
             // start-turn.sh asks the kernel for the droplet's address (ip route).
             extraAddressFamilies: ["AF_NETLINK"],

@@ -28,3 +28,5 @@ export const LIVEKIT_PORT = 7880;
 /** LiveKit's media: ICE over TCP for clients whose UDP is blocked, and all UDP media on one port. */
 export const LIVEKIT_TCP_PORT = 7881;
 export const LIVEKIT_UDP_PORT = 7882;
+/** The MatrixRTC authorization service (lk-jwt-service), on loopback behind Caddy. */
+export const RTC_AUTH_PORT = 8080;

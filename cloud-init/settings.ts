@@ -68,6 +68,16 @@ export interface Settings {
 export interface MatrixRtcSettings {
   /** The name clients reach the authorization service and LiveKit's signalling at (HTTPS). */
   host: string;
+  /** LiveKit's release tarball (livekit-server inside), checked against its SHA-256. */
+  livekit: Download;
+  /** The authorization service's release binary (lk-jwt-service), checked against its SHA-256. */
+  authService: Download;
+}
+
+/** A file the droplet downloads: where from, and the SHA-256 (hex) it must have. */
+export interface Download {
+  url: string;
+  sha256: string;
 }
 
 export interface TurnSettings {
@@ -137,6 +147,8 @@ export interface Secrets {
   sshHostKey: { privateKey: string; publicKey: string };
   /** Shared with coturn: Synapse derives short-lived TURN credentials from it. */
   turnSharedSecret: string;
+  /** LiveKit's API secret, shared with the MatrixRTC authorization service, which signs clients' tokens with it. */
+  livekitSecret: string;
   /** Password for the SMTP relay, when email is configured. */
   smtpPassword?: string;
   /** Secret key for the off-site bucket, when one is configured. */

@@ -27,6 +27,9 @@ import { Secrets, Settings } from "./settings";
 import { SWAP_SERVICE, swapFiles } from "./swap";
 import { OPS_USER, SYNAPSE_SERVICE, synapseFiles } from "./synapse";
 import { TURN_CERTIFICATE_SERVICE, TURN_SERVICE, turnFiles } from "./turn";
+import { matrixRtcFiles } from "./matrixRtc";
+import { LIVEKIT_SERVICE } from "./livekit";
+import { RTC_AUTH_SERVICE } from "./rtcAuth";
 import { debianPackages, POSTGRESQL_MAJOR } from "./versions";
 
 /** DigitalOcean rejects user_data larger than this. */
@@ -45,6 +48,7 @@ export const SCRIPT_FILES = [
   "create-admin.sh",
   "start-turn.sh",
   "turn-certificate.sh",
+  "install-rtc.sh",
   "retry-optional.sh",
   "backup-lib.sh",
   "backup.sh",
@@ -148,6 +152,21 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     TURN_ADDRESS_ENV: PATHS.turnAddressEnv,
     TURN_CERTIFICATE: PATHS.turnCertificate,
     TURN_KEY: PATHS.turnKey,
+    RTC_ENABLED: settings.matrixRtc ? 1 : 0,
+    RTC_HOST: settings.matrixRtc?.host ?? "",
+    RTC_BIN_DIR: PATHS.rtcBinDir,
+    RTC_ADDRESS_ENV: PATHS.rtcAddressEnv,
+    LIVEKIT_SERVICE,
+    LIVEKIT_UNIT: unitFile(`${LIVEKIT_SERVICE}.service`),
+    LIVEKIT_CONFIG: PATHS.livekitConfig,
+    LIVEKIT_KEYS: PATHS.livekitKeys,
+    LIVEKIT_SECRET_FILE: PATHS.livekitSecret,
+    RTC_AUTH_UNIT: unitFile(`${RTC_AUTH_SERVICE}.service`),
+    LIVEKIT_DOWNLOAD_URL: settings.matrixRtc?.livekit.url ?? "",
+    LIVEKIT_SHA256: settings.matrixRtc?.livekit.sha256 ?? "",
+    RTC_AUTH_SERVICE,
+    RTC_AUTH_DOWNLOAD_URL: settings.matrixRtc?.authService.url ?? "",
+    RTC_AUTH_SHA256: settings.matrixRtc?.authService.sha256 ?? "",
     ...backupEnv(settings),
   };
 }
@@ -267,6 +286,7 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
     { path: PATHS.readme, content: renderRootReadme(settings), permissions: "0600" },
     ...backupFiles(settings, secrets),
     ...turnFiles(settings, secrets),
+    ...matrixRtcFiles(settings, secrets),
     ...matrixctlFiles(settings, secrets, fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "matrixctl"), "utf8")),
     ...scriptFiles(),
   ];

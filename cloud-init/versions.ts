@@ -32,6 +32,15 @@ export const ELEMENT_DOWNLOAD_BASE = "https://github.com/element-hq/element-web/
 
 /** LiveKit, the SFU that carries MatrixRTC calls. */
 export const LIVEKIT_VERSION = "1.13.5";
+/**
+ * Its release tarball. The SHA-256 is the one published for this asset; it could not be
+ * checked here (no GitHub downloads from this machine), the tests install a build of the same
+ * version from the Go module proxy under its own checksum.
+ */
+export const LIVEKIT_RELEASE = {
+  url: `https://github.com/livekit/livekit/releases/download/v${LIVEKIT_VERSION}/livekit_${LIVEKIT_VERSION}_linux_amd64.tar.gz`,
+  sha256: "c020fac437b7cc9b776eef1ad5ea8af77be9acfa07602eca20a3a44930dfbc70",
+};
 
 /** Debian packages the droplet installs (from the Debian release above). */
 export const DEBIAN_PACKAGES = [

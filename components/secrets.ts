@@ -41,16 +41,18 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
   // Shared by Synapse and coturn (TURN credentials); made even while TURN is off, so turning it
   // on later changes nothing else.
   const turnSharedSecret = password("turn-shared-secret", 48);
+  // LiveKit's API secret (MatrixRTC calls), made whether calls are on or not, likewise.
+  const livekitSecret = password("livekit-secret", 48);
   const hostKey = new tls.PrivateKey(`${name}-ssh-host-key`, { algorithm: "ED25519" }, opts);
   // The signing key: 32 bytes from a CSPRNG (never a fixed seed) and a random key id.
   const signingSeed = new random.RandomBytes(`${name}-signing-key`, { length: 32 }, opts).base64;
   const signingKeyId = new random.RandomString(`${name}-signing-key-id`, { length: 4, special: false }, opts).result;
 
-  const generated = pulumi.all([opsPassword, backupPassword, turnSharedSecret, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
+  const generated = pulumi.all([opsPassword, backupPassword, turnSharedSecret, livekitSecret, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
   const values = pulumi.secret(
     pulumi
       .all([postgresPassword, registrationSharedSecret, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId, generated])
-      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, turn, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
+      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, turn, livekit, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
         postgresPassword: postgres,
         registrationSharedSecret: registration,
         macaroonSecretKey: macaroon,
@@ -60,6 +62,7 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
         opsPassword: ops,
         backupPassword: backup,
         turnSharedSecret: turn,
+        livekitSecret: livekit,
         sshHostKey: { privateKey: hostPrivate, publicKey: hostPublic.trim() },
         ...(offsite !== undefined ? { offsiteSecretKey: offsite } : {}),
         ...(smtp !== undefined ? { smtpPassword: smtp } : {}),

@@ -2,12 +2,14 @@
  * A stand-in for Element's release downloads: a release tarball laid out like the real one
  * (element-vX/…), signed with a throwaway OpenPGP key, served over HTTPS from loopback.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
 import { pipeline } from "stream";
 import { run } from "./process";
 import { TestCa } from "./testCa";
+import { Download } from "../cloud-init/settings";
 
 export interface ElementMirror {
   /** Set to false for an outage of the download host: every request then gets 503. */
@@ -15,6 +17,8 @@ export interface ElementMirror {
   base: string;
   keyUrl: string;
   fingerprint: string;
+  /** Serve a copy of `file` at <base>/<name> too (other releases the droplet downloads); its URL and SHA-256. */
+  publish(name: string, file: string): Download;
   close(): Promise<void>;
 }
 
@@ -65,7 +69,11 @@ export async function startElementMirror(
   });
   await new Promise<void>((resolve) => server.listen(port, listenIp, resolve));
   const base = `https://${advertisedIp}:${port}`;
-  return mirror = { available: true, base, keyUrl: `${base}/release-key.asc`, fingerprint, close: () => new Promise((r) => {
+  const publish = (name: string, file: string): Download => {
+    fs.copyFileSync(file, path.join(files, name));
+    return { url: `${base}/${name}`, sha256: crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex") };
+  };
+  return mirror = { available: true, base, keyUrl: `${base}/release-key.asc`, fingerprint, publish, close: () => new Promise((r) => {
     server.close(() => r());
     // A droplet that went away without closing its connection would hold close() forever.
     server.closeAllConnections();

@@ -20,6 +20,18 @@ export function ensureLivekit(): string {
   return goInstall(`livekit-${LIVEKIT_VERSION}`, LIVEKIT_MODULE, "server");
 }
 
+/** LiveKit's release tarball as LiveKit publishes it (livekit-server at its top), made from this build, in `dir`. */
+export function livekitReleaseTarball(dir: string): string {
+  const staging = path.join(dir, "livekit-release");
+  fs.mkdirSync(staging, { recursive: true });
+  fs.copyFileSync(ensureLivekit(), path.join(staging, "livekit-server"));
+  fs.chmodSync(path.join(staging, "livekit-server"), 0o755);
+  const tarball = path.join(dir, `livekit_${LIVEKIT_VERSION}_linux_amd64.tar.gz`);
+  const r = run("tar", ["-czf", tarball, "-C", staging, "livekit-server"]);
+  if (r.code !== 0) throw new Error(`tar: ${r.stderr}`);
+  return tarball;
+}
+
 /** The call client (test/livekit-client). */
 export function ensureLivekitClient(): string {
   return goBuildHere("test/livekit-client", "livekit-client");

@@ -28,6 +28,7 @@ export function newSecrets(): Secrets {
     opsPassword: alphanumeric(32),
     backupPassword: alphanumeric(40),
     turnSharedSecret: alphanumeric(48),
+    livekitSecret: alphanumeric(48),
     sshHostKey: newSshHostKey(),
   };
 }

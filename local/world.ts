@@ -23,7 +23,7 @@ import { VALID_ARGS } from "./exampleArgs";
 
 /** The names a deployment puts in public DNS for `domain`. */
 export function zoneOf(domain: string, ip: string): Record<string, string> {
-  return { [domain]: ip, [`matrix.${domain}`]: ip, [`element.${domain}`]: ip, [`turn.${domain}`]: ip };
+  return { [domain]: ip, [`matrix.${domain}`]: ip, [`element.${domain}`]: ip, [`turn.${domain}`]: ip, [`rtc.${domain}`]: ip };
 }
 
 export function srvOf(domain: string): [string, string, number][] {

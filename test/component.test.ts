@@ -80,7 +80,7 @@ describe("MatrixServer component", () => {
     assert.equal(count(T.domain), 1);
     assert.equal(count(T.record), 3 + 3 + 2 + 1, "A and AAAA for apex/matrix/element, two SRV, one CAA");
     assert.equal(count(T.firewall), 1);
-    assert.equal(count(T.password), 8, "postgres, registration secret, macaroon key, form secret, admin, matrixctl, backup passwords and the TURN secret");
+    assert.equal(count(T.password), 9, "postgres, registration secret, macaroon key, form secret, admin, matrixctl, backup passwords, the TURN secret and LiveKit's secret");
     assert.equal(count(T.bytes), 1, "the signing key seed");
     assert.equal(count(T.tlsKey), 1, "the SSH host key");
     assert.equal(count(T.monitorAlert), 3, "CPU, memory, disk");

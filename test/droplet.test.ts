@@ -39,6 +39,8 @@ import { DropletAddress } from "../local/network";
 import { ensureRootfs, rootfsTarball } from "../local/rootfs";
 import { BootFigures, World, bootInto, httpsVia, startWorld, worldSettings } from "../local/world";
 import { sendSequentially, talkConcurrently } from "../bench/load";
+import { livekitReleaseTarball, placeCall } from "../local/livekit";
+import { ensureRtcAuthStandIn } from "../local/rtcAuthStandIn";
 import { serviceCpu, serviceMemory } from "../bench/memory";
 import { AdminApi, populate } from "../bench/population";
 import { playLines } from "../bench/stats";
@@ -980,6 +982,89 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
 
   // Last: a new droplet and an empty volume. Restores what every phase wrote (alice's messages,
   // bob and carol, frank and his media, grace) and boots with TURN's settings (TURN phase).
+  describe("calls (MatrixRTC)", () => {
+    // Needs: the first boot. Leaves MatrixRTC off again, as it found it.
+    it("turns MatrixRTC on in place: LiveKit and the authorization service downloaded and checked (a tampered download refused), sandboxed; two users' OpenID tokens become LiveKit tokens at rtc.example.test and carry a call through the droplet's SFU", async () => {
+      const { address, trust } = env;
+      const mirror = env.world.elementMirror;
+      const rtc = {
+        host: "rtc.example.test",
+        // The pinned LiveKit, built here, packed as LiveKit packs its release; the stand-in for lk-jwt-service.
+        livekit: mirror.publish("livekit.tar.gz", livekitReleaseTarball(dir)),
+        authService: mirror.publish("lk-jwt-service", ensureRtcAuthStandIn()),
+      };
+      const base = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp });
+      // A download that is not what was pinned is refused; the homeserver carries on without calls.
+      const tampered = await ssh(knownHosts, renderUserData({ ...base, matrixRtc: { ...rtc, livekit: { ...rtc.livekit, sha256: "0".repeat(64) } } }, secrets));
+      assert.equal(tampered.code, 0, tampered.stderr);
+      assert.match(tampered.stderr, /livekit\.tar\.gz does not have the pinned SHA-256 0{64}/);
+      assert.match(tampered.stderr, /install-rtc\.sh failed; the homeserver goes on without it/);
+      assert.notEqual(droplet.exec(["systemctl", "is-active", "matrix-livekit"]).stdout.trim(), "active");
+      assert.equal((await https(`https://${base.matrixHost}/_matrix/client/versions`)).status, 200);
+
+      settings = { ...base, matrixRtc: rtc };
+      userData = renderUserData(settings, secrets);
+      const started = Date.now();
+      const applied = await ssh(knownHosts, userData);
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stderr, /MatrixRTC on rtc\.example\.test/);
+      log(`MatrixRTC turned on in place: ${seconds(Date.now() - started)} s`);
+      for (const unit of ["matrix-livekit", "matrix-rtc-auth"]) {
+        assert.equal(droplet.exec(["systemctl", "is-active", unit]).stdout.trim(), "active", unit);
+        const score = exposure(`${unit}.service`);
+        log(`systemd-analyze security: ${unit}.service ${score}`);
+        assert.ok(score <= 4.0, `${unit}: exposure ${score}`);
+      }
+      // Through Caddy, once it has the new name's certificate.
+      await waitUntil("the authorization service at https://rtc.example.test/healthz", 120,
+        async () => (await https("https://rtc.example.test/healthz").catch(() => undefined))?.status === 200, 2000);
+
+      const callers = ["caller1", "caller2"].map((user) => ({ user, password: crypto.randomBytes(12).toString("hex") }));
+      for (const c of callers) addUser(c.user, c.password);
+      const openIdToken = async (user: string, password: string) => {
+        const bearer = await login(user, password);
+        const reply = await https(`https://${settings.matrixHost}/_matrix/client/v3/user/${encodeURIComponent(`@${user}:example.test`)}/openid/request_token`, {
+          method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: "{}",
+        });
+        assert.equal(reply.status, 200, reply.body);
+        return reply.json() as Record<string, unknown>;
+      };
+      const sfuGet = (body: unknown) => https("https://rtc.example.test/sfu/get", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const callStarted = Date.now();
+      const jwts: string[] = [];
+      for (const [i, c] of callers.entries()) {
+        const reply = await sfuGet({ room: "!call:example.test", openid_token: await openIdToken(c.user, c.password), device_id: `PHONE${i}` });
+        assert.equal(reply.status, 200, reply.body);
+        assert.equal(reply.json().url, "wss://rtc.example.test");
+        jwts.push(String(reply.json().jwt));
+      }
+      const trustFile = path.join(dir, "pebble-root.pem");
+      fs.writeFileSync(trustFile, trust);
+      const call = placeCall(["-url", "wss://rtc.example.test", "-resolve", `rtc.example.test:${address.ip}`, "-listener-token", jwts[0], "-speaker-token", jwts[1]],
+        { ...process.env, SSL_CERT_FILE: trustFile });
+      assert.equal(call.code, 0, `${call.error}\n${call.stderr.slice(-3000)}`);
+      assert.equal(call.speakerIdentity, "@caller2:example.test:PHONE1");
+      assert.ok(call.framesSentSinceHeard >= 50 && call.packetsHeard >= call.framesSentSinceHeard * 0.98, JSON.stringify(call));
+      const setup = call.firstPacketAt - callStarted;
+      log(`call through the droplet: token requests to first media packet ${setup} ms (${call.packetsHeard} packets heard)`);
+      assert.ok(setup < 15_000, `call setup took ${setup} ms`);
+      // A forged OpenID token gets no LiveKit token.
+      const forged = await sfuGet({ room: "!call:example.test", openid_token: { ...(await openIdToken(callers[0].user, callers[0].password)), access_token: "forged" }, device_id: "X" });
+      assert.equal(forged.status, 401, forged.body);
+      // Clients find it.
+      const wellKnown = await https(`https://${settings.serverName}/.well-known/matrix/client`);
+      assert.deepEqual(wellKnown.json()["org.matrix.msc4143.rtc_foci"], [{ type: "livekit", livekit_service_url: "https://rtc.example.test" }]);
+
+      // Turned off again: both stop, and .well-known names no focus.
+      settings = base;
+      userData = renderUserData(settings, secrets);
+      const off = await ssh(knownHosts, userData);
+      assert.equal(off.code, 0, off.stderr);
+      for (const unit of ["matrix-livekit", "matrix-rtc-auth"]) assert.notEqual(droplet.exec(["systemctl", "is-active", unit]).stdout.trim(), "active", unit);
+      assert.equal("org.matrix.msc4143.rtc_foci" in (await https(`https://${settings.serverName}/.well-known/matrix/client`)).json(), false);
+    });
+  });
+
   describe("disaster recovery", () => {
     it("a fresh droplet with an empty volume restores everything from the off-site copy", async () => {
       const { alice } = story;

@@ -1,7 +1,7 @@
 /** Shared test inputs: valid args, and random secrets for rendering without Pulumi. */
 import * as YAML from "yaml";
 import { PlainArgs, resolveArgs } from "../components/settings";
-import { Settings } from "../cloud-init/settings";
+import { MatrixRtcSettings, Settings } from "../cloud-init/settings";
 import { PATHS } from "../cloud-init/paths";
 import { decodeEntry } from "../cloud-init/userData";
 import { newSecrets } from "../local/secrets";
@@ -11,6 +11,15 @@ export { VALID_ARGS };
 
 export function settingsFor(overrides: Partial<PlainArgs> = {}): Settings {
   return resolveArgs({ ...VALID_ARGS, ...overrides }).settings;
+}
+
+/** MatrixRTC's settings for example.test (not a setting of its own yet: issue 15), downloads from `base`. */
+export function matrixRtcFor(base = "https://downloads.example.test"): MatrixRtcSettings {
+  return {
+    host: "rtc.example.test",
+    livekit: { url: `${base}/livekit.tar.gz`, sha256: "1".repeat(64) },
+    authService: { url: `${base}/lk-jwt-service`, sha256: "2".repeat(64) },
+  };
 }
 
 /** Fresh random secrets, shaped like the ones Pulumi generates. */

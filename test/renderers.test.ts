@@ -14,7 +14,7 @@ import { Secrets, Settings } from "../cloud-init/settings";
 import { STOCK_TUNING } from "../components/tuning";
 import { renderFiles, renderUserData } from "../cloud-init/userData";
 import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR, readSynapseLock } from "../cloud-init/versions";
-import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+import { fileIn, matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 
 /** The secret strings in Secrets (the signing key's seed; the host key's private half). */
 function secretValues(secrets: Secrets): string[] {
@@ -162,10 +162,10 @@ describe("the payload as a whole", () => {
     assert.match(fileIn(userData, "/etc/postgresql-common/createcluster.d/50-matrix-do.conf"), /^create_main_cluster = false$/m);
   });
 
-  it("ships every script the bootstrap calls", () => {
+  it("ships every script the bootstrap calls, itself or as an optional part", () => {
     const bootstrap = fileIn(userData, `${PATHS.scriptsDir}/bootstrap.sh`);
-    const called = [...bootstrap.matchAll(/"\$here\/([a-z-]+\.sh)"/g)].map((m) => m[1]);
-    assert.ok(called.length >= 6);
+    const called = [...bootstrap.matchAll(/(?:"\$here\/|^optional )([a-z-]+\.sh)/gm)].map((m) => m[1]);
+    assert.ok(called.length >= 9 && called.includes("install-rtc.sh"), called.join(" "));
     for (const script of called) fileIn(userData, `${PATHS.scriptsDir}/${script}`);
   });
 
@@ -403,7 +403,7 @@ describe("quoting", () => {
 });
 
 describe("MatrixRTC (calls through Element Call and Element X)", () => {
-  const rtcOn: Settings = { ...settingsFor(), matrixRtc: { host: "rtc.example.test" } };
+  const rtcOn: Settings = { ...settingsFor(), matrixRtc: matrixRtcFor() };
   const on = renderUserData(rtcOn, secrets);
   const focus = { type: "livekit", livekit_service_url: "https://rtc.example.test" };
 
@@ -420,6 +420,51 @@ describe("MatrixRTC (calls through Element Call and Element X)", () => {
     assert.deepEqual(main.experimental_features, { msc4143_enabled: true, msc4222_enabled: true });
     assert.equal(main.max_event_delay_duration, "24h");
     assert.deepEqual(main.rc_delayed_event_mgmt, { per_second: 1, burst_count: 20 });
+  });
+
+  it("on: LiveKit's config, key file and unit; the authorization service's environment and unit; both sandboxed, own accounts, secrets as credentials", () => {
+    const config = YAML.parse(fileIn(on, PATHS.livekitConfig));
+    assert.deepEqual(config.bind_addresses, ["127.0.0.1"]);
+    assert.deepEqual([config.rtc.tcp_port, config.rtc.udp_port, config.rtc.use_external_ip], [7881, 7882, false]);
+    assert.equal(config.key_file, "/run/credentials/matrix-livekit.service/keys");
+    assert.equal(config.room.auto_create, false);
+    assert.deepEqual(YAML.parse(fileIn(on, PATHS.livekitKeys)), { "matrix-rtc": secrets.livekitSecret });
+    assert.equal(fileIn(on, PATHS.livekitSecret), `${secrets.livekitSecret}\n`);
+    const entries = YAML.parse(on).write_files as { path: string; permissions: string }[];
+    for (const secretFile of [PATHS.livekitKeys, PATHS.livekitSecret]) {
+      assert.equal(entries.find((f) => f.path === secretFile)?.permissions, "0600", secretFile);
+    }
+    const livekit = fileIn(on, "/etc/systemd/system/matrix-livekit.service");
+    assert.match(livekit, /^ExecStart=\/usr\/local\/lib\/matrix-rtc\/livekit-server --config \/etc\/matrix\/livekit\.yaml$/m);
+    assert.match(livekit, /^LoadCredential=keys:\/etc\/matrix\/rtc\/livekit-keys\.yaml$/m);
+    assert.match(livekit, /^EnvironmentFile=\/etc\/matrix\/rtc-address\.env$/m);
+    const auth = fileIn(on, "/etc/systemd/system/matrix-rtc-auth.service");
+    for (const line of ["ExecStart=/usr/local/lib/matrix-rtc/lk-jwt-service", "Environment=LIVEKIT_URL=wss://rtc.example.test", "Environment=LIVEKIT_KEY=matrix-rtc",
+      "Environment=LIVEKIT_SECRET_FROM_FILE=/run/credentials/matrix-rtc-auth.service/secret", "Environment=LIVEKIT_JWT_BIND=127.0.0.1:8080",
+      "Environment=LIVEKIT_FULL_ACCESS_HOMESERVERS=example.test", "LoadCredential=secret:/etc/matrix/rtc/livekit-secret"]) {
+      assert.ok(auth.split("\n").includes(line), line);
+    }
+    for (const unit of [livekit, auth]) {
+      assert.match(unit, /^DynamicUser=yes$/m);
+      assert.match(unit, /^ProtectSystem=strict$/m);
+      assert.doesNotMatch(unit, new RegExp(secrets.livekitSecret), "no secret in a unit");
+    }
+    const env = fileIn(on, PATHS.deployEnv);
+    assert.match(env, /^RTC_ENABLED='1'$/m);
+    assert.match(env, /^LIVEKIT_DOWNLOAD_URL='https:\/\/downloads\.example\.test\/livekit\.tar\.gz'$/m);
+    assert.match(env, new RegExp(`^LIVEKIT_SHA256='${"1".repeat(64)}'$`, "m"));
+    assert.match(env, new RegExp(`^RTC_AUTH_SHA256='${"2".repeat(64)}'$`, "m"));
+    // Off: none of it.
+    assert.match(fileIn(userData, PATHS.deployEnv), /^RTC_ENABLED='0'$/m);
+    assert.deepEqual(renderFiles(settingsFor(), secrets).map((f) => f.path).filter((p) => /livekit|rtc/.test(p)), [`${PATHS.scriptsDir}/install-rtc.sh`]);
+  });
+
+  it("on: Caddy serves the MatrixRTC host: the authorization service's routes, and LiveKit for the rest", () => {
+    const caddyfile = fileIn(on, PATHS.caddyfile);
+    const site = caddyfile.slice(caddyfile.indexOf("rtc.example.test {"));
+    assert.match(site, /@auth path \/sfu\/get \/get_token \/delegate_delayed_leave \/healthz/);
+    assert.match(site, /handle @auth \{\n\t\treverse_proxy 127\.0\.0\.1:8080\n\t\}/);
+    assert.match(site, /handle \{\n\t\treverse_proxy 127\.0\.0\.1:7880\n\t\}/);
   });
 
   it("on: .well-known/matrix/client names the focus; Element Web calls through Element Call only", () => {

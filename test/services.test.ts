@@ -17,7 +17,7 @@ import { OPS_USER, SynapseSite } from "../cloud-init/synapse";
 import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
-import { run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+import { matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 import { Postgres, ROOT, SYNAPSE_VENV, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { Livekit, placeCall, startLivekit } from "../local/livekit";
@@ -28,7 +28,7 @@ const SMTP = { port: 25870, user: "synapse@example.test", password: "smtp-relay-
 const settings = {
   ...settingsFor({ acmeServer: "internal", maxUploadMb: 1, smtpHost: "127.0.0.1", smtpPort: SMTP.port, smtpUser: SMTP.user, smtpPassword: "[secret]",
     localMediaRetentionDays: 365, remoteMediaRetentionDays: 30, forgottenRoomRetentionDays: 30 }), // Synapse must accept these too
-  matrixRtc: { host: "rtc.example.test" },
+  matrixRtc: matrixRtcFor(),
 };
 const secrets = { ...testSecrets(), smtpPassword: SMTP.password };
 const MATRIX = `https://${settings.matrixHost}`;
@@ -292,13 +292,16 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     assert.equal(wrong.status, 403);
   });
 
-  it("mails a password reset through the SMTP relay, over STARTTLS with the relay's login", async () => {
-    const user = "@hank:example.test";
-    const created = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(user)}`, {
-      method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ password: crypto.randomBytes(12).toString("hex"), threepids: [{ medium: "email", address: "hank@example.test" }] }),
+  /** A user of example.test made through Synapse's admin API (on loopback, as the admin). */
+  async function createUser(user: string, password: string, extra: Record<string, unknown> = {}): Promise<void> {
+    const created = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(`@${user}:example.test`)}`, {
+      method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ password, ...extra }),
     });
     assert.equal(created.status, 201, await created.text());
+  }
+
+  it("mails a password reset through the SMTP relay, over STARTTLS with the relay's login", async () => {
+    await createUser("hank", crypto.randomBytes(12).toString("hex"), { threepids: [{ medium: "email", address: "hank@example.test" }] });
     const requested = await request(`${MATRIX}/_matrix/client/v3/account/password/email/requestToken`, ca, {
       method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ client_secret: crypto.randomBytes(12).toString("hex"), email: "hank@example.test", send_attempt: 1 }),
@@ -355,12 +358,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     const people = Array.from({ length: 50 }, (_, i) => ({ user: `member${i}`, password: crypto.randomBytes(12).toString("hex") }));
 
     before(async () => {
-      for (const p of people) {
-        const r = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(`@${p.user}:example.test`)}`, {
-          method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ password: p.password }),
-        });
-        assert.equal(r.status, 201, await r.text());
-      }
+      for (const p of people) await createUser(p.user, p.password);
     });
 
     it("50 people log in from one address at once, and one of them sends 20 messages in a row: no 429", async () => {
@@ -514,12 +512,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
         federation: { [settings.serverName]: `http://127.0.0.1:${site.port}`, "other.test": "http://127.0.0.1:1" },
       });
       authUrl = `http://127.0.0.1:${auth.port}`;
-      for (const c of callers) {
-        const r = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(`@${c.user}:example.test`)}`, {
-          method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ password: c.password }),
-        });
-        assert.equal(r.status, 201, await r.text());
-      }
+      for (const c of callers) await createUser(c.user, c.password);
     });
     after(async () => {
       await auth?.close();

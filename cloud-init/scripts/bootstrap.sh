@@ -23,9 +23,10 @@ if systemctl is-active --quiet "$SWAP_SERVICE.service"; then "$here/setup-swap.s
 # The homeserver answers first. Element's download (from another host) and TURN come after,
 # and either may fail without stopping the rest: it is retried until it succeeds, by a
 # sandboxed service that may write only in directories that exist.
-mkdir -p "$ELEMENT_RELEASES"
+mkdir -p "$ELEMENT_RELEASES" "$RTC_BIN_DIR"
 optional install-element.sh
 optional start-turn.sh
+optional install-rtc.sh
 
 systemctl daemon-reload
 systemctl enable --now "$METADATA_GUARD_SERVICE.service" "$BACKUP_SERVICE.timer" >/dev/null 2>&1

@@ -54,6 +54,15 @@ own_tree() {
 # optional SCRIPT: run a part the homeserver does not need (Element, TURN) from this directory.
 # If it fails, the caller goes on: the part is pending, and $OPTIONAL_SERVICE.timer (every minute
 # while anything is pending) runs it again until it succeeds (retry-optional.sh).
+# droplet_ipv4: the source address of the default route, the droplet's own public IPv4 (not
+# the reserved IP's anchor address, which replies would not leave from).
+droplet_ipv4() {
+  local address
+  address=$(ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+  [ -n "$address" ] || die "cannot find the droplet's IPv4 address (ip -4 route get 1.1.1.1)"
+  printf '%s\n' "$address"
+}
+
 optional() {
   local script=$1
   mkdir -p "$OPTIONAL_PENDING"

@@ -16,9 +16,7 @@ if [ "${TURN_ENABLED:-0}" != 1 ]; then
   exit 0
 fi
 
-# The source address of the default route: the droplet's public IPv4, not the anchor address.
-address=$(ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
-[ -n "$address" ] || die "cannot find the droplet's IPv4 address for TURN (ip -4 route get 1.1.1.1)"
+address=$(droplet_ipv4)
 printf 'TURN_IP=%s\n' "$address" >"$TURN_ADDRESS_ENV"
 chgrp turnserver "$TURN_CONFIG"
 systemctl daemon-reload

@@ -4,17 +4,23 @@
 //
 //	livekit-client -url wss://rtc.example.test -listener-token … -speaker-token …
 //
-// The SFU's TLS certificate is checked against the system roots, or SSL_CERT_FILE.
+// The SFU's TLS certificate is checked against the system roots, or SSL_CERT_FILE. -resolve
+// host:address connects to address for host (a test domain this machine's resolver does not know).
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
@@ -43,7 +49,19 @@ func main() {
 	speakerToken := flag.String("speaker-token", "", "LiveKit token of the party that speaks")
 	seconds := flag.Float64("seconds", 3, "how long the speaker speaks")
 	want := flag.Int("want", 50, "packets the listener must hear")
+	resolve := flag.String("resolve", "", "host:address: connect to address for host (signalling and the server API)")
 	flag.Parse()
+	if host, address, ok := strings.Cut(*resolve, ":"); ok {
+		dialer := &net.Dialer{Timeout: 10 * time.Second}
+		dial := func(ctx context.Context, network, target string) (net.Conn, error) {
+			if h, port, err := net.SplitHostPort(target); err == nil && h == host {
+				target = net.JoinHostPort(address, port)
+			}
+			return dialer.DialContext(ctx, network, target)
+		}
+		websocket.DefaultDialer.NetDialContext = dial
+		http.DefaultTransport.(*http.Transport).DialContext = dial
+	}
 
 	out := run(*url, *listenerToken, *speakerToken, time.Duration(*seconds*float64(time.Second)), *want)
 	line, _ := json.Marshal(out)

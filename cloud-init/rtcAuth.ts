@@ -1,0 +1,53 @@
+/**
+ * Element's MatrixRTC authorization service (lk-jwt-service): clients trade an OpenID token
+ * from their homeserver for a LiveKit token here. Configured entirely by its environment (its
+ * README); scripts/install-rtc.sh downloads and starts it. It listens on loopback; Caddy serves
+ * its routes on the MatrixRTC host (caddy.ts).
+ */
+import { RenderedFile, renderUnit } from "./formats";
+import { LIVEKIT_KEY_NAME } from "./livekit";
+import { PATHS, unitFile } from "./paths";
+import { RTC_AUTH_PORT } from "./ports";
+import { sandbox } from "./sandbox";
+import { Settings } from "./settings";
+
+export const RTC_AUTH_SERVICE = "matrix-rtc-auth";
+/** The paths it answers; everything else on the MatrixRTC host is LiveKit's. */
+export const RTC_AUTH_PATHS = ["/sfu/get", "/get_token", "/delegate_delayed_leave", "/healthz"];
+
+/** Its environment, as its README names the variables. */
+export function rtcAuthEnvironment(settings: Settings): Record<string, string> {
+  const rtc = settings.matrixRtc!;
+  return {
+    LIVEKIT_URL: `wss://${rtc.host}`,
+    LIVEKIT_KEY: LIVEKIT_KEY_NAME,
+    LIVEKIT_SECRET_FROM_FILE: `/run/credentials/${RTC_AUTH_SERVICE}.service/secret`,
+    LIVEKIT_JWT_BIND: `127.0.0.1:${RTC_AUTH_PORT}`,
+    // This server's users may start calls; others may join the calls they are invited to.
+    LIVEKIT_FULL_ACCESS_HOMESERVERS: settings.serverName,
+  };
+}
+
+export function rtcAuthFiles(settings: Settings, secrets: { livekitSecret: string }): RenderedFile[] {
+  if (!settings.matrixRtc) return [];
+  return [
+    { path: PATHS.livekitSecret, content: `${secrets.livekitSecret}\n`, permissions: "0600" },
+    {
+      path: unitFile(`${RTC_AUTH_SERVICE}.service`),
+      content: renderUnit({
+        Unit: { Description: "MatrixRTC authorization service (lk-jwt-service)", After: "network-online.target", Wants: "network-online.target" },
+        Service: {
+          ExecStart: `${PATHS.rtcBinDir}/lk-jwt-service`,
+          Environment: Object.entries(rtcAuthEnvironment(settings)).map(([name, value]) => `${name}=${value}`),
+          DynamicUser: "yes",
+          LoadCredential: `secret:${PATHS.livekitSecret}`,
+          Restart: "always",
+          RestartSec: "5",
+          ...sandbox(),
+        },
+        Install: { WantedBy: "multi-user.target" },
+      }),
+      permissions: "0644",
+    },
+  ];
+}
