@@ -14,10 +14,16 @@ const NAMES = Object.keys(MEASURED_SERVICES) as ServiceName[];
 
 /** The service a process belongs to, from its cgroup (v2) path inside the droplet, if one we measure. */
 export function serviceOfCgroup(procCgroup: string): ServiceName | undefined {
+  const unit = unitOfCgroup(procCgroup, Object.values(MEASURED_SERVICES));
+  return NAMES.find((name) => MEASURED_SERVICES[name] === unit);
+}
+
+/** Which of `units` a process's cgroup (v2) path is in, if any. */
+function unitOfCgroup(procCgroup: string, units: string[]): string | undefined {
   const line = procCgroup.split("\n").find((l) => l.startsWith("0::"));
   if (!line) return undefined;
   const parts = line.slice(3).split("/");
-  return NAMES.find((name) => parts.includes(MEASURED_SERVICES[name]));
+  return units.find((unit) => parts.includes(unit));
 }
 
 /** PSS plus swapped-out pages (SwapPss, so swapping does not look like saving), in kB, from smaps_rollup. */
@@ -37,20 +43,25 @@ async function readOrUndefined(file: string): Promise<string | undefined> {
 
 /** PSS (+ swapped) of Synapse, PostgreSQL and Caddy in MiB: every process in the droplet's PID namespace (`leader` is its PID 1 as the host sees it). */
 export async function serviceMemory(leader: number): Promise<ServiceMemory> {
+  const byUnit = await unitsMemory(leader, Object.values(MEASURED_SERVICES));
+  const figures = Object.fromEntries(NAMES.map((name) => [name, byUnit[MEASURED_SERVICES[name]]])) as Record<ServiceName, number>;
+  return { ...figures, total: figures.synapse + figures.postgres + figures.caddy };
+}
+
+/** PSS (+ swapped) in MiB of each of these systemd units' processes in the droplet (`leader`: its PID 1 as the host sees it). */
+export async function unitsMemory(leader: number, units: string[]): Promise<Record<string, number>> {
   const namespace = await fsp.readlink(`/proc/${leader}/ns/pid`);
-  const kb: Record<ServiceName, number> = { synapse: 0, postgres: 0, caddy: 0 };
+  const kb: Record<string, number> = Object.fromEntries(units.map((unit) => [unit, 0]));
   const pids = (await fsp.readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
   await Promise.all(pids.map(async (pid) => {
     const ns = await fsp.readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
     if (ns !== namespace) return;
-    const service = serviceOfCgroup((await readOrUndefined(`/proc/${pid}/cgroup`)) ?? "");
-    if (!service) return;
+    const unit = unitOfCgroup((await readOrUndefined(`/proc/${pid}/cgroup`)) ?? "", units);
+    if (!unit) return;
     const pss = pssKb((await readOrUndefined(`/proc/${pid}/smaps_rollup`)) ?? "");
-    kb[service] += pss; // not `+= await …`: that reads the sum before the await and loses the others' additions
+    kb[unit] += pss; // not `+= await …`: that reads the sum before the await and loses the others' additions
   }));
-  const mib = (k: number) => Math.round(k / 1024);
-  const figures = { synapse: mib(kb.synapse), postgres: mib(kb.postgres), caddy: mib(kb.caddy) };
-  return { ...figures, total: figures.synapse + figures.postgres + figures.caddy };
+  return Object.fromEntries(units.map((unit) => [unit, Math.round(kb[unit] / 1024)]));
 }
 
 /** Keeps the highest value of each figure over many samples. */

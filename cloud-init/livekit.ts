@@ -9,7 +9,7 @@
 import * as YAML from "yaml";
 import { RenderedFile, renderUnit } from "./formats";
 import { PATHS, unitFile } from "./paths";
-import { LIVEKIT_PORT, LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT } from "./ports";
+import { LIVEKIT_PORT, LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT, TURN_CREDENTIAL_SECONDS, TURN_PORT, TURN_TLS_PORT } from "./ports";
 import { sandbox } from "./sandbox";
 import { Secrets, Settings } from "./settings";
 
@@ -18,10 +18,17 @@ export const LIVEKIT_SERVICE = "matrix-livekit";
 export const LIVEKIT_KEY_NAME = "matrix-rtc";
 /** Where systemd hands LiveKit its key file (LoadCredential): readable by its account alone. */
 const KEY_CREDENTIAL = `/run/credentials/${LIVEKIT_SERVICE}.service/keys`;
+/** And coturn's shared secret, when TURN is on. */
+const TURN_SECRET_CREDENTIAL = `/run/credentials/${LIVEKIT_SERVICE}.service/turn-secret`;
 
 export interface LivekitOptions {
   /** A YAML file of `key: secret`, readable by LiveKit's account only (LiveKit refuses others). */
   keyFile: string;
+  /**
+   * coturn (TURN on), which LiveKit names to clients with credentials it derives from the shared
+   * secret (TURN REST API, as Synapse does): their path to the SFU from behind a strict NAT.
+   */
+  turn?: { host: string; secretFile: string };
 }
 
 /** LiveKit's config (YAML's data model; LiveKit rejects keys it does not know). */
@@ -33,6 +40,11 @@ export function livekitConfig(options: LivekitOptions): Record<string, unknown> 
       tcp_port: LIVEKIT_TCP_PORT,
       udp_port: LIVEKIT_UDP_PORT,
       use_external_ip: false,
+      ...(options.turn ? {
+        turn_servers: ([["udp", TURN_PORT], ["tcp", TURN_PORT], ["tls", TURN_TLS_PORT]] as const).map(([protocol, port]) => ({
+          host: options.turn!.host, port, protocol, secret_file: options.turn!.secretFile, ttl: TURN_CREDENTIAL_SECONDS,
+        })),
+      } : {}),
     },
     key_file: options.keyFile,
     room: {
@@ -51,8 +63,15 @@ const GENERATED = "Written by matrix-do; change the Pulumi config, not this file
 export function livekitFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
   if (!settings.matrixRtc) return [];
   return [
-    { path: PATHS.livekitConfig, content: `# ${GENERATED}\n${YAML.stringify(livekitConfig({ keyFile: KEY_CREDENTIAL }))}`, permissions: "0644" },
+    {
+      path: PATHS.livekitConfig,
+      content: `# ${GENERATED}\n${YAML.stringify(livekitConfig({
+        keyFile: KEY_CREDENTIAL, ...(settings.turn ? { turn: { host: settings.turn.host, secretFile: TURN_SECRET_CREDENTIAL } } : {}),
+      }))}`,
+      permissions: "0644",
+    },
     { path: PATHS.livekitKeys, content: YAML.stringify({ [LIVEKIT_KEY_NAME]: secrets.livekitSecret }), permissions: "0600" },
+    ...(settings.turn ? [{ path: PATHS.livekitTurnSecret, content: `${secrets.turnSharedSecret}\n`, permissions: "0600" }] : []),
     {
       path: unitFile(`${LIVEKIT_SERVICE}.service`),
       content: renderUnit({
@@ -68,7 +87,7 @@ export function livekitFiles(settings: Settings, secrets: Secrets): RenderedFile
           EnvironmentFile: PATHS.rtcAddressEnv,
           // An account of its own for each start, holding nothing on disk.
           DynamicUser: "yes",
-          LoadCredential: `keys:${PATHS.livekitKeys}`,
+          LoadCredential: [`keys:${PATHS.livekitKeys}`, ...(settings.turn ? [`turn-secret:${PATHS.livekitTurnSecret}`] : [])],
           // LiveKit exits 0 on a config error too.
           Restart: "always",
           RestartSec: "5",

@@ -91,6 +91,8 @@ export const PATHS = {
   rtcSecretsDir: "/etc/matrix/rtc",
   livekitKeys: "/etc/matrix/rtc/livekit-keys.yaml",
   livekitSecret: "/etc/matrix/rtc/livekit-secret",
+  /** coturn's shared secret, for LiveKit (TURN on): it hands clients credentials for coturn. */
+  livekitTurnSecret: "/etc/matrix/rtc/turn-secret",
   /** NODE_IP: the droplet's own IPv4, found at boot, which LiveKit gives clients for media. */
   rtcAddressEnv: "/etc/matrix/rtc-address.env",
   turnConfig: "/etc/matrix/turnserver.conf",

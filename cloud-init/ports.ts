@@ -23,6 +23,8 @@ export const TURN_TLS_PORT = 5349;
  * is far beyond what a small server's calls need, and keeps the firewall rule narrow.
  */
 export const TURN_RELAY_PORTS = { min: 49152, max: 50175 };
+/** How long the TURN credentials Synapse and LiveKit hand out last. */
+export const TURN_CREDENTIAL_SECONDS = 3600;
 /** LiveKit (MatrixRTC's SFU): its signalling on loopback, behind Caddy's WebSocket proxy. */
 export const LIVEKIT_PORT = 7880;
 /** LiveKit's media: ICE over TCP for clients whose UDP is blocked, and all UDP media on one port. */

@@ -13,7 +13,7 @@ import { synapseMatrixRtcConfig } from "./matrixRtc";
 import { RenderedFile, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
 import { PATHS, unitFile } from "./paths";
-import { SYNAPSE_METRICS_PORT, SYNAPSE_PORT, TURN_PORT, TURN_TLS_PORT } from "./ports";
+import { SYNAPSE_METRICS_PORT, SYNAPSE_PORT, TURN_CREDENTIAL_SECONDS, TURN_PORT, TURN_TLS_PORT } from "./ports";
 import { POSTGRES_SERVICE, SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
 import { readSynapseLock } from "./versions";
@@ -165,7 +165,7 @@ function turnConfig(settings: Settings): Record<string, unknown> {
       `turn:${turn.host}:${TURN_PORT}?transport=tcp`,
       `turns:${turn.host}:${TURN_TLS_PORT}?transport=tcp`,
     ],
-    turn_user_lifetime: "1h",
+    turn_user_lifetime: `${TURN_CREDENTIAL_SECONDS}s`,
     turn_allow_guests: false,
   };
 }

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PACKAGE_ROOT as ROOT } from "../cloud-init/assets";
-import { run } from "./process";
+import { run, withHosts } from "./process";
 
 const SOURCE = path.join(ROOT, "test", "element-x-client");
 const TARGET = path.join(os.homedir(), ".cache", "matrix-do", "element-x-client");
@@ -61,6 +61,8 @@ export interface ElementXRun {
   expectSender?: string;
   reply: string;
   caFile?: string;
+  /** Names the client resolves to these addresses (the test domain's), with their hosts file in `dir`. */
+  hosts?: { dir: string; names: Record<string, string> };
   /** Keep to `homeserver` whatever base URL the login response names (a server on loopback). */
   stayOnHomeserver?: boolean;
   timeoutSecs?: number;
@@ -77,7 +79,8 @@ export async function runElementXClient(o: ElementXRun): Promise<{ figures: Elem
     ...(o.expectSender ? ["--expect-sender", o.expectSender] : []),
     ...(o.caFile ? ["--ca-file", o.caFile] : []),
     ...(o.stayOnHomeserver ? ["--stay-on-homeserver"] : [])];
-  const child = childProcess.spawn(ensureElementXClient(), args, { stdio: ["pipe", "pipe", "pipe"] });
+  const [command, argv] = o.hosts ? withHosts(o.hosts.dir, o.hosts.names, ensureElementXClient(), args) : [ensureElementXClient(), args];
+  const child = childProcess.spawn(command, argv, { stdio: ["pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

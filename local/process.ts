@@ -4,6 +4,8 @@
  */
 import * as childProcess from "child_process";
 import * as net from "net";
+import * as fs from "fs";
+import * as path from "path";
 
 /** Run a command; resolves with its exit code and output (never rejects on a non-zero exit). */
 export function run(cmd: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
@@ -69,4 +71,15 @@ export async function freePort(): Promise<number> {
     });
     server.on("error", reject);
   });
+}
+
+/**
+ * `command args` run with its own /etc/hosts, in a private mount namespace: names of the test
+ * domain resolve to the droplets' addresses for it alone, whatever resolver it uses (a WebRTC
+ * stack resolving TURN servers included). The file goes in `dir`.
+ */
+export function withHosts(dir: string, hosts: Record<string, string>, command: string, args: string[]): [string, string[]] {
+  const file = path.join(dir, `hosts-${process.pid}-${Object.keys(hosts).join("-")}`);
+  fs.writeFileSync(file, ["127.0.0.1 localhost", "::1 localhost", ...Object.entries(hosts).map(([name, ip]) => `${ip} ${name}`), ""].join("\n"));
+  return ["unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', file, command, ...args]];
 }

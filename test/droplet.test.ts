@@ -37,11 +37,12 @@ import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "../loc
 import { LocalDroplet } from "../local/localDroplet";
 import { DropletAddress } from "../local/network";
 import { ensureRootfs, rootfsTarball } from "../local/rootfs";
-import { BootFigures, World, bootInto, httpsVia, startWorld, worldSettings } from "../local/world";
+import { BootFigures, World, bootInto, httpsVia, startWorld, worldSettings, zoneOf } from "../local/world";
 import { sendSequentially, talkConcurrently } from "../bench/load";
-import { livekitReleaseTarball, placeCall } from "../local/livekit";
+import { livekitReleaseTarball, placeCall, placeGroupCall } from "../local/livekit";
 import { ensureRtcAuthStandIn } from "../local/rtcAuthStandIn";
-import { serviceCpu, serviceMemory } from "../bench/memory";
+import { runElementXClient } from "../local/elementX";
+import { serviceCpu, serviceMemory, unitsMemory } from "../bench/memory";
 import { AdminApi, populate } from "../bench/population";
 import { playLines } from "../bench/stats";
 
@@ -441,6 +442,39 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       } finally {
         carol.client.stopClient();
       }
+    });
+
+    it("Element X's login (matrix-rust-sdk) over HTTPS: simplified sliding sync lists the room and alice's message; the reply reaches alice", async () => {
+      const xavier = { user: "xavier", password: crypto.randomBytes(12).toString("hex") };
+      addUser(xavier.user, xavier.password);
+      const aliceToken = await login(story.alice.user, story.alice.password);
+      const xavierToken = await login(xavier.user, xavier.password);
+      const api = async (token: string, method: string, route: string, body?: unknown) => {
+        const r = await https(`https://${settings.matrixHost}${route}`, {
+          method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        assert.equal(r.status, 200, `${method} ${route}: ${r.body}`);
+        return r.json();
+      };
+      const roomId = String((await api(aliceToken, "POST", "/_matrix/client/v3/createRoom", { name: "on the phone", invite: ["@xavier:example.test"] })).room_id);
+      await api(xavierToken, "POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+      const question = "are you on Element X?";
+      await api(aliceToken, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/question`, { msgtype: "m.text", body: question });
+      const trustFile = path.join(dir, "pebble-root-element-x.pem");
+      fs.writeFileSync(trustFile, env.trust);
+      const r = await runElementXClient({
+        homeserver: `https://${settings.matrixHost}`, user: xavier.user, password: xavier.password, roomId, expectBody: question,
+        expectSender: "@alice:example.test", reply: "yes, over sliding sync", caFile: trustFile, timeoutSecs: 120,
+        hosts: { dir, names: zoneOf("example.test", env.address.ip) },
+      });
+      assert.equal(r.code, 0, `element-x-client failed:\n${r.stderr.slice(-4000)}`);
+      const figures = r.figures!;
+      log(`Element X's login (matrix-rust-sdk) on the droplet: logged in ${figures.loggedInMs} ms, room listed ${figures.roomSeenMs} ms, ` +
+        `alice's message ${figures.messageSeenMs} ms, reply back through sliding sync ${figures.replyEchoedMs} ms`);
+      assert.equal(figures.slidingSyncVersion, "native");
+      assert.ok(figures.messageSeenMs < 30_000, `alice's message seen after ${figures.messageSeenMs} ms`);
+      const messages = await api(aliceToken, "GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=10`) as { chunk: { event_id: string; sender: string }[] };
+      assert.ok(messages.chunk.some((e) => e.event_id === figures.replyEventId && e.sender === "@xavier:example.test"), JSON.stringify(messages.chunk));
     });
 
     it("matrix-js-sdk: public registration is refused", async () => {
@@ -983,7 +1017,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   // Last: a new droplet and an empty volume. Restores what every phase wrote (alice's messages,
   // bob and carol, frank and his media, grace) and boots with TURN's settings (TURN phase).
   describe("calls (MatrixRTC)", () => {
-    // Needs: the first boot. Leaves MatrixRTC off again, as it found it.
+    // Needs: the first boot. Leaves MatrixRTC off again, and TURN on (disaster recovery's fresh droplet boots with it).
     it("turns MatrixRTC on in place: LiveKit and the authorization service downloaded and checked (a tampered download refused), sandboxed; two users' OpenID tokens become LiveKit tokens at rtc.example.test and carry a call through the droplet's SFU", async () => {
       const { address, trust } = env;
       const mirror = env.world.elementMirror;
@@ -994,6 +1028,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
         authService: mirror.publish("lk-jwt-service", ensureRtcAuthStandIn()),
       };
       const base = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp });
+      // The test domain's names, for the clients on this machine.
+      const hosts = { dir, names: zoneOf("example.test", address.ip) };
       // A download that is not what was pinned is refused; the homeserver carries on without calls.
       const tampered = await ssh(knownHosts, renderUserData({ ...base, matrixRtc: { ...rtc, livekit: { ...rtc.livekit, sha256: "0".repeat(64) } } }, secrets));
       assert.equal(tampered.code, 0, tampered.stderr);
@@ -1002,7 +1038,9 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.notEqual(droplet.exec(["systemctl", "is-active", "matrix-livekit"]).stdout.trim(), "active");
       assert.equal((await https(`https://${base.matrixHost}/_matrix/client/versions`)).status, 200);
 
-      settings = { ...base, matrixRtc: rtc };
+      // With TURN on: LiveKit names coturn to clients, with credentials from its shared secret.
+      const withTurn = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp, turn: true });
+      settings = { ...withTurn, matrixRtc: rtc };
       userData = renderUserData(settings, secrets);
       const started = Date.now();
       const applied = await ssh(knownHosts, userData);
@@ -1040,14 +1078,48 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       }
       const trustFile = path.join(dir, "pebble-root.pem");
       fs.writeFileSync(trustFile, trust);
-      const call = placeCall(["-url", "wss://rtc.example.test", "-resolve", `rtc.example.test:${address.ip}`, "-listener-token", jwts[0], "-speaker-token", jwts[1]],
-        { ...process.env, SSL_CERT_FILE: trustFile });
+      const callArgs = ["-url", "wss://rtc.example.test", "-listener-token", jwts[0], "-speaker-token", jwts[1]];
+      const call = placeCall(callArgs, { ...process.env, SSL_CERT_FILE: trustFile }, hosts);
       assert.equal(call.code, 0, `${call.error}\n${call.stderr.slice(-3000)}`);
       assert.equal(call.speakerIdentity, "@caller2:example.test:PHONE1");
       assert.ok(call.framesSentSinceHeard >= 50 && call.packetsHeard >= call.framesSentSinceHeard * 0.98, JSON.stringify(call));
       const setup = call.firstPacketAt - callStarted;
       log(`call through the droplet: token requests to first media packet ${setup} ms (${call.packetsHeard} packets heard)`);
       assert.ok(setup < 15_000, `call setup took ${setup} ms`);
+      // Behind a strict NAT (relay candidates only): the media goes through coturn, which LiveKit named.
+      const relayed = placeCall([...callArgs, "-relay"], { ...process.env, SSL_CERT_FILE: trustFile }, hosts);
+      assert.equal(relayed.code, 0, `${relayed.error}\n${relayed.stderr.slice(-3000)}`);
+      assert.ok(relayed.framesSentSinceHeard >= 50 && relayed.packetsHeard >= relayed.framesSentSinceHeard * 0.98, JSON.stringify(relayed));
+      log(`the same call relayed through coturn (TURN): first packet ${relayed.firstPacketMs} ms after joining (${relayed.packetsHeard} packets heard)`);
+      // Memory: idle, then during a 4-person call (everyone speaking, everyone hearing everyone).
+      const rtcUnits = ["matrix-livekit.service", "matrix-rtc-auth.service"];
+      const idle = await unitsMemory(droplet.leader, rtcUnits);
+      const group = ["caller3", "caller4"].map((user) => ({ user, password: crypto.randomBytes(12).toString("hex") }));
+      for (const c of group) addUser(c.user, c.password);
+      const groupJwts: string[] = [];
+      for (const [i, c] of [...callers, ...group].entries()) {
+        const reply = await sfuGet({ room: "!meeting:example.test", openid_token: await openIdToken(c.user, c.password), device_id: `LAPTOP${i}` });
+        assert.equal(reply.status, 200, reply.body);
+        groupJwts.push(String(reply.json().jwt));
+      }
+      let during: Record<string, number> = {};
+      const meeting = await placeGroupCall(["-url", "wss://rtc.example.test", "-group", groupJwts.join(","), "-seconds", "8", "-want", "200"],
+        { ...process.env, SSL_CERT_FILE: trustFile }, async () => {
+          // The highest of a few samples while the call runs.
+          for (let i = 0; i < 5; i += 1) {
+            const sample = await unitsMemory(droplet.leader, rtcUnits);
+            during = Object.fromEntries(rtcUnits.map((u) => [u, Math.max(during[u] ?? 0, sample[u])]));
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }, hosts);
+      assert.equal(meeting.code, 0, `${meeting.error}\n${meeting.stderr.slice(-3000)}`);
+      assert.equal(Object.keys(meeting.heard).length, 4);
+      log(`MatrixRTC memory (PSS): idle LiveKit ${idle[rtcUnits[0]]} MiB, authorization service ${idle[rtcUnits[1]]} MiB; ` +
+        `during a 4-person call LiveKit ${during[rtcUnits[0]]} MiB (everyone heard everyone, at least ${meeting.fewestHeard} packets each)`);
+      assert.ok(idle[rtcUnits[0]] > 5 && idle[rtcUnits[0]] < 150, `LiveKit idle: ${idle[rtcUnits[0]]} MiB`);
+      assert.ok(idle[rtcUnits[1]] < 50, `authorization service idle: ${idle[rtcUnits[1]]} MiB`);
+      assert.ok(during[rtcUnits[0]] < 250, `LiveKit in a 4-person call: ${during[rtcUnits[0]]} MiB`);
+
       // A forged OpenID token gets no LiveKit token.
       const forged = await sfuGet({ room: "!call:example.test", openid_token: { ...(await openIdToken(callers[0].user, callers[0].password)), access_token: "forged" }, device_id: "X" });
       assert.equal(forged.status, 401, forged.body);
@@ -1055,8 +1127,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       const wellKnown = await https(`https://${settings.serverName}/.well-known/matrix/client`);
       assert.deepEqual(wellKnown.json()["org.matrix.msc4143.rtc_foci"], [{ type: "livekit", livekit_service_url: "https://rtc.example.test" }]);
 
-      // Turned off again: both stop, and .well-known names no focus.
-      settings = base;
+      // Turned off again: both stop, and .well-known names no focus. (TURN stays on: disaster recovery boots with it.)
+      settings = withTurn;
       userData = renderUserData(settings, secrets);
       const off = await ssh(knownHosts, userData);
       assert.equal(off.code, 0, off.stderr);

@@ -459,6 +459,20 @@ describe("MatrixRTC (calls through Element Call and Element X)", () => {
     assert.deepEqual(renderFiles(settingsFor(), secrets).map((f) => f.path).filter((p) => /livekit|rtc/.test(p)), [`${PATHS.scriptsDir}/install-rtc.sh`]);
   });
 
+  it("on with TURN: LiveKit names coturn to clients (UDP, TCP, TLS) with 1-hour credentials from the shared secret, handed to it as a credential", () => {
+    const withTurn = renderUserData({ ...settingsFor({ turn: true }), matrixRtc: matrixRtcFor() }, secrets);
+    const servers = YAML.parse(fileIn(withTurn, PATHS.livekitConfig)).rtc.turn_servers;
+    const secretFile = "/run/credentials/matrix-livekit.service/turn-secret";
+    assert.deepEqual(servers, [
+      { host: "turn.example.test", port: 3478, protocol: "udp", secret_file: secretFile, ttl: 3600 },
+      { host: "turn.example.test", port: 3478, protocol: "tcp", secret_file: secretFile, ttl: 3600 },
+      { host: "turn.example.test", port: 5349, protocol: "tls", secret_file: secretFile, ttl: 3600 },
+    ]);
+    assert.equal(fileIn(withTurn, PATHS.livekitTurnSecret), `${secrets.turnSharedSecret}\n`);
+    assert.match(fileIn(withTurn, "/etc/systemd/system/matrix-livekit.service"), /^LoadCredential=turn-secret:\/etc\/matrix\/rtc\/turn-secret$/m);
+    assert.equal("turn_servers" in YAML.parse(fileIn(on, PATHS.livekitConfig)).rtc, false, "none without TURN");
+  });
+
   it("on: Caddy serves the MatrixRTC host: the authorization service's routes, and LiveKit for the rest", () => {
     const caddyfile = fileIn(on, PATHS.caddyfile);
     const site = caddyfile.slice(caddyfile.indexOf("rtc.example.test {"));

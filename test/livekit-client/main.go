@@ -4,27 +4,25 @@
 //
 //	livekit-client -url wss://rtc.example.test -listener-token … -speaker-token …
 //
-// The SFU's TLS certificate is checked against the system roots, or SSL_CERT_FILE. -resolve
-// host:address connects to address for host (a test domain this machine's resolver does not know).
+// The SFU's TLS certificate is checked against the system roots, or SSL_CERT_FILE.
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
+
+// Options every participant connects with (-relay adds the relay-only ICE policy).
+var connectOptions []lksdk.ConnectOption
 
 // An Opus frame of silence (TOC 0xf8: CELT, 20 ms, mono): the SFU forwards RTP, it decodes nothing.
 var silence = []byte{0xf8, 0xff, 0xfe}
@@ -49,26 +47,130 @@ func main() {
 	speakerToken := flag.String("speaker-token", "", "LiveKit token of the party that speaks")
 	seconds := flag.Float64("seconds", 3, "how long the speaker speaks")
 	want := flag.Int("want", 50, "packets the listener must hear")
-	resolve := flag.String("resolve", "", "host:address: connect to address for host (signalling and the server API)")
+	relay := flag.Bool("relay", false, "media through the TURN servers the SFU names only (ICE transport policy relay), as behind a strict NAT")
+	group := flag.String("group", "", "comma-separated tokens: a group call, everyone speaking and hearing everyone (instead of -listener-token/-speaker-token)")
 	flag.Parse()
-	if host, address, ok := strings.Cut(*resolve, ":"); ok {
-		dialer := &net.Dialer{Timeout: 10 * time.Second}
-		dial := func(ctx context.Context, network, target string) (net.Conn, error) {
-			if h, port, err := net.SplitHostPort(target); err == nil && h == host {
-				target = net.JoinHostPort(address, port)
-			}
-			return dialer.DialContext(ctx, network, target)
-		}
-		websocket.DefaultDialer.NetDialContext = dial
-		http.DefaultTransport.(*http.Transport).DialContext = dial
-	}
 
+	if *relay {
+		connectOptions = append(connectOptions, lksdk.WithICETransportPolicy(webrtc.ICETransportPolicyRelay))
+	}
+	if *group != "" {
+		out := groupCall(*url, strings.Split(*group, ","), time.Duration(*seconds*float64(time.Second)), *want)
+		line, _ := json.Marshal(out)
+		fmt.Println(string(line))
+		if out.Error != "" {
+			os.Exit(1)
+		}
+		return
+	}
 	out := run(*url, *listenerToken, *speakerToken, time.Duration(*seconds*float64(time.Second)), *want)
 	line, _ := json.Marshal(out)
 	fmt.Println(string(line))
 	if out.Error != "" {
 		os.Exit(1)
 	}
+}
+
+type groupResult struct {
+	Participants int `json:"participants"`
+	// For each listener, how many packets it heard from each other participant (by identity).
+	Heard map[string]map[string]int `json:"heard"`
+	// The fewest packets any participant heard from any other.
+	FewestHeard int    `json:"fewestHeard"`
+	Error       string `json:"error,omitempty"`
+}
+
+// groupCall: every token joins, publishes an Opus track and subscribes to everyone else's; each
+// speaks for `speak`. "call up" goes to stderr once everyone has heard everyone, so a caller
+// can measure the SFU while the call runs.
+func groupCall(url string, tokens []string, speak time.Duration, want int) (out groupResult) {
+	out.Participants = len(tokens)
+	var mu sync.Mutex
+	out.Heard = map[string]map[string]int{}
+	pairs := len(tokens) * (len(tokens) - 1)
+	up := make(chan struct{})
+	var rooms []*lksdk.Room
+	defer func() {
+		for _, room := range rooms {
+			room.Disconnect()
+		}
+	}()
+	for i, token := range tokens {
+		me := fmt.Sprintf("participant %d", i)
+		callback := lksdk.NewRoomCallback()
+		callback.ParticipantCallback.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+			if track.Kind() != webrtc.RTPCodecTypeAudio {
+				return
+			}
+			go func() {
+				for {
+					if _, _, err := track.ReadRTP(); err != nil {
+						return
+					}
+					mu.Lock()
+					if out.Heard[me] == nil {
+						out.Heard[me] = map[string]int{}
+					}
+					out.Heard[me][rp.Identity()]++
+					if out.Heard[me][rp.Identity()] == 1 {
+						pairs--
+						if pairs == 0 {
+							close(up)
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		room, err := lksdk.ConnectToRoomWithToken(url, token, callback, append(connectOptions, lksdk.WithAutoSubscribe(true))...)
+		if err != nil {
+			out.Error = fmt.Sprintf("%s: join: %v", me, err)
+			return out
+		}
+		rooms = append(rooms, room)
+		track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
+		if err != nil {
+			out.Error = fmt.Sprintf("%s: track: %v", me, err)
+			return out
+		}
+		track.OnBind(func() {
+			go func() {
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for end := time.Now().Add(speak); time.Now().Before(end); <-tick.C {
+					_ = track.WriteSample(media.Sample{Data: silence, Duration: 20 * time.Millisecond}, nil)
+				}
+			}()
+		})
+		if _, err := room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "microphone"}); err != nil {
+			out.Error = fmt.Sprintf("%s: publish: %v", me, err)
+			return out
+		}
+	}
+	select {
+	case <-up:
+		fmt.Fprintln(os.Stderr, "call up")
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		out.Error = fmt.Sprintf("not everyone heard everyone within 30 s: %v", out.Heard)
+		return out
+	}
+	time.Sleep(speak)
+	mu.Lock()
+	defer mu.Unlock()
+	out.FewestHeard = -1
+	for _, from := range out.Heard {
+		for _, n := range from {
+			if out.FewestHeard < 0 || n < out.FewestHeard {
+				out.FewestHeard = n
+			}
+		}
+	}
+	if out.FewestHeard < want {
+		out.Error = fmt.Sprintf("someone heard only %d packets from someone (wanted %d): %v", out.FewestHeard, want, out.Heard)
+	}
+	return out
 }
 
 func run(url, listenerToken, speakerToken string, speak time.Duration, want int) (out result) {
@@ -111,7 +213,7 @@ func run(url, listenerToken, speakerToken string, speak time.Duration, want int)
 			}
 		}()
 	}
-	listener, err := lksdk.ConnectToRoomWithToken(url, listenerToken, listenerCallback, lksdk.WithAutoSubscribe(true))
+	listener, err := lksdk.ConnectToRoomWithToken(url, listenerToken, listenerCallback, append(connectOptions, lksdk.WithAutoSubscribe(true))...)
 	if err != nil {
 		return fail("listener: join: %v", err)
 	}
@@ -120,7 +222,7 @@ func run(url, listenerToken, speakerToken string, speak time.Duration, want int)
 	mu.Lock()
 	joined = time.Now()
 	mu.Unlock()
-	speaker, err := lksdk.ConnectToRoomWithToken(url, speakerToken, lksdk.NewRoomCallback(), lksdk.WithAutoSubscribe(false))
+	speaker, err := lksdk.ConnectToRoomWithToken(url, speakerToken, lksdk.NewRoomCallback(), append(connectOptions, lksdk.WithAutoSubscribe(false))...)
 	if err != nil {
 		return fail("speaker: join: %v", err)
 	}
