@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Livekit, createRoom, livekitToken, placeCall, startLivekit } from "../local/livekit";
+import { Livekit, createRoom, livekitToken, placeCall, placeGroupCall, startLivekit } from "../local/livekit";
 import { scratchDir } from "./fixtures";
 
 const log = (line: string) => console.log(`  [livekit] ${line}`);
@@ -39,6 +39,20 @@ describe("LiveKit as the payload configures it", { timeout: 20 * 60_000 }, () =>
     assert.ok(call.framesSentSinceHeard >= 50, `only ${call.framesSentSinceHeard} frames sent once the listener heard the first`);
     assert.ok(call.packetsHeard >= call.framesSentSinceHeard * 0.98, `${call.packetsHeard} packets heard, ${call.framesSentSinceHeard} frames sent since the first`);
     assert.ok(call.firstPacketMs < 5000, `first packet after ${call.firstPacketMs} ms`);
+  });
+
+  it("carries a group call: four parties each speak and each hear the three others", async () => {
+    assert.equal(await createRoom(livekit.httpBase, KEY, SECRET, "meeting"), 200);
+    let upAt = 0;
+    const tokens = ["ann", "ben", "cat", "dan"].map((identity) => join("meeting", identity));
+    const meeting = await placeGroupCall(["-url", livekit.url, "-group", tokens.join(","), "-seconds", "4", "-want", "100"], process.env, async () => {
+      upAt = Date.now();
+    });
+    assert.equal(meeting.code, 0, `${meeting.error}\n${meeting.stderr.slice(-3000)}`);
+    assert.ok(upAt > 0, "the client said the call was up");
+    assert.equal(Object.keys(meeting.heard).length, 4);
+    for (const [listener, from] of Object.entries(meeting.heard)) assert.equal(Object.keys(from).length, 3, `${listener} heard ${Object.keys(from).join(", ")}`);
+    log(`group call: 4 parties, each heard each other at least ${meeting.fewestHeard} packets`);
   });
 
   it("makes no room on a join: a valid token for a room nobody made joins nothing", () => {

@@ -21,6 +21,24 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 )
 
+// onAudioPacket is a subscription callback that reads each audio track it is given and calls
+// packet, with the speaker's identity, for every RTP packet that arrives.
+func onAudioPacket(packet func(speaker string)) func(*webrtc.TrackRemote, *lksdk.RemoteTrackPublication, *lksdk.RemoteParticipant) {
+	return func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+		if track.Kind() != webrtc.RTPCodecTypeAudio {
+			return
+		}
+		go func() {
+			for {
+				if _, _, err := track.ReadRTP(); err != nil {
+					return
+				}
+				packet(rp.Identity())
+			}
+		}()
+	}
+}
+
 // Options every participant connects with (-relay adds the relay-only ICE policy).
 var connectOptions []lksdk.ConnectOption
 
@@ -98,30 +116,20 @@ func groupCall(url string, tokens []string, speak time.Duration, want int) (out 
 	for i, token := range tokens {
 		me := fmt.Sprintf("participant %d", i)
 		callback := lksdk.NewRoomCallback()
-		callback.ParticipantCallback.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-			if track.Kind() != webrtc.RTPCodecTypeAudio {
-				return
+		callback.ParticipantCallback.OnTrackSubscribed = onAudioPacket(func(speaker string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if out.Heard[me] == nil {
+				out.Heard[me] = map[string]int{}
 			}
-			go func() {
-				for {
-					if _, _, err := track.ReadRTP(); err != nil {
-						return
-					}
-					mu.Lock()
-					if out.Heard[me] == nil {
-						out.Heard[me] = map[string]int{}
-					}
-					out.Heard[me][rp.Identity()]++
-					if out.Heard[me][rp.Identity()] == 1 {
-						pairs--
-						if pairs == 0 {
-							close(up)
-						}
-					}
-					mu.Unlock()
+			out.Heard[me][speaker]++
+			if out.Heard[me][speaker] == 1 {
+				pairs--
+				if pairs == 0 {
+					close(up)
 				}
-			}()
-		}
+			}
+		})
 		room, err := lksdk.ConnectToRoomWithToken(url, token, callback, append(connectOptions, lksdk.WithAutoSubscribe(true))...)
 		if err != nil {
 			out.Error = fmt.Sprintf("%s: join: %v", me, err)
@@ -190,29 +198,19 @@ func run(url, listenerToken, speakerToken string, speak time.Duration, want int)
 	var speakerIdentity string
 	heard := make(chan struct{}, 1)
 	listenerCallback := lksdk.NewRoomCallback()
-	listenerCallback.ParticipantCallback.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-		if track.Kind() != webrtc.RTPCodecTypeAudio {
-			return
+	listenerCallback.ParticipantCallback.OnTrackSubscribed = onAudioPacket(func(speaker string) {
+		mu.Lock()
+		defer mu.Unlock()
+		packets++
+		if packets == 1 {
+			firstPacketMs = time.Since(joined).Milliseconds()
+			firstPacketAt = time.Now().UnixMilli()
+			speakerIdentity = speaker
 		}
-		go func() {
-			for {
-				if _, _, err := track.ReadRTP(); err != nil {
-					return
-				}
-				mu.Lock()
-				packets++
-				if packets == 1 {
-					firstPacketMs = time.Since(joined).Milliseconds()
-					firstPacketAt = time.Now().UnixMilli()
-					speakerIdentity = rp.Identity()
-				}
-				if packets == want {
-					heard <- struct{}{}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+		if packets == want {
+			heard <- struct{}{}
+		}
+	})
 	listener, err := lksdk.ConnectToRoomWithToken(url, listenerToken, listenerCallback, append(connectOptions, lksdk.WithAutoSubscribe(true))...)
 	if err != nil {
 		return fail("listener: join: %v", err)
