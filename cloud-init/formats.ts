@@ -31,6 +31,9 @@ export function renderUnit(unit: Unit): string {
     .join("\n\n") + "\n";
 }
 
+/** The header of every file the payload renders: where to change it. */
+export const GENERATED = "Written by matrix-do; change the Pulumi config, not this file.";
+
 /** Single-quote a value for POSIX shells. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;

@@ -7,7 +7,7 @@
  * STUN server for it (use_external_ip) would make startup depend on a third party.
  */
 import * as YAML from "yaml";
-import { RenderedFile, renderUnit } from "./formats";
+import { GENERATED, RenderedFile, renderUnit } from "./formats";
 import { PATHS, unitFile } from "./paths";
 import { LIVEKIT_PORT, LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT, TURN_CREDENTIAL_SECONDS, TURN_PORT, TURN_TLS_PORT } from "./ports";
 import { sandbox } from "./sandbox";
@@ -57,8 +57,6 @@ export function livekitConfig(options: LivekitOptions): Record<string, unknown> 
     logging: { level: "info" },
   };
 }
-
-const GENERATED = "Written by matrix-do; change the Pulumi config, not this file.";
 
 export function livekitFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
   if (!settings.matrixRtc) return [];

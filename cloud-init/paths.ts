@@ -84,17 +84,16 @@ export const PATHS = {
   matrixctlConfig: "/etc/matrix/matrixctl.json",
   opsPassword: "/etc/matrix/ops-password",
 
-  /** TURN (coturn): its config, the droplet address it binds to, and a copy of Caddy's certificate it may read. */
   /** MatrixRTC: the downloaded binaries (one file per checksum, and a link to the one in use), configs and secrets. */
   rtcBinDir: "/usr/local/lib/matrix-rtc",
   livekitConfig: "/etc/matrix/livekit.yaml",
-  rtcSecretsDir: "/etc/matrix/rtc",
   livekitKeys: "/etc/matrix/rtc/livekit-keys.yaml",
   livekitSecret: "/etc/matrix/rtc/livekit-secret",
   /** coturn's shared secret, for LiveKit (TURN on): it hands clients credentials for coturn. */
   livekitTurnSecret: "/etc/matrix/rtc/turn-secret",
   /** NODE_IP: the droplet's own IPv4, found at boot, which LiveKit gives clients for media. */
   rtcAddressEnv: "/etc/matrix/rtc-address.env",
+  /** TURN (coturn): its config, the droplet address it binds to, and a copy of Caddy's certificate it may read. */
   turnConfig: "/etc/matrix/turnserver.conf",
   turnAddressEnv: "/etc/matrix/turn-address.env",
   turnCertificate: "/etc/matrix/turn/fullchain.pem",

@@ -9,7 +9,7 @@
  * points there.
  */
 import * as net from "net";
-import { ConfLine, RenderedFile, renderCoturnConf, renderUnit } from "./formats";
+import { ConfLine, GENERATED, RenderedFile, renderCoturnConf, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
 import { PATHS, dropInFile, unitFile } from "./paths";
 import { TURN_PORT, TURN_TLS_PORT } from "./ports";
@@ -123,11 +123,10 @@ export function turnserverConf(settings: Settings, turn: TurnSettings, secrets: 
 export function turnFiles(settings: Settings, secrets: Secrets): RenderedFile[] {
   const turn = settings.turn;
   if (!turn) return [];
-  const generated = "Written by matrix-do; change the Pulumi config, not this file.";
   return [
     {
       path: PATHS.turnConfig,
-      content: `# ${generated}\n${renderCoturnConf(turnserverConf(settings, turn, secrets))}`,
+      content: `# ${GENERATED}\n${renderCoturnConf(turnserverConf(settings, turn, secrets))}`,
       permissions: "0640",
       group: "turnserver",
     },

@@ -13,7 +13,7 @@ import { backupEnv, backupFiles } from "./backups";
 import { CADDY_FIRST_START_RUNTIME_DROP_IN, CADDY_SERVICE, caddyFirstStartFiles, caddyRunCommand, renderCaddyfile } from "./caddy";
 import { OPTIONAL_SERVICE, optionalFiles } from "./optional";
 import { renderElementConfig } from "./element";
-import { RenderedFile, renderEnvFile, renderUnit } from "./formats";
+import { GENERATED, RenderedFile, renderEnvFile, renderUnit } from "./formats";
 import { matrixctlFiles } from "./matrixctl";
 import { sandbox } from "./sandbox";
 import { PATHS, dropInFile, unitFile } from "./paths";
@@ -171,7 +171,6 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
   };
 }
 
-const GENERATED = "Written by matrix-do; change the Pulumi config, not this file.";
 
 /** Files that configure Debian itself and the packaged services. */
 export function systemFiles(settings: Settings): RenderedFile[] {

@@ -4,12 +4,11 @@
  * homeserver. The build goes to a cache outside the repository (~/.cache/matrix-do/), so a
  * clean clone reuses it; cargo rebuilds when the sources or Cargo.lock change.
  */
-import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PACKAGE_ROOT as ROOT } from "../cloud-init/assets";
-import { run, withHosts } from "./process";
+import { Hosts, run, runAsync, withHosts } from "./process";
 
 const SOURCE = path.join(ROOT, "test", "element-x-client");
 const TARGET = path.join(os.homedir(), ".cache", "matrix-do", "element-x-client");
@@ -61,8 +60,8 @@ export interface ElementXRun {
   expectSender?: string;
   reply: string;
   caFile?: string;
-  /** Names the client resolves to these addresses (the test domain's), with their hosts file in `dir`. */
-  hosts?: { dir: string; names: Record<string, string> };
+  /** Names the client resolves to these addresses (the test domain's). */
+  hosts?: Hosts;
   /** Keep to `homeserver` whatever base URL the login response names (a server on loopback). */
   stayOnHomeserver?: boolean;
   timeoutSecs?: number;
@@ -79,17 +78,7 @@ export async function runElementXClient(o: ElementXRun): Promise<{ figures: Elem
     ...(o.expectSender ? ["--expect-sender", o.expectSender] : []),
     ...(o.caFile ? ["--ca-file", o.caFile] : []),
     ...(o.stayOnHomeserver ? ["--stay-on-homeserver"] : [])];
-  const [command, argv] = o.hosts ? withHosts(o.hosts.dir, o.hosts.names, ensureElementXClient(), args) : [ensureElementXClient(), args];
-  const child = childProcess.spawn(command, argv, { stdio: ["pipe", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20000)));
-  child.stdin.end(`${o.password}\n`);
-  const code = await new Promise<number>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (status) => resolve(status ?? -1));
-  });
+  const { code, stdout, stderr } = await runAsync(...withHosts(o.hosts, ensureElementXClient(), args), { input: `${o.password}\n` });
   const line = stdout.trim().split("\n").at(-1) ?? "";
   let figures: ElementXFigures | null = null;
   if (code === 0) {

@@ -3,7 +3,6 @@
  * (its GitHub release is out of reach here), run with the config the payload renders; and a
  * call placed through it with LiveKit's Go SDK (test/livekit-client).
  */
-import * as childProcess from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -12,7 +11,7 @@ import { livekitConfig } from "../cloud-init/livekit";
 import { LIVEKIT_PORT } from "../cloud-init/ports";
 import { LIVEKIT_VERSION } from "../cloud-init/versions";
 import { goBuildHere, goInstall } from "./goBuild";
-import { Service, run, startProcess, waitUntil, withHosts } from "./process";
+import { Hosts, Service, run, runAsync, startProcess, waitUntil, withHosts } from "./process";
 
 export const LIVEKIT_MODULE = `github.com/livekit/livekit-server/cmd/server@v${LIVEKIT_VERSION}`;
 
@@ -65,17 +64,6 @@ export async function startLivekit(dir: string, keys: Record<string, string>, no
   return { url: `ws://127.0.0.1:${LIVEKIT_PORT}`, httpBase: url, service, stop: () => service.stop() };
 }
 
-/** Names the client must resolve (the test domain's), and a directory for their hosts file. */
-export interface Hosts {
-  dir: string;
-  names: Record<string, string>;
-}
-
-/** The call client's command line, with its own /etc/hosts when `hosts` is given. */
-function client(args: string[], hosts?: Hosts): [string, string[]] {
-  return hosts ? withHosts(hosts.dir, hosts.names, ensureLivekitClient(), args) : [ensureLivekitClient(), args];
-}
-
 export interface CallFigures {
   firstPacketMs: number;
   firstPacketAt: number;
@@ -89,7 +77,7 @@ export interface CallFigures {
 
 /** Place a two-party call (test/livekit-client): its figures, and its exit code. */
 export function placeCall(args: string[], env: NodeJS.ProcessEnv = process.env, hosts?: Hosts): CallFigures & { code: number; stderr: string } {
-  const r = run(...client(args, hosts), { env });
+  const r = run(...withHosts(hosts, ensureLivekitClient(), args), { env });
   const line = r.stdout.trim().split("\n").at(-1) ?? "";
   let figures: CallFigures;
   try {
@@ -113,18 +101,11 @@ export interface GroupCallFigures {
  * once everyone has heard everyone, while the call goes on (to measure the SFU meanwhile).
  */
 export async function placeGroupCall(args: string[], env: NodeJS.ProcessEnv, whileUp: () => Promise<void>, hosts?: Hosts): Promise<GroupCallFigures & { code: number; stderr: string }> {
-  const child = childProcess.spawn(...client(args, hosts), { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
   let measuring: Promise<void> | undefined;
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-20000);
-    if (!measuring && /^call up$/m.test(stderr)) measuring = whileUp();
-  });
-  const code = await new Promise<number>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (status) => resolve(status ?? -1));
+  const { code, stdout, stderr } = await runAsync(...withHosts(hosts, ensureLivekitClient(), args), {
+    env, onStderr: (soFar) => {
+      if (!measuring && /^call up$/m.test(soFar)) measuring = whileUp();
+    },
   });
   await measuring;
   const line = stdout.trim().split("\n").at(-1) ?? "";

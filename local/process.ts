@@ -73,13 +73,42 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Names a command resolves to these addresses (the test domain's), and where their hosts file goes. */
+export interface Hosts {
+  dir: string;
+  names: Record<string, string>;
+}
+
 /**
- * `command args` run with its own /etc/hosts, in a private mount namespace: names of the test
- * domain resolve to the droplets' addresses for it alone, whatever resolver it uses (a WebRTC
- * stack resolving TURN servers included). The file goes in `dir`.
+ * `command args`, with its own /etc/hosts when `hosts` is given, in a private mount namespace:
+ * names of the test domain resolve to the droplets' addresses for it alone, whatever resolver
+ * it uses (a WebRTC stack resolving TURN servers included).
  */
-export function withHosts(dir: string, hosts: Record<string, string>, command: string, args: string[]): [string, string[]] {
-  const file = path.join(dir, `hosts-${process.pid}-${Object.keys(hosts).join("-")}`);
-  fs.writeFileSync(file, ["127.0.0.1 localhost", "::1 localhost", ...Object.entries(hosts).map(([name, ip]) => `${ip} ${name}`), ""].join("\n"));
+export function withHosts(hosts: Hosts | undefined, command: string, args: string[]): [string, string[]] {
+  if (!hosts) return [command, args];
+  const file = path.join(hosts.dir, `hosts-${process.pid}-${Object.keys(hosts.names).join("-")}`);
+  fs.writeFileSync(file, ["127.0.0.1 localhost", "::1 localhost", ...Object.entries(hosts.names).map(([name, ip]) => `${ip} ${name}`), ""].join("\n"));
   return ["unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', file, command, ...args]];
+}
+
+/**
+ * Run a command without blocking this process (whose other children, the services it talks
+ * to, must keep running); `onStderr` sees its standard error so far as it comes.
+ */
+export async function runAsync(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; onStderr?: (soFar: string) => void } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = childProcess.spawn(command, args, { env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-20000);
+    options.onStderr?.(stderr);
+  });
+  child.stdin.end(options.input ?? "");
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (status) => resolve(status ?? -1));
+  });
+  return { code, stdout, stderr };
 }

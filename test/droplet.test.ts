@@ -75,6 +75,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   const dir = scratchDir("matrix-droplet-");
   /** The key `pulumi up` would log in with (sshPrivateKey), and the known_hosts line for the pinned host key. */
   const sshKey = path.join(dir, "ssh-key");
+  /** Pebble's root as a file, for the clients run as programs (matrix-rust-sdk, LiveKit's Go SDK). */
+  const trustFile = path.join(dir, "pebble-root.pem");
   const knownHosts = path.join(dir, "known_hosts");
   let env: Environment;
   // The droplet of the moment and what it was given: replaced by upgrade and disaster recovery,
@@ -252,6 +254,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     const { address, trust } = world;
     // s3 and smtp follow: set piece by piece, so that `after` stops whatever started.
     env = { world, address, otherAddress: world.otherAddress!, trust } as Environment;
+    fs.writeFileSync(trustFile, trust);
     env.s3 = await startS3(path.join(dir, "s3"), address.hostIp, world.ca);
     env.smtp = await startSmtpSink(SMTP.port, world.ca.issue("smtp", [address.hostIp]), SMTP, address.hostIp);
     secrets.offsiteSecretKey = env.s3.secretKey;
@@ -460,8 +463,6 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       await api(xavierToken, "POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
       const question = "are you on Element X?";
       await api(aliceToken, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/question`, { msgtype: "m.text", body: question });
-      const trustFile = path.join(dir, "pebble-root-element-x.pem");
-      fs.writeFileSync(trustFile, env.trust);
       const r = await runElementXClient({
         homeserver: `https://${settings.matrixHost}`, user: xavier.user, password: xavier.password, roomId, expectBody: question,
         expectSender: "@alice:example.test", reply: "yes, over sliding sync", caFile: trustFile, timeoutSecs: 120,
@@ -1019,7 +1020,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
   describe("calls (MatrixRTC)", () => {
     // Needs: the first boot. Leaves MatrixRTC off again, and TURN on (disaster recovery's fresh droplet boots with it).
     it("turns MatrixRTC on in place: LiveKit and the authorization service downloaded and checked (a tampered download refused), sandboxed; two users' OpenID tokens become LiveKit tokens at rtc.example.test and carry a call through the droplet's SFU", async () => {
-      const { address, trust } = env;
+      const { address } = env;
       const mirror = env.world.elementMirror;
       const rtc = {
         host: "rtc.example.test",
@@ -1076,8 +1077,6 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
         assert.equal(reply.json().url, "wss://rtc.example.test");
         jwts.push(String(reply.json().jwt));
       }
-      const trustFile = path.join(dir, "pebble-root.pem");
-      fs.writeFileSync(trustFile, trust);
       const callArgs = ["-url", "wss://rtc.example.test", "-listener-token", jwts[0], "-speaker-token", jwts[1]];
       const call = placeCall(callArgs, { ...process.env, SSL_CERT_FILE: trustFile }, hosts);
       assert.equal(call.code, 0, `${call.error}\n${call.stderr.slice(-3000)}`);

@@ -9,10 +9,9 @@ if [ ! -f "$dest/index.html" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   log "downloading Element Web $ELEMENT_VERSION"
-  fetch() { curl -fsSL --retry 5 --retry-all-errors --connect-timeout 10 -o "$1" "$2"; }
-  fetch "$work/element.tar.gz" "$ELEMENT_TARBALL_URL"
-  fetch "$work/element.tar.gz.asc" "$ELEMENT_SIGNATURE_URL"
-  fetch "$work/release-key.asc" "$ELEMENT_KEY_URL"
+  download "$work/element.tar.gz" "$ELEMENT_TARBALL_URL"
+  download "$work/element.tar.gz.asc" "$ELEMENT_SIGNATURE_URL"
+  download "$work/release-key.asc" "$ELEMENT_KEY_URL"
 
   export GNUPGHOME="$work/gnupg"
   mkdir -m 0700 "$GNUPGHOME"

@@ -17,10 +17,9 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fetch() { curl -fsSL --retry 5 --retry-all-errors --connect-timeout 10 -o "$1" "$2"; }
 # verified URL SHA256 FILE: download URL to FILE and check its checksum.
 verified() {
-  fetch "$3" "$1"
+  download "$3" "$1"
   printf '%s  %s\n' "$2" "$3" | sha256sum --check --quiet --strict >/dev/null 2>&1 \
     || die "$1 does not have the pinned SHA-256 $2 (got $(sha256sum "$3" | cut -d' ' -f1))"
 }

@@ -51,9 +51,6 @@ own_tree() {
   find "$dir" -xdev -ignore_readdir_race \( \! -user "$user" -o \! -group "$user" \) -exec chown -h "$user:$user" {} +
 }
 
-# optional SCRIPT: run a part the homeserver does not need (Element, TURN) from this directory.
-# If it fails, the caller goes on: the part is pending, and $OPTIONAL_SERVICE.timer (every minute
-# while anything is pending) runs it again until it succeeds (retry-optional.sh).
 # droplet_ipv4: the source address of the default route, the droplet's own public IPv4 (not
 # the reserved IP's anchor address, which replies would not leave from).
 droplet_ipv4() {
@@ -63,6 +60,12 @@ droplet_ipv4() {
   printf '%s\n' "$address"
 }
 
+# download FILE URL: fetch URL into FILE, retrying a flaky network.
+download() { curl -fsSL --retry 5 --retry-all-errors --connect-timeout 10 -o "$1" "$2"; }
+
+# optional SCRIPT: run a part the homeserver does not need (Element, TURN) from this directory.
+# If it fails, the caller goes on: the part is pending, and $OPTIONAL_SERVICE.timer (every minute
+# while anything is pending) runs it again until it succeeds (retry-optional.sh).
 optional() {
   local script=$1
   mkdir -p "$OPTIONAL_PENDING"

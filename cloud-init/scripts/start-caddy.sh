@@ -4,8 +4,13 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-caddy validate --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1 \
-  || die "the rendered Caddyfile does not validate: caddy validate --adapter caddyfile --config $CADDYFILE"
+# validate FILE: stop here, saying how to see why, if Caddy would refuse the rendered FILE.
+validate() {
+  caddy validate --adapter caddyfile --config "$1" >/dev/null 2>&1 \
+    || die "the rendered $1 does not validate: caddy validate --adapter caddyfile --config $1"
+}
+
+validate "$CADDYFILE"
 systemctl daemon-reload
 systemctl enable "$CADDY_SERVICE.service" >/dev/null 2>&1
 first_run=true
@@ -19,8 +24,7 @@ acme_account_stored() {
 # Without an account at the CA, Caddy starts on the matrix host alone, so it registers exactly
 # one (caddy.ts says why), then takes the whole Caddyfile below by a reload.
 if [ -n "$ACME_ORIGIN" ] && ! acme_account_stored; then
-  caddy validate --adapter caddyfile --config "$CADDYFILE_FIRST_START" >/dev/null 2>&1 \
-    || die "the rendered first-start Caddyfile does not validate: caddy validate --adapter caddyfile --config $CADDYFILE_FIRST_START"
+  validate "$CADDYFILE_FIRST_START"
   install -D -m 0644 "$CADDY_FIRST_START_DROP_IN" "$CADDY_FIRST_START_RUNTIME_DROP_IN"
   systemctl daemon-reload
   systemctl restart "$CADDY_SERVICE.service"
