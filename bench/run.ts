@@ -11,9 +11,11 @@
  *   3. concurrent: BENCH_USERS (50) in BENCH_ROOMS (10) send BENCH_RATE (0.2) msg/s each for
  *      BENCH_LOAD_SECONDS (120) while long-poll syncing: latency send → other members' sync;
  *   peak memory, the container's peak, swap and OOM kills over 2 and 3.
+ * The variant "calls" is tuned with calls (MatrixRTC) on, and a 4-person call (everyone speaking,
+ * everyone hearing everyone) through the droplet's LiveKit all along the concurrent load.
  *
  * Other settings: BENCH_SIZES (droplet sizes, default s-1vcpu-1gb,s-1vcpu-2gb), BENCH_VARIANTS
- * (tuned,stock), BENCH_OUT (bench/results.json). Needs root (containers, network, cgroups).
+ * (tuned,stock; add calls), BENCH_OUT (bench/results.json). Needs root (containers, network, cgroups).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -28,13 +30,30 @@ import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { scratchDir } from "../local/scratch";
 import { newSecrets } from "../local/secrets";
 import { fetchVia } from "../local/matrixClient";
-import { World, bootInto, startWorld, worldSettings } from "../local/world";
+import { World, bootInto, matrixRtcArgs, startWorld, worldSettings, zoneOf } from "../local/world";
+import { GroupCallFigures, placeGroupCall } from "../local/livekit";
+import { request } from "../local/https";
+import { liveKitTokens } from "../local/rtcTokens";
+import { LIVEKIT_SERVICE } from "../cloud-init/livekit";
+import { RTC_AUTH_SERVICE } from "../cloud-init/rtcAuth";
 import { ConcurrentResult, SequentialResult, sendSequentially, talkConcurrently } from "./load";
-import { PeakMemory, ServiceCpu, ServiceMemory, cpuBetween, serviceCpu, serviceMemory } from "./memory";
+import { PeakMemory, ServiceCpu, ServiceMemory, cpuBetween, serviceCpu, serviceMemory, unitsMemory } from "./memory";
 import { AdminApi, populate } from "./population";
 import { playLines, ratio } from "./stats";
 
-export type Variant = "tuned" | "stock";
+export type Variant = "tuned" | "stock" | "calls";
+
+/** With calls on: LiveKit's and the authorization service's memory, and the call itself. */
+export interface CallsResult {
+  idle: { livekit: number; auth: number };
+  peak: { livekit: number; auth: number };
+  /** The highest sum of the three services and the two of calls in one sample. */
+  peakTotal: number;
+  participants: number;
+  /** The fewest packets any party heard from any other over the call. */
+  fewestHeard: number;
+  seconds: number;
+}
 
 export interface RunResult {
   size: string;
@@ -54,6 +73,7 @@ export interface RunResult {
   concurrent: ConcurrentResult;
   /** CPU seconds each service used during each workload. */
   cpu: { sequential: ServiceCpu; concurrent: ServiceCpu };
+  calls?: CallsResult;
 }
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -85,10 +105,29 @@ export function vcpusOf(size: string): number {
 const log = (line: string) => console.log(`bench: ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The settings a variant runs with: ours for the size, or stock (presence on, as Synapse ships). */
+/** The settings a variant runs with: ours for the size, stock (presence on, as Synapse ships), or ours with calls on. */
 export function variantSettings(world: World, size: string, variant: Variant): Settings {
+  if (variant === "calls") return worldSettings(world, { size, ...matrixRtcArgs(world) });
   const settings = worldSettings(world, { size });
   return variant === "tuned" ? settings : { ...settings, tuning: STOCK_TUNING, synapse: { ...settings.synapse, presence: true } };
+}
+
+const RTC_UNITS = { livekit: `${LIVEKIT_SERVICE}.service`, auth: `${RTC_AUTH_SERVICE}.service` } as const;
+
+async function rtcMemory(leader: number): Promise<{ livekit: number; auth: number }> {
+  const byUnit = await unitsMemory(leader, Object.values(RTC_UNITS));
+  return { livekit: byUnit[RTC_UNITS.livekit], auth: byUnit[RTC_UNITS.auth] };
+}
+
+/** Four users' LiveKit tokens for one call, from the droplet's authorization service over HTTPS. */
+async function callTokens(world: World, settings: Settings, api: AdminApi): Promise<string[]> {
+  const callers = [];
+  for (let i = 0; i < 4; i++) {
+    const { userId, token } = await api.user(`caller${i}`, settings.serverName);
+    callers.push({ userId, bearer: token });
+  }
+  const https = (url: string, options = {}) => request(url, world.trust, { address: world.address.ip, ...options });
+  return liveKitTokens(https, { matrixHost: settings.matrixHost, rtcHost: settings.matrixRtc!.host }, `!meeting:${settings.serverName}`, callers);
 }
 
 interface Report {
@@ -102,11 +141,13 @@ interface Report {
 
 /**
  * This invocation's results, and those of earlier ones for the sizes it did not run (each dated),
- * so one size can be measured again without the others. Sizes are run tuned and stock together.
+ * so one size can be measured again without the others. Sizes are run tuned and stock together;
+ * the calls variant stands alone (it adds to a size's tuned and stock results, or replaces its own).
  */
 export function mergeResults(previous: Report | undefined, fresh: RunResult[]): RunResult[] {
-  const ran = new Set(fresh.map((r) => r.size));
-  const kept = (previous?.results ?? []).filter((r) => !ran.has(r.size)).map((r) => ({ ...r, date: r.date ?? previous!.date! }));
+  const group = (r: RunResult) => `${r.size} ${r.variant === "calls" ? "calls" : "tuned and stock"}`;
+  const ran = new Set(fresh.map(group));
+  const kept = (previous?.results ?? []).filter((r) => !ran.has(group(r))).map((r) => ({ ...r, date: r.date ?? previous!.date! }));
   return [...kept, ...fresh].sort((a, b) => a.vcpus - b.vcpus || a.memoryMb - b.memoryMb);
 }
 
@@ -131,7 +172,8 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
     await sleep(OPTIONS.idleSeconds * 1000);
     const exec = (command: string[]) => droplet.execAsync(command, 30_000);
     const idle = await serviceMemory(droplet.leader);
-    log(`${name}: idle ${JSON.stringify(idle)} MiB`);
+    const calls = settings.matrixRtc ? { idle: await rtcMemory(droplet.leader), peak: { livekit: 0, auth: 0 }, peakTotal: 0 } : undefined;
+    log(`${name}: idle ${JSON.stringify(idle)} MiB${calls ? `, calls ${JSON.stringify(calls.idle)} MiB` : ""}`);
 
     const client = { baseUrl: `https://${settings.matrixHost}`, fetchFn: fetchVia(world.address.ip, world.trust) };
     const api = await AdminApi.onDroplet(droplet);
@@ -141,7 +183,13 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
     let maxSwapMb = 0;
     droplet.memory!.resetPeak();
     const sample = async () => {
-      peak.add(await serviceMemory(droplet.leader));
+      const services = await serviceMemory(droplet.leader);
+      peak.add(services);
+      if (calls) {
+        const rtc = await rtcMemory(droplet.leader);
+        calls.peak = { livekit: Math.max(calls.peak.livekit, rtc.livekit), auth: Math.max(calls.peak.auth, rtc.auth) };
+        calls.peakTotal = Math.max(calls.peakTotal, services.total + rtc.livekit + rtc.auth);
+      }
       maxSwapMb = Math.max(maxSwapMb, droplet.memory!.swapMb());
     };
     let sampling = true;
@@ -154,6 +202,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
 
     let sequential: SequentialResult;
     let concurrent: ConcurrentResult;
+    let call: GroupCallFigures | undefined;
     const cpu = {} as RunResult["cpu"];
     try {
       const [romeo] = await populate(api, settings.serverName, client, "verona", 2, 1);
@@ -163,10 +212,26 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
       cpu.sequential = cpuBetween(before, await serviceCpu(exec));
       log(`${name}: sequential ${JSON.stringify(sequential)}, CPU s ${JSON.stringify(cpu.sequential)}`);
       const talkers = await populate(api, settings.serverName, client, "user", OPTIONS.users, OPTIONS.rooms);
-      before = await serviceCpu(exec);
-      concurrent = await talkConcurrently(talkers, { rate: OPTIONS.rate, seconds: OPTIONS.loadSeconds });
-      cpu.concurrent = cpuBetween(before, await serviceCpu(exec));
-      log(`${name}: concurrent ${JSON.stringify(concurrent)}, CPU s ${JSON.stringify(cpu.concurrent)}`);
+      const talk = async () => {
+        before = await serviceCpu(exec);
+        concurrent = await talkConcurrently(talkers, { rate: OPTIONS.rate, seconds: OPTIONS.loadSeconds });
+        cpu.concurrent = cpuBetween(before, await serviceCpu(exec));
+      };
+      if (settings.matrixRtc) {
+        // The load starts once everyone in the call hears everyone; the call outlasts it.
+        const trustFile = path.join(dir, "trust.pem");
+        fs.writeFileSync(trustFile, world.trust);
+        const seconds = OPTIONS.loadSeconds + 30;
+        const placed = await placeGroupCall(
+          ["-url", `wss://${settings.matrixRtc.host}`, "-group", (await callTokens(world, settings, api)).join(","), "-seconds", String(seconds), "-want", String(seconds * 40)],
+          { ...process.env, SSL_CERT_FILE: trustFile }, talk, { dir, names: zoneOf(settings.serverName, world.address.ip) });
+        if (placed.code !== 0) throw new Error(`the 4-person call failed: ${placed.error}\n${placed.stderr.slice(-2000)}`);
+        call = placed;
+        log(`${name}: 4-person call: each heard each other at least ${placed.fewestHeard} packets over ${seconds} s`);
+      } else {
+        await talk();
+      }
+      log(`${name}: concurrent ${JSON.stringify(concurrent!)}, CPU s ${JSON.stringify(cpu.concurrent)}`);
     } finally {
       sampling = false;
       await sampler;
@@ -178,6 +243,7 @@ async function benchOne(world: World, size: string, variant: Variant): Promise<R
       idle, peak: peak.peak,
       container: { peakMb: droplet.memory!.peakMb(), maxSwapMb, oomKills: droplet.memory!.oomKills() },
       sequential: sequential!, concurrent: concurrent!, cpu,
+      ...(calls && call ? { calls: { ...calls, participants: call.participants, fewestHeard: call.fewestHeard, seconds: OPTIONS.loadSeconds + 30 } } : {}),
     };
   } finally {
     await droplet.poweroff();
@@ -211,6 +277,15 @@ const FIGURES: [string, (r: RunResult) => number | undefined][] = [
   ["concurrent lost", (r) => r.concurrent.lost],
 ];
 
+/** With calls on (the "calls" variant), these too. */
+const CALL_FIGURES: [string, (r: RunResult) => number | undefined][] = [
+  ["idle PSS LiveKit (MiB)", (r) => r.calls?.idle.livekit],
+  ["idle PSS authorization service (MiB)", (r) => r.calls?.idle.auth],
+  ["peak PSS LiveKit, in the 4-person call (MiB)", (r) => r.calls?.peak.livekit],
+  ["peak PSS total, with calls (MiB)", (r) => r.calls?.peakTotal],
+  ["4-person call: fewest packets one heard from another", (r) => r.calls?.fewestHeard],
+];
+
 function perMessage(r: RunResult, service: keyof ServiceCpu): number | undefined {
   const seconds = r.cpu?.sequential[service];
   return seconds === undefined ? undefined : Math.round((seconds * 1000 * 10) / r.sequential.messages) / 10;
@@ -223,15 +298,19 @@ function busyPercent(r: RunResult, whole: boolean): number | undefined {
   return Math.round(((whole ? droplet : synapse + postgres + caddy) / r.concurrent.seconds) * 100);
 }
 
-/** A Markdown table: one row per figure, per size the tuned and stock values and their ratio. */
+/**
+ * A Markdown table: one row per figure, per size the tuned and stock values and their ratio; with
+ * runs of the "calls" variant, their column and figures too.
+ */
 export function renderTable(results: RunResult[]): string {
   const sizes = [...new Set(results.map((r) => r.size))];
+  const withCalls = results.some((r) => r.variant === "calls");
   const find = (size: string, variant: Variant) => results.find((r) => r.size === size && r.variant === variant);
   const show = (v: number | undefined) => (v === undefined ? "–" : String(v));
-  const header = ["figure", ...sizes.flatMap((s) => [`${s} tuned`, `${s} stock`, "tuned/stock"])];
-  const rows = FIGURES.map(([label, get]) => [label, ...sizes.flatMap((s) => {
-    const [t, k] = [find(s, "tuned"), find(s, "stock")].map((r) => (r ? get(r) : undefined));
-    return [show(t), show(k), show(ratio(t, k))];
+  const header = ["figure", ...sizes.flatMap((s) => [`${s} tuned`, `${s} stock`, "tuned/stock", ...(withCalls ? [`${s} with calls`] : [])])];
+  const rows = [...FIGURES, ...(withCalls ? CALL_FIGURES : [])].map(([label, get]) => [label, ...sizes.flatMap((s) => {
+    const [t, k, c] = [find(s, "tuned"), find(s, "stock"), find(s, "calls")].map((r) => (r ? get(r) : undefined));
+    return [show(t), show(k), show(ratio(t, k)), ...(withCalls ? [show(c)] : [])];
   })]);
   return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }

@@ -5,6 +5,8 @@
  */
 import { BACKUP_SERVICE } from "./backups";
 import { CADDY_SERVICE } from "./caddy";
+import { LIVEKIT_SERVICE } from "./livekit";
+import { RTC_AUTH_SERVICE } from "./rtcAuth";
 import { OPTIONAL_SERVICE } from "./optional";
 import { RenderedFile } from "./formats";
 import { PATHS } from "./paths";
@@ -33,17 +35,22 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
     elementRoot: PATHS.elementRoot,
     lastBackupFile: PATHS.lastBackupFile,
     optionalPending: PATHS.optionalPending,
-    units: [SYNAPSE_SERVICE, postgres, CADDY_SERVICE, `${BACKUP_SERVICE}.timer`, ...(settings.turn ? [TURN_SERVICE] : [])],
+    units: [
+      SYNAPSE_SERVICE, postgres, CADDY_SERVICE, `${BACKUP_SERVICE}.timer`, ...(settings.turn ? [TURN_SERVICE] : []),
+      ...(settings.matrixRtc ? [LIVEKIT_SERVICE, RTC_AUTH_SERVICE] : []),
+    ],
     // Caddy's port, which it serves on every address (matrixctl asks it on loopback).
     httpsPort: HTTPS_PORT,
     // [host, port]: what clients see on each TLS port (coturn serves a copy of Caddy's certificate).
     certificates: [
       [settings.matrixHost, HTTPS_PORT], [settings.elementHost, HTTPS_PORT],
       ...(settings.turn ? [[settings.turn.host, TURN_TLS_PORT]] : []),
+      ...(settings.matrixRtc ? [[settings.matrixRtc.host, HTTPS_PORT]] : []),
     ],
     logUnits: {
       synapse: SYNAPSE_SERVICE, postgresql: postgres, caddy: CADDY_SERVICE, backup: BACKUP_SERVICE, "cloud-init": "cloud-final", optional: OPTIONAL_SERVICE,
       ...(settings.turn ? { turn: TURN_SERVICE } : {}),
+      ...(settings.matrixRtc ? { livekit: LIVEKIT_SERVICE, "rtc-auth": RTC_AUTH_SERVICE } : {}),
     },
   };
 }

@@ -89,6 +89,8 @@ export const PATHS = {
   livekitConfig: "/etc/matrix/livekit.yaml",
   livekitKeys: "/etc/matrix/rtc/livekit-keys.yaml",
   livekitSecret: "/etc/matrix/rtc/livekit-secret",
+  /** The authorization service's /etc/hosts: this server's own names on loopback. */
+  rtcAuthHosts: "/etc/matrix/rtc/hosts",
   /** coturn's shared secret, for LiveKit (TURN on): it hands clients credentials for coturn. */
   livekitTurnSecret: "/etc/matrix/rtc/turn-secret",
   /** NODE_IP: the droplet's own IPv4, found at boot, which LiveKit gives clients for media. */

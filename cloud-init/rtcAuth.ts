@@ -4,7 +4,7 @@
  * README); scripts/install-rtc.sh downloads and starts it. It listens on loopback; Caddy serves
  * its routes on the MatrixRTC host (caddy.ts).
  */
-import { RenderedFile, renderUnit } from "./formats";
+import { GENERATED, RenderedFile, renderUnit } from "./formats";
 import { LIVEKIT_KEY_NAME } from "./livekit";
 import { PATHS, unitFile } from "./paths";
 import { RTC_AUTH_PORT } from "./ports";
@@ -28,10 +28,21 @@ export function rtcAuthEnvironment(settings: Settings): Record<string, string> {
   };
 }
 
+/**
+ * Its /etc/hosts. It checks a user's OpenID token at the user's homeserver, found by name, and
+ * makes the call's room at LiveKit, at LIVEKIT_URL: for this server's users, both are the droplet
+ * itself. Their names resolve to loopback (Caddy answers there too) rather than to the reserved
+ * IP, which a droplet may not reach from inside.
+ */
+export function rtcAuthHosts(settings: Settings): string {
+  return `# ${GENERATED}\n127.0.0.1 localhost ${settings.serverName} ${settings.matrixHost} ${settings.matrixRtc!.host}\n::1 localhost\n`;
+}
+
 export function rtcAuthFiles(settings: Settings, secrets: { livekitSecret: string }): RenderedFile[] {
   if (!settings.matrixRtc) return [];
   return [
     { path: PATHS.livekitSecret, content: `${secrets.livekitSecret}\n`, permissions: "0600" },
+    { path: PATHS.rtcAuthHosts, content: rtcAuthHosts(settings), permissions: "0644" },
     {
       path: unitFile(`${RTC_AUTH_SERVICE}.service`),
       content: renderUnit({
@@ -41,6 +52,7 @@ export function rtcAuthFiles(settings: Settings, secrets: { livekitSecret: strin
           Environment: Object.entries(rtcAuthEnvironment(settings)).map(([name, value]) => `${name}=${value}`),
           DynamicUser: "yes",
           LoadCredential: `secret:${PATHS.livekitSecret}`,
+          BindReadOnlyPaths: `${PATHS.rtcAuthHosts}:/etc/hosts`,
           Restart: "always",
           RestartSec: "5",
           ...sandbox(),

@@ -42,6 +42,17 @@ export const LIVEKIT_RELEASE = {
   sha256: "c020fac437b7cc9b776eef1ad5ea8af77be9acfa07602eca20a3a44930dfbc70",
 };
 
+/** Element's MatrixRTC authorization service (lk-jwt-service): clients trade an OpenID token for a LiveKit token. */
+export const RTC_AUTH_VERSION = "0.5.0";
+/**
+ * Its release binary. Not pinned: Element publishes no checksum for it, and no copy of it
+ * (GitHub, the Go module proxy, a registry) can be reached from where this project is built and
+ * tested, so its SHA-256 is a setting (rtcAuthServiceSha256) until a verified one is pinned here.
+ */
+export const RTC_AUTH_RELEASE = {
+  url: `https://github.com/element-hq/lk-jwt-service/releases/download/v${RTC_AUTH_VERSION}/lk-jwt-service_linux_amd64`,
+};
+
 /** Debian packages the droplet installs (from the Debian release above). */
 export const DEBIAN_PACKAGES = [
   `postgresql-${POSTGRESQL_MAJOR}`,

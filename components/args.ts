@@ -68,6 +68,16 @@ export interface MatrixServerArgs {
   forgottenRoomRetentionDays?: pulumi.Input<number>;
   /** A TURN server (coturn) for voice and video calls: turn.<domain>, UDP/TCP 3478, TLS 5349, relay ports 49152-50175. Default: `false`. */
   turn?: boolean;
+  /** Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP 7881 and UDP 7882. Needs rtcAuthServiceSha256. Default: `false`. */
+  matrixRtc?: boolean;
+  /** SHA-256 (hex) of the authorization service's binary (lk-jwt-service 0.5.0, linux amd64); this project cannot pin it yet. */
+  rtcAuthServiceSha256?: pulumi.Input<string>;
+  /** URL of the authorization service's binary, for a mirror. Default: Element's GitHub release 0.5.0. */
+  rtcAuthServiceUrl?: pulumi.Input<string>;
+  /** URL of LiveKit's release tarball (livekit-server inside), for a mirror. Default: LiveKit's GitHub release 1.13.5. */
+  livekitUrl?: pulumi.Input<string>;
+  /** SHA-256 (hex) the LiveKit tarball must have. Default: LiveKit's (pinned). */
+  livekitSha256?: pulumi.Input<string>;
   /** Time of day (UTC, HH:MM) of the nightly backup (database, media, signing key) onto the volume. Default: `03:30`. */
   backupTime?: pulumi.Input<string>;
   /** Daily backups kept. Default: `7`. */

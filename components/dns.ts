@@ -11,7 +11,7 @@ import { FEDERATION_PORT } from "../cloud-init/ports";
 export interface DnsArgs {
   /** The zone and the records' names (settings). */
   dns: pulumi.Output<CloudOptions["dns"]>;
-  shape: Pick<Shape, "existingDomain" | "ipv6" | "turn">;
+  shape: Pick<Shape, "existingDomain" | "ipv6" | "turn" | "matrixRtc">;
   ipv4Address: pulumi.Input<string>;
   ipv6Address: pulumi.Input<string>;
   /** With TURN on, its record is the droplet's own IPv4 (see cloud-init/turn.ts for why). */
@@ -43,8 +43,12 @@ export function declareDns(name: string, args: DnsArgs, opts: pulumi.CustomResou
   }
 
   const records: digitalocean.DnsRecord[] = [];
-  for (const key of ["apex", "matrix", "element"] as const) {
-    const recordName = dns.hostRecords[key];
+  const hosts = [
+    ...(["apex", "matrix", "element"] as const).map((key) => [key, dns.hostRecords[key]] as const),
+    // Resolved whenever the shape has MatrixRTC on (both come from the same setting).
+    ...(shape.matrixRtc ? [["rtc", dns.apply((d) => d.rtcRecord!)] as const] : []),
+  ];
+  for (const [key, recordName] of hosts) {
     records.push(new digitalocean.DnsRecord(`${name}-a-${key}`, {
       domain, type: "A", name: recordName, value: args.ipv4Address, ttl: 1800,
     }, opts));

@@ -2,7 +2,8 @@
  * The cloud firewall: in, only SSH (from the allowed CIDRs), HTTP/HTTPS, Matrix federation
  * (8448) and ICMP; out, only what the server uses (any TCP port, as federation may be
  * delegated to any port; DNS; NTP; ICMP). With TURN on, also its ports in and any UDP port
- * out (media is relayed to wherever the peer is).
+ * out (media is relayed to wherever the peer is). With MatrixRTC on, LiveKit's two media ports
+ * in; its answers to clients need no rule out, as the firewall lets replies through.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as digitalocean from "@pulumi/digitalocean";
@@ -18,6 +19,8 @@ export interface FirewallArgs {
   dropletId: pulumi.Input<number>;
   /** TURN's ports, when TURN is on. */
   turnPorts?: pulumi.Output<NonNullable<CloudOptions["turnPorts"]>>;
+  /** LiveKit's media ports, when MatrixRTC is on. */
+  rtcPorts?: pulumi.Output<NonNullable<CloudOptions["rtcPorts"]>>;
 }
 
 export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.CustomResourceOptions): digitalocean.Firewall {
@@ -36,6 +39,12 @@ export function declareFirewall(name: string, args: FirewallArgs, opts: pulumi.C
           { protocol: "tcp", portRange: args.turnPorts.apply((p) => String(p.listening)), sourceAddresses: EVERYWHERE },
           { protocol: "tcp", portRange: args.turnPorts.apply((p) => String(p.tls)), sourceAddresses: EVERYWHERE },
           { protocol: "udp", portRange: args.turnPorts.apply((p) => `${p.relay.min}-${p.relay.max}`), sourceAddresses: EVERYWHERE },
+        ]
+        : []),
+      ...(args.rtcPorts
+        ? [
+          { protocol: "tcp", portRange: args.rtcPorts.apply((p) => String(p.tcp)), sourceAddresses: EVERYWHERE },
+          { protocol: "udp", portRange: args.rtcPorts.apply((p) => String(p.udp)), sourceAddresses: EVERYWHERE },
         ]
         : []),
     ],

@@ -147,6 +147,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       name: s.droplet.name, sshAllowCidrs: c.sshAllowCidrs, dropletId: dropletNumber,
       // Resolved whenever the shape has TURN on (both come from the same setting).
       turnPorts: shape.turn ? c.apply((cloud) => cloud.turnPorts!) : undefined,
+      rtcPorts: shape.matrixRtc ? c.apply((cloud) => cloud.rtcPorts!) : undefined,
     }, child);
 
     if (shape.project) {

@@ -8,11 +8,11 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { MatrixServerArgs } from "./args";
 import { ARG_KINDS, ArgKind, DEFAULTS, SettingKey } from "./settingsTable";
-import { BackupSettings, Settings } from "../cloud-init/settings";
+import { BackupSettings, MatrixRtcSettings, Settings } from "../cloud-init/settings";
 import { PRESENCE_MIN_MEMORY_MB, swapFor, tuningFor } from "./tuning";
 import { cidrHint, didYouMean, domainHint, localpartHint } from "./hints";
 import { DROPLET_IMAGE, SYNAPSE_VERSIONS } from "../cloud-init/versions";
-import { TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
+import { LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT, TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
 
 export type PlainArgs = pulumi.Unwrap<MatrixServerArgs>;
 
@@ -27,6 +27,8 @@ export const SPACES_REGIONS = ["nyc3", "sfo2", "sfo3", "ams3", "sgp1", "fra1", "
 
 /** The TURN server's name under the domain. */
 export const TURN_SUBDOMAIN = "turn";
+/** MatrixRTC's name under the domain: the authorization service and LiveKit's signalling. */
+export const RTC_SUBDOMAIN = "rtc";
 
 export const REGISTRATION_MODES = ["disabled", "token"] as const;
 export const DROPLET_BACKUP_PLANS = ["off", "daily", "weekly"] as const;
@@ -163,9 +165,13 @@ export interface CloudOptions {
     hostRecords: { apex: string; matrix: string; element: string };
     /** With TURN on: its record's name (an A record to the droplet's own IPv4). */
     turnRecord?: string;
+    /** With MatrixRTC on: its record's name (A and AAAA records to the reserved IP, like the hosts above). */
+    rtcRecord?: string;
   };
   /** With TURN on: the ports the firewall opens for it. */
   turnPorts?: { listening: number; tls: number; relay: { min: number; max: number } };
+  /** With MatrixRTC on: LiveKit's media ports the firewall opens. */
+  rtcPorts?: { tcp: number; udp: number };
 }
 
 /**
@@ -177,6 +183,7 @@ export interface Shape {
   existingDomain: boolean;
   protectVolume: boolean;
   turn: boolean;
+  matrixRtc: boolean;
   alerts: boolean;
   waitForReady: boolean;
   /** sshPrivateKey is set: changes are applied to the running droplet over SSH. */
@@ -198,6 +205,7 @@ export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]
     existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
     protectVolume: args.protectVolume ?? DEFAULTS.protectVolume,
     turn: args.turn ?? DEFAULTS.turn,
+    matrixRtc: args.matrixRtc ?? DEFAULTS.matrixRtc,
     alerts: args.alerts ?? DEFAULTS.alerts,
     waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
     applyInPlace: args.sshPrivateKey !== undefined,
@@ -266,6 +274,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   if (!LABEL_RE.test(elementSubdomain)) bad("elementSubdomain", "one DNS label such as element", elementSubdomain);
   for (const [key, value] of [["matrixSubdomain", matrixSubdomain], ["elementSubdomain", elementSubdomain]] as const) {
     if (choices.turn && value === TURN_SUBDOMAIN) bad([key, "turn"], `another subdomain than ${TURN_SUBDOMAIN} (the TURN server's name)`, value);
+    if (choices.matrixRtc && value === RTC_SUBDOMAIN) bad([key, "matrixRtc"], `another subdomain than ${RTC_SUBDOMAIN} (MatrixRTC's name)`, value);
   }
   if (matrixSubdomain === elementSubdomain) {
     bad(["elementSubdomain", "matrixSubdomain"], "a different subdomain than matrixSubdomain (Element must not share Synapse's origin)", elementSubdomain);
@@ -338,6 +347,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   if (!(REGISTRATION_MODES as readonly string[]).includes(registration)) {
     bad("registration", REGISTRATION_MODES.join(" or "), registration, didYouMean(registration, REGISTRATION_MODES));
   }
+  const matrixRtc = resolveMatrixRtc(a, choices.matrixRtc, bad);
   const backups = resolveBackups(a, region, bad);
   const email = resolveEmail(a, bad);
   const retention: Settings["synapse"]["retention"] = {};
@@ -375,8 +385,10 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
       zone: domain,
       hostRecords: { apex: "@", matrix: matrixSubdomain, element: elementSubdomain },
       ...(choices.turn ? { turnRecord: TURN_SUBDOMAIN } : {}),
+      ...(choices.matrixRtc ? { rtcRecord: RTC_SUBDOMAIN } : {}),
     },
     ...(choices.turn ? { turnPorts: { listening: TURN_PORT, tls: TURN_TLS_PORT, relay: { ...TURN_RELAY_PORTS } } } : {}),
+    ...(choices.matrixRtc ? { rtcPorts: { tcp: LIVEKIT_TCP_PORT, udp: LIVEKIT_UDP_PORT } } : {}),
   };
   const settings: Settings = {
     serverName: domain,
@@ -407,6 +419,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
     tuning: tuningFor(memoryMb),
     backups,
     ...(choices.turn ? { turn: { relayPorts: { ...TURN_RELAY_PORTS }, host: `${TURN_SUBDOMAIN}.${domain}` } } : {}),
+    ...(matrixRtc ? { matrixRtc: { host: `${RTC_SUBDOMAIN}.${domain}`, ...matrixRtc } } : {}),
   };
   return { settings, cloud, shape: choices };
 }
@@ -422,6 +435,32 @@ function requireKey(args: PlainArgs, bad: Bad, main: Key, others: Key[], what: s
     const got = ARG_KINDS[key] === "secret" ? "[secret]" : args[key];
     bad([key, main], `only together with ${main} (${what} is off without it)`, got, `set ${main}, or remove ${key}`);
   }
+}
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * MatrixRTC's downloads, when it is on: LiveKit's pinned release (or a mirror), and the
+ * authorization service's, whose SHA-256 the user gives (nothing here can pin it yet).
+ */
+function resolveMatrixRtc(args: PlainArgs, on: boolean, bad: Bad): Omit<MatrixRtcSettings, "host"> | undefined {
+  // Off, the pins are kept but do nothing: calls can be turned off and on again without setting them anew.
+  if (!on) return undefined;
+  const download = (urlKey: "livekitUrl" | "rtcAuthServiceUrl", shaKey: "livekitSha256" | "rtcAuthServiceSha256", url: string, sha256: string | undefined) => {
+    if (!isHttpsUrl(url)) bad(urlKey, "an https:// URL", url);
+    const sha = sha256?.trim().toLowerCase();
+    if (sha === undefined) {
+      bad([shaKey, "matrixRtc"], `the SHA-256 of ${url} (64 hex digits), which the droplet checks before running it`, undefined,
+        `pulumi config set ${shaKey} <sha256> (README, Calls), or set matrixRtc to false`);
+    } else if (!SHA256_RE.test(sha)) {
+      bad(shaKey, "a SHA-256 in hex (64 digits 0-9a-f), as sha256sum prints it", sha256);
+    }
+    return { url, sha256: sha ?? "" };
+  };
+  return {
+    livekit: download("livekitUrl", "livekitSha256", args.livekitUrl ?? DEFAULTS.livekitUrl, args.livekitSha256 ?? DEFAULTS.livekitSha256),
+    authService: download("rtcAuthServiceUrl", "rtcAuthServiceSha256", args.rtcAuthServiceUrl ?? DEFAULTS.rtcAuthServiceUrl, args.rtcAuthServiceSha256),
+  };
 }
 
 /** Email through an SMTP relay: on when smtpHost is set; the other smtp keys need it. */

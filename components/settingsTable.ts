@@ -13,8 +13,9 @@
  */
 import {
   DEFAULT_ELEMENT_VERSION, DEFAULT_SYNAPSE_VERSION, DROPLET_IMAGE, ELEMENT_DOWNLOAD_BASE, ELEMENT_RELEASE_KEY,
+  LIVEKIT_RELEASE, LIVEKIT_VERSION, RTC_AUTH_RELEASE, RTC_AUTH_VERSION,
 } from "../cloud-init/versions";
-import { TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
+import { LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT, TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
 
 /**
  * Each argument's kind: the type it must have (checked before its value) and how a stack's config
@@ -228,6 +229,40 @@ export const SETTINGS = {
     description: `A TURN server (coturn) for voice and video calls: turn.<domain>, UDP/TCP ${TURN_PORT}, TLS ${TURN_TLS_PORT}, relay ports ${TURN_RELAY_PORTS.min}-${TURN_RELAY_PORTS.max}.`,
     readme: `A TURN server (coturn) so voice and video calls work between people behind NAT: \`turn.<domain>\` (an A record to the droplet's own IPv4), UDP/TCP ${TURN_PORT}, TLS on ${TURN_TLS_PORT} with Caddy's certificate, relay ports ${TURN_RELAY_PORTS.min}–${TURN_RELAY_PORTS.max} (opened only when on). Synapse hands clients 1-hour credentials; private and special addresses are refused as peers.`,
     usedBy: ["cloud-init/turn.ts", "cloud-init/synapse.ts", "components/dns.ts", "components/firewall.ts"],
+  },
+  matrixRtc: {
+    kind: "boolean",
+    default: false,
+    description: `Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT}. Needs rtcAuthServiceSha256.`,
+    readme: `Calls in Element X and Element Call (MatrixRTC): the LiveKit SFU and Element's authorization service at \`rtc.<domain>\`, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT} (opened only when on). Needs \`rtcAuthServiceSha256\`; see [Calls](#calls-element-x-and-element-call).`,
+    usedBy: ["cloud-init/matrixRtc.ts", "cloud-init/livekit.ts", "cloud-init/rtcAuth.ts", "components/dns.ts", "components/firewall.ts"],
+  },
+  rtcAuthServiceSha256: {
+    kind: "string",
+    description: `SHA-256 (hex) of the authorization service's binary (lk-jwt-service ${RTC_AUTH_VERSION}, linux amd64); this project cannot pin it yet.`,
+    readme: `SHA-256 of \`lk-jwt-service_linux_amd64\` ${RTC_AUTH_VERSION}, which the droplet checks before running it; see [Calls](#calls-element-x-and-element-call) for how to get it.`,
+    usedBy: ["cloud-init/userData.ts"],
+  },
+  rtcAuthServiceUrl: {
+    kind: "string",
+    default: RTC_AUTH_RELEASE.url,
+    description: "URL of the authorization service's binary, for a mirror.",
+    readmeDefault: `Element's GitHub release ${RTC_AUTH_VERSION}`,
+    usedBy: ["cloud-init/userData.ts"],
+  },
+  livekitUrl: {
+    kind: "string",
+    default: LIVEKIT_RELEASE.url,
+    description: "URL of LiveKit's release tarball (livekit-server inside), for a mirror.",
+    readmeDefault: `LiveKit's GitHub release ${LIVEKIT_VERSION}`,
+    usedBy: ["cloud-init/userData.ts"],
+  },
+  livekitSha256: {
+    kind: "string",
+    default: LIVEKIT_RELEASE.sha256,
+    description: "SHA-256 (hex) the LiveKit tarball must have.",
+    readmeDefault: "LiveKit's (pinned)",
+    usedBy: ["cloud-init/userData.ts"],
   },
   backupTime: {
     kind: "string",

@@ -17,6 +17,8 @@ import { hostCaCertificates } from "./secrets";
 import { waitUntil } from "./process";
 import { Reply, request } from "./https";
 import { ElementMirror, startElementMirror } from "./elementMirror";
+import { livekitReleaseTarball } from "./livekit";
+import { ensureRtcAuthStandIn } from "./rtcAuthStandIn";
 import { Pebble, startPebble } from "./pebble";
 import { TestCa, createTestCa } from "./testCa";
 import { VALID_ARGS } from "./exampleArgs";
@@ -88,6 +90,17 @@ export async function startWorld(dir: string, options: { otherServer?: boolean }
       await network.close();
     },
   };
+}
+
+/**
+ * The settings that turn calls (MatrixRTC) on with this world's downloads: the pinned LiveKit,
+ * built here and packed as LiveKit packs its release, and the authorization service's stand-in,
+ * each served by the mirror under its own checksum.
+ */
+export function matrixRtcArgs(world: World): Partial<PlainArgs> {
+  const livekit = world.elementMirror.publish("livekit.tar.gz", livekitReleaseTarball(world.dir));
+  const authService = world.elementMirror.publish("lk-jwt-service", ensureRtcAuthStandIn());
+  return { matrixRtc: true, livekitUrl: livekit.url, livekitSha256: livekit.sha256, rtcAuthServiceUrl: authService.url, rtcAuthServiceSha256: authService.sha256 };
 }
 
 /** Settings for a droplet of this world: production's, with the world's test args and `extra`. */

@@ -84,6 +84,9 @@ describe("benchmark figures", () => {
       "s-1vcpu-2gb stock 2026-11-29T03:30:00Z", "s-2vcpu-2gb tuned 2026-11-29T03:20:00Z",
     ]);
     assert.deepEqual(mergeResults(undefined, fresh).length, 2);
+    // A size measured with calls on keeps its tuned and stock results.
+    const calls = mergeResults(old, [result("s-1vcpu-1gb", 1, 1024, "calls" as "tuned", "2026-11-30T16:00:00Z")]);
+    assert.deepEqual(calls.filter((r) => r.size === "s-1vcpu-1gb").map((r) => r.variant), ["tuned", "stock", "calls"]);
   });
 
   it("tables tuned against stock per size, with the ratio of every figure", async () => {
@@ -101,5 +104,13 @@ describe("benchmark figures", () => {
     assert.match(table, /^\| idle PSS Synapse \(MiB\) \| 100 \| 200 \| 0\.5 \|$/m);
     assert.match(table, /^\| sequential \(msg\/s\) \| 80 \| 40 \| 2 \|$/m);
     assert.match(table, /^\| OOM kills \| 0 \| 0 \| – \|$/m);
+    assert.doesNotMatch(table, /LiveKit|with calls/, "no calls column without a run with calls");
+    // With a run with calls on: its column, and the figures of calls.
+    const withCalls = renderTable([run("tuned", 100, 80), run("stock", 200, 40),
+      { ...run("tuned", 110, 78), variant: "calls", calls: { idle: { livekit: 60, auth: 12 }, peak: { livekit: 70, auth: 13 }, peakTotal: 400, participants: 4, fewestHeard: 7000, seconds: 150 } }]);
+    assert.match(withCalls, /^\| figure \| s-1vcpu-1gb tuned \| s-1vcpu-1gb stock \| tuned\/stock \| s-1vcpu-1gb with calls \|$/m);
+    assert.match(withCalls, /^\| idle PSS Synapse \(MiB\) \| 100 \| 200 \| 0\.5 \| 110 \|$/m);
+    assert.match(withCalls, /^\| peak PSS LiveKit, in the 4-person call \(MiB\) \| – \| – \| – \| 70 \|$/m);
+    assert.match(withCalls, /^\| peak PSS total, with calls \(MiB\) \| – \| – \| – \| 400 \|$/m);
   });
 });

@@ -6,6 +6,7 @@
  * commands run. Then the server is used through what was declared.
  */
 import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import * as dns from "node:dns/promises";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -23,7 +24,12 @@ import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
-import { World, startWorld } from "../local/world";
+import { World, matrixRtcArgs, startWorld, zoneOf } from "../local/world";
+import { placeCall } from "../local/livekit";
+import { LIVEKIT_TCP_PORT } from "../cloud-init/ports";
+import { RTC_FOCI_KEY } from "../cloud-init/matrixRtc";
+import { assertNoMatrixRtc } from "./droplet/matrixRtc";
+import { Https, liveKitTokens } from "../local/rtcTokens";
 
 const log = (line: string) => console.log(`  [cloud] ${line}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -394,6 +400,64 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.equal((config.json() as Record<string, number>)["m.upload.size"], 80 * 1024 * 1024);
   });
 
+  it("turns calls (MatrixRTC) on in place: rtc.<domain> resolves, LiveKit's media ports open in the firewall and a call carries media through them; turned off, none of it is left", async () => {
+    const droplet = [...cloud.droplets.values()][0];
+    const https: Https = (url, options = {}) => request(url, world.trust, { address: reservedIp, ...options });
+    const resolver = new dns.Resolver();
+    resolver.setServers([world.address.hostIp]);
+    assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "filtered", "closed before");
+    // As README says, with the test's mirror for the downloads.
+    for (const [key, value] of Object.entries(matrixRtcArgs(world))) configure(["config", "set", key, String(value)]);
+    const took = await up();
+    log(`MatrixRTC turned on by pulumi up in ${took} s`);
+    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "same");
+    assert.equal(cloud.steps.get("digitalocean:index/firewall:Firewall::matrix-firewall"), "update");
+    assert.equal(cloud.steps.get("digitalocean:index/dnsRecord:DnsRecord::matrix-a-rtc"), "create");
+    assert.deepEqual(await resolver.resolve4("rtc.example.test"), [reservedIp]);
+    await waitUntil("the authorization service at https://rtc.example.test/healthz", 120,
+      async () => (await https("https://rtc.example.test/healthz").catch(() => undefined))?.status === 200, 2000);
+    assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "open", "LiveKit's TCP media port");
+
+    // Two users' OpenID tokens become LiveKit tokens; their call's media comes through the firewall.
+    const callers = await Promise.all(["caller1", "caller2"].map(async (user) => {
+      const password = crypto.randomBytes(12).toString("hex");
+      const created = droplet.exec(["matrixctl", "user", "add", user, "--password-file", "-"], password);
+      assert.equal(created.code, 0, created.stderr);
+      const login = await https("https://matrix.example.test/_matrix/client/v3/login", {
+        method: "POST", body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+      });
+      assert.equal(login.status, 200, login.body);
+      return { userId: `@${user}:example.test`, bearer: String(login.json().access_token) };
+    }));
+    const started = Date.now();
+    const jwts = await liveKitTokens(https, { matrixHost: "matrix.example.test", rtcHost: "rtc.example.test" }, "!call:example.test", callers);
+    const trustFile = path.join(dir, "pebble-root.pem");
+    fs.writeFileSync(trustFile, world.trust);
+    const call = placeCall(["-url", "wss://rtc.example.test", "-listener-token", jwts[0], "-speaker-token", jwts[1]],
+      { ...process.env, SSL_CERT_FILE: trustFile }, { dir, names: zoneOf("example.test", reservedIp) });
+    assert.equal(call.code, 0, `${call.error}\n${call.stderr.slice(-3000)}`);
+    assert.ok(call.framesSentSinceHeard >= 50 && call.packetsHeard >= call.framesSentSinceHeard * 0.98, JSON.stringify(call));
+    figures.callSetup = call.firstPacketAt - started;
+    log(`call through the firewall: token requests to first media packet ${figures.callSetup} ms (${call.packetsHeard} packets heard)`);
+    assert.ok(figures.callSetup < 15_000, `call setup took ${figures.callSetup} ms`);
+    // Over UDP: LiveKit says how each party connected.
+    const active = droplet.exec(["journalctl", "--unit", "matrix-livekit", "--no-pager", "--output", "cat"]).stdout.split("\n").filter((l) => l.includes("participant active"));
+    assert.equal(active.length, 2, active.join("\n"));
+    for (const line of active) assert.match(line, /"connectionType": ?"udp"/);
+    const wellKnown = await https("https://example.test/.well-known/matrix/client");
+    assert.deepEqual(wellKnown.json()[RTC_FOCI_KEY], [{ type: "livekit", livekit_service_url: "https://rtc.example.test" }]);
+
+    // Off: the record, the ports, the services and their files, and the .well-known entry go.
+    configure(["config", "set", "matrixRtc", "false"]);
+    await up();
+    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "same");
+    assert.equal(cloud.steps.has("digitalocean:index/dnsRecord:DnsRecord::matrix-a-rtc"), false, "the record is no longer declared");
+    await assert.rejects(resolver.resolve4("rtc.example.test"), "no rtc record");
+    assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "filtered");
+    assertNoMatrixRtc(droplet);
+    assert.equal(RTC_FOCI_KEY in (await https("https://example.test/.well-known/matrix/client")).json(), false);
+  });
+
   it(`replaces the droplet when the payload changes without SSH: users, rooms, messages, signing key and certificate survive, away ≤ ${REPLACEMENT_DOWNTIME_S} s`, async () => {
     const keyBefore = (await request("https://matrix.example.test/_matrix/key/v2/server", world.trust, { address: reservedIp })).json().verify_keys;
     const certBefore = await certificateOf(reservedIp);
@@ -423,6 +487,8 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.equal(await certificateOf(reservedIp), certBefore, "the same certificate, from the volume");
     const config = await api(token, "GET", "/_matrix/client/v1/media/config");
     assert.equal((config.json() as Record<string, number>)["m.upload.size"], 60 * 1024 * 1024);
+    // Calls were turned off before: the new droplet has none of it.
+    assertNoMatrixRtc(fresh);
   });
 
   it("opens SSH only to sshAllowCidrs, changing the firewall in place", async () => {

@@ -209,6 +209,23 @@ describe("MatrixServer component", () => {
     assert.deepEqual(outbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort(), ["icmp:-", "tcp:1-65535", "udp:1-65535"]);
   });
 
+  it("with MatrixRTC: rtc.<domain> points at the reserved IP like the other hosts; LiveKit's two media ports open, nothing more out", async () => {
+    const { declared } = deploy({ matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64) });
+    const rtc = (await records(declared)).filter((r) => r.name === "rtc");
+    assert.deepEqual(rtc.map((r) => [r.type, r.value]).sort(), [["A", RESERVED_IP], ["AAAA", DROPLET_IPV6]]);
+    const [firewall] = ofType(declared, T.firewall);
+    const inbound = (await valueOf(firewall.props.inboundRules as unknown[])) as Record<string, unknown>[];
+    const opened = inbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}:${(r.sourceAddresses as string[]).join(",")}`).sort();
+    assert.deepEqual(opened.filter((rule) => /:78\d\d:/.test(rule)), ["tcp:7881:0.0.0.0/0,::/0", "udp:7882:0.0.0.0/0,::/0"]);
+    const outbound = (await valueOf(firewall.props.outboundRules as unknown[])) as Record<string, unknown>[];
+    assert.deepEqual(outbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort(), ["icmp:-", "tcp:1-65535", "udp:123", "udp:53"]);
+    // Off (the default): no record, no port.
+    const { declared: off } = deploy();
+    assert.equal((await records(off)).some((r) => r.name === "rtc"), false);
+    const offRules = (await valueOf(ofType(off, T.firewall)[0].props.inboundRules as unknown[])) as Record<string, unknown>[];
+    assert.equal(offRules.some((r) => /^78\d\d$/.test(String(r.portRange))), false);
+  });
+
   it("exposes the URLs, server name, admin login (password secret), reserved IP and SSH command", async () => {
     const { server } = deploy();
     assert.equal(await valueOf(server.homeserverUrl), "https://matrix.example.test");
@@ -435,7 +452,7 @@ describe("the component decides from resolved values only", () => {
 
   it("reads every value settings resolve for it: no field unused", async () => {
     const { resolveArgs } = await import("../components/settings");
-    const everything = resolveArgs({ ...VALID_ARGS, turn: true, projectName: "Chat", sshPrivateKey: "[secret]" });
+    const everything = resolveArgs({ ...VALID_ARGS, turn: true, matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), projectName: "Chat", sshPrivateKey: "[secret]" });
     const declaring = DECLARING.map(source).join("\n");
     const fields = [
       ...Object.keys(everything.cloud).filter((key) => key !== "dns"), ...Object.keys(everything.cloud.dns), ...Object.keys(everything.shape),

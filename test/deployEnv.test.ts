@@ -38,11 +38,11 @@ const { SCRIPTS_SOURCE_DIR, deployEnv } = userData;
 const CONFIGURATIONS: Record<string, Settings> = {
   default: settingsFor(),
   "small droplet (swap)": settingsFor({ size: "s-1vcpu-1gb" }),
-  "TURN and off-site backups": settingsFor({
-    turn: true, spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]",
+  "TURN, calls and off-site backups": settingsFor({
+    turn: true, matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), spacesBucket: "chat-backups", spacesAccessKeyId: "DO00EXAMPLEKEY", spacesSecretKey: "[secret]",
   }),
 };
-const ALL_ON = CONFIGURATIONS["TURN and off-site backups"];
+const ALL_ON = CONFIGURATIONS["TURN, calls and off-site backups"];
 const ENV = deployEnv(ALL_ON);
 
 /** backup.env, which backup-lib.sh sources: the secrets deploy.env must not hold (with off-site keys: all of them). */

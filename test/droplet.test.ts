@@ -31,16 +31,17 @@ import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { waitUntil } from "./local-services";
 import { checkFederation, verifyServerKeys } from "./droplet/federationCheck";
 import { allocateOverTls, relayOverTls } from "./droplet/turnAllocate";
+import { assertNoMatrixRtc } from "./droplet/matrixRtc";
+import { openIdToken, sfuGet } from "../local/rtcTokens";
 import { Reply } from "../local/https";
 import { S3, startS3 } from "../local/s3";
 import { Session, anonymousClient, fetchVia, loadSdk, loginClient } from "../local/matrixClient";
 import { LocalDroplet } from "../local/localDroplet";
 import { DropletAddress } from "../local/network";
 import { ensureRootfs, rootfsTarball } from "../local/rootfs";
-import { BootFigures, World, bootInto, httpsVia, startWorld, worldSettings, zoneOf } from "../local/world";
+import { BootFigures, World, bootInto, httpsVia, matrixRtcArgs, startWorld, worldSettings, zoneOf } from "../local/world";
 import { sendSequentially, talkConcurrently } from "../bench/load";
-import { livekitReleaseTarball, placeCall, placeGroupCall } from "../local/livekit";
-import { ensureRtcAuthStandIn } from "../local/rtcAuthStandIn";
+import { placeCall, placeGroupCall } from "../local/livekit";
 import { runElementXClient } from "../local/elementX";
 import { serviceCpu, serviceMemory, unitsMemory } from "../bench/memory";
 import { AdminApi, populate } from "../bench/population";
@@ -1021,13 +1022,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     // Needs: the first boot. Leaves MatrixRTC off again, and TURN on (disaster recovery's fresh droplet boots with it).
     it("turns MatrixRTC on in place: LiveKit and the authorization service downloaded and checked (a tampered download refused), sandboxed; two users' OpenID tokens become LiveKit tokens at rtc.example.test and carry a call through the droplet's SFU", async () => {
       const { address } = env;
-      const mirror = env.world.elementMirror;
-      const rtc = {
-        host: "rtc.example.test",
-        // The pinned LiveKit, built here, packed as LiveKit packs its release; the stand-in for lk-jwt-service.
-        livekit: mirror.publish("livekit.tar.gz", livekitReleaseTarball(dir)),
-        authService: mirror.publish("lk-jwt-service", ensureRtcAuthStandIn()),
-      };
+      const rtc = worldSettings(env.world, matrixRtcArgs(env.world)).matrixRtc!;
       const base = testSettings(NEWEST_SYNAPSE, "example.test", { ...CHANGED, smtpHost: address.hostIp });
       // The test domain's names, for the clients on this machine.
       const hosts = { dir, names: zoneOf("example.test", address.ip) };
@@ -1057,22 +1052,18 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       // Through Caddy, once it has the new name's certificate.
       await waitUntil("the authorization service at https://rtc.example.test/healthz", 120,
         async () => (await https("https://rtc.example.test/healthz").catch(() => undefined))?.status === 200, 2000);
+      const status = droplet.exec(["matrixctl", "status"]);
+      assert.equal(status.code, 0, status.stdout + status.stderr);
+      for (const line of [/matrix-livekit\s+active/, /matrix-rtc-auth\s+active/, /certificate rtc\.example\.test\s+valid until/]) assert.match(status.stdout, line);
 
       const callers = ["caller1", "caller2"].map((user) => ({ user, password: crypto.randomBytes(12).toString("hex") }));
       for (const c of callers) addUser(c.user, c.password);
-      const openIdToken = async (user: string, password: string) => {
-        const bearer = await login(user, password);
-        const reply = await https(`https://${settings.matrixHost}/_matrix/client/v3/user/${encodeURIComponent(`@${user}:example.test`)}/openid/request_token`, {
-          method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: "{}",
-        });
-        assert.equal(reply.status, 200, reply.body);
-        return reply.json() as Record<string, unknown>;
-      };
-      const sfuGet = (body: unknown) => https("https://rtc.example.test/sfu/get", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const openIdTokenOf = async (user: string, password: string) => openIdToken(https, settings.matrixHost, `@${user}:example.test`, await login(user, password));
+      const rtcSfuGet = (body: unknown) => sfuGet(https, rtc.host, body);
       const callStarted = Date.now();
       const jwts: string[] = [];
       for (const [i, c] of callers.entries()) {
-        const reply = await sfuGet({ room: "!call:example.test", openid_token: await openIdToken(c.user, c.password), device_id: `PHONE${i}` });
+        const reply = await rtcSfuGet({ room: "!call:example.test", openid_token: await openIdTokenOf(c.user, c.password), device_id: `PHONE${i}` });
         assert.equal(reply.status, 200, reply.body);
         assert.equal(reply.json().url, "wss://rtc.example.test");
         jwts.push(String(reply.json().jwt));
@@ -1097,7 +1088,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       for (const c of group) addUser(c.user, c.password);
       const groupJwts: string[] = [];
       for (const [i, c] of [...callers, ...group].entries()) {
-        const reply = await sfuGet({ room: "!meeting:example.test", openid_token: await openIdToken(c.user, c.password), device_id: `LAPTOP${i}` });
+        const reply = await rtcSfuGet({ room: "!meeting:example.test", openid_token: await openIdTokenOf(c.user, c.password), device_id: `LAPTOP${i}` });
         assert.equal(reply.status, 200, reply.body);
         groupJwts.push(String(reply.json().jwt));
       }
@@ -1120,7 +1111,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.ok(during[rtcUnits[0]] < 250, `LiveKit in a 4-person call: ${during[rtcUnits[0]]} MiB`);
 
       // A forged OpenID token gets no LiveKit token.
-      const forged = await sfuGet({ room: "!call:example.test", openid_token: { ...(await openIdToken(callers[0].user, callers[0].password)), access_token: "forged" }, device_id: "X" });
+      const forged = await rtcSfuGet({ room: "!call:example.test", openid_token: { ...(await openIdTokenOf(callers[0].user, callers[0].password)), access_token: "forged" }, device_id: "X" });
       assert.equal(forged.status, 401, forged.body);
       // Clients find it.
       const wellKnown = await https(`https://${settings.serverName}/.well-known/matrix/client`);
@@ -1131,7 +1122,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       userData = renderUserData(settings, secrets);
       const off = await ssh(knownHosts, userData);
       assert.equal(off.code, 0, off.stderr);
-      for (const unit of ["matrix-livekit", "matrix-rtc-auth"]) assert.notEqual(droplet.exec(["systemctl", "is-active", unit]).stdout.trim(), "active", unit);
+      assert.match(off.stderr, /MatrixRTC is off: LiveKit and the authorization service stopped and removed/);
+      assertNoMatrixRtc(droplet);
       assert.equal("org.matrix.msc4143.rtc_foci" in (await https(`https://${settings.serverName}/.well-known/matrix/client`)).json(), false);
     });
   });

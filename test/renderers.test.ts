@@ -441,9 +441,12 @@ describe("MatrixRTC (calls through Element Call and Element X)", () => {
     const auth = fileIn(on, "/etc/systemd/system/matrix-rtc-auth.service");
     for (const line of ["ExecStart=/usr/local/lib/matrix-rtc/lk-jwt-service", "Environment=LIVEKIT_URL=wss://rtc.example.test", "Environment=LIVEKIT_KEY=matrix-rtc",
       "Environment=LIVEKIT_SECRET_FROM_FILE=/run/credentials/matrix-rtc-auth.service/secret", "Environment=LIVEKIT_JWT_BIND=127.0.0.1:8080",
-      "Environment=LIVEKIT_FULL_ACCESS_HOMESERVERS=example.test", "LoadCredential=secret:/etc/matrix/rtc/livekit-secret"]) {
+      "Environment=LIVEKIT_FULL_ACCESS_HOMESERVERS=example.test", "LoadCredential=secret:/etc/matrix/rtc/livekit-secret",
+      "BindReadOnlyPaths=/etc/matrix/rtc/hosts:/etc/hosts"]) {
       assert.ok(auth.split("\n").includes(line), line);
     }
+    // It finds this server's users' homeserver, and LiveKit, on loopback, not at the reserved IP.
+    assert.match(fileIn(on, PATHS.rtcAuthHosts), /^127\.0\.0\.1 localhost example\.test matrix\.example\.test rtc\.example\.test$/m);
     for (const unit of [livekit, auth]) {
       assert.match(unit, /^DynamicUser=yes$/m);
       assert.match(unit, /^ProtectSystem=strict$/m);

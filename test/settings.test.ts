@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { ARG_KINDS, ArgKind, DEFAULTS, PlainArgs, SettingsError, resolveArgs, resolveKnown } from "../components/settings";
-import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
+import { LIVEKIT_RELEASE, RTC_AUTH_RELEASE, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { UNSET_KEYS } from "../components/stackConfig";
 import { VALID_ARGS } from "./fixtures";
 
@@ -67,6 +67,11 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["no alert address", { alertEmails: [] }, "alertEmails"],
   ["TURN as a string", { turn: "yes" as unknown as boolean }, "turn"],
   ["TURN's name taken by Element", { turn: true, elementSubdomain: "turn" }, "elementSubdomain"],
+  ["MatrixRTC's name taken by Synapse", { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), matrixSubdomain: "rtc" }, "matrixSubdomain"],
+  ["MatrixRTC without the authorization service's SHA-256", { matrixRtc: true }, "rtcAuthServiceSha256"],
+  ["a SHA-256 that is not one", { matrixRtc: true, rtcAuthServiceSha256: "sha256:abc" }, "rtcAuthServiceSha256"],
+  ["a LiveKit SHA-256 cut short", { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), livekitSha256: "a".repeat(63) }, "livekitSha256"],
+  ["LiveKit from plain http", { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), livekitUrl: "http://mirror.example.org/livekit.tar.gz" }, "livekitUrl"],
   ["tags as one string", { tags: "prod" as never }, "tags"],
   ["a number as a string", { volumeSizeGb: "50" as never }, "volumeSizeGb"],
   ["a numeric SSH key ID as a number", { sshKeys: [12345] as never }, "sshKeys"],
@@ -236,6 +241,28 @@ describe("settings validation", () => {
     assert.equal(element.signatureUrl, `${element.tarballUrl}.asc`);
   });
 
+  it("with MatrixRTC: rtc.<domain>, LiveKit's pinned release, the authorization service at the SHA-256 given; none of it when off", () => {
+    const sha = "AB".repeat(32);
+    const { settings, cloud, shape } = resolveArgs({ ...VALID_ARGS, matrixRtc: true, rtcAuthServiceSha256: ` ${sha} ` });
+    assert.deepEqual(settings.matrixRtc, {
+      host: "rtc.example.test",
+      livekit: { url: LIVEKIT_RELEASE.url, sha256: LIVEKIT_RELEASE.sha256 },
+      authService: { url: RTC_AUTH_RELEASE.url, sha256: sha.toLowerCase() },
+    });
+    assert.equal(shape.matrixRtc, true);
+    assert.equal(cloud.dns.rtcRecord, "rtc");
+    assert.deepEqual(cloud.rtcPorts, { tcp: 7881, udp: 7882 });
+    const mirrored = resolveArgs({ ...VALID_ARGS, matrixRtc: true, rtcAuthServiceSha256: sha, rtcAuthServiceUrl: "https://mirror.example.org/lk-jwt-service",
+      livekitUrl: "https://mirror.example.org/livekit.tar.gz", livekitSha256: "c".repeat(64) }).settings.matrixRtc!;
+    assert.deepEqual([mirrored.livekit, mirrored.authService.url], [{ url: "https://mirror.example.org/livekit.tar.gz", sha256: "c".repeat(64) }, "https://mirror.example.org/lk-jwt-service"]);
+    // Off, a pin given earlier stays in the config and does nothing.
+    const off = resolveArgs({ ...VALID_ARGS, matrixRtc: false, rtcAuthServiceSha256: sha });
+    assert.equal(off.settings.matrixRtc, undefined);
+    assert.equal(off.shape.matrixRtc, false);
+    assert.equal(off.cloud.dns.rtcRecord, undefined);
+    assert.equal(off.cloud.rtcPorts, undefined);
+  });
+
   it("accepts IPv6 CIDRs and numeric SSH key IDs", () => {
     const { cloud } = resolveArgs({ ...VALID_ARGS, sshKeys: ["12345678"], sshAllowCidrs: ["2001:db8::/32", "198.51.100.0/24"] });
     assert.deepEqual(cloud.sshKeys, ["12345678"]);
@@ -261,7 +288,11 @@ describe("defaults", () => {
     Object.entries(project.config).filter(([key, spec]) => spec.default !== undefined && !(UNSET_KEYS as string[]).includes(key)).map(([key, spec]) => [key, spec.default]),
   );
   /** What a default needs to take effect: the SMTP port is used only with a relay. */
-  const CONTEXT: Partial<Record<string, Partial<PlainArgs>>> = { smtpPort: { smtpHost: "smtp.example.org" } };
+  // Where a default takes effect only with another setting.
+  const calls = { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64) };
+  const CONTEXT: Partial<Record<string, Partial<PlainArgs>>> = {
+    smtpPort: { smtpHost: "smtp.example.org" }, livekitUrl: calls, livekitSha256: calls, rtcAuthServiceUrl: calls,
+  };
 
   it("Pulumi.yaml declares a default for every setting the component defaults", () => {
     assert.deepEqual(Object.keys(declared).sort(), Object.keys(DEFAULTS).sort());

@@ -92,6 +92,11 @@ describe("the stack's config", () => {
       /'readyTimeoutMinutes': expected only while waitForReady is on/);
   });
 
+  it("calls turned on without the authorization service's checksum: one error that says how to give it", () => {
+    assert.throws(() => resolveArgs(readWith(mergedConfig({ ...VALID_ARGS, matrixRtc: "true" })) as never), (e: Error & { problems?: string[] }) =>
+      e.problems!.length === 1 && /^'rtcAuthServiceSha256': expected the SHA-256 of https:\/\/github\.com\/element-hq\/lk-jwt-service\/.*pulumi config set rtcAuthServiceSha256/.test(e.problems![0]));
+  });
+
   it("reads every kind of value as the CLI stores it, secrets as secrets", async () => {
     const args = readWith({
       ...mergedConfig(VALID_ARGS as unknown as Record<string, unknown>),

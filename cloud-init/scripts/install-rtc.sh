@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MatrixRTC (calls): download LiveKit and the authorization service, each checked against its
-# pinned SHA-256, and start both; stop them when a config change turned calls off. Each
+# pinned SHA-256, and start both; stop and remove them when a config change turned calls off. Each
 # download is kept under its checksum, so an unchanged pin downloads nothing again.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -9,8 +9,13 @@ units=("$LIVEKIT_SERVICE.service" "$RTC_AUTH_SERVICE.service")
 if [ "${RTC_ENABLED:-0}" != 1 ]; then
   if [ -n "$(systemctl list-unit-files --no-legend "${units[@]}" 2>/dev/null)" ]; then
     systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
-    rm -f "$MATRIX_STATE_DIR/rtc.sum"
-    log "MatrixRTC is off: LiveKit and the authorization service stopped"
+    # Nothing of it stays: units, config, secrets, downloads (their directory stays, empty: the
+    # retries' sandbox names it).
+    rm -rf "${LIVEKIT_UNIT:?}" "${RTC_AUTH_UNIT:?}" "${LIVEKIT_CONFIG:?}" "$(dirname "${LIVEKIT_SECRET_FILE:?}")" \
+      "${RTC_ADDRESS_ENV:?}" "$MATRIX_STATE_DIR/rtc.sum"
+    find "${RTC_BIN_DIR:?}" -mindepth 1 -delete
+    systemctl daemon-reload
+    log "MatrixRTC is off: LiveKit and the authorization service stopped and removed"
   fi
   exit 0
 fi
