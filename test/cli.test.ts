@@ -6,21 +6,35 @@
  */
 import assert from "node:assert/strict";
 import * as childProcess from "node:child_process";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as YAML from "yaml";
+import * as pulumi from "@pulumi/pulumi";
+import { resolveArgs } from "../components/settings";
+import { readStackConfig } from "../components/stackConfig";
+import { RTC_AUTH_RELEASE } from "../cloud-init/versions";
 import { buildSharedCli, cliStackConfig, offlineCliEnv } from "../local/pulumiCli";
 import { scratchDir } from "./fixtures";
 import { ROOT } from "./local-services";
 
 const NO_LANGUAGE_HOST = /failed to load language plugin nodejs/;
 
-/** The shell lines of README's quick start (its ```sh blocks), continuation lines joined. */
-export function quickStartCommands(readme: string): string[] {
-  const section = readme.slice(readme.indexOf("## Quick start"), readme.indexOf("\n### ", readme.indexOf("## Quick start")));
+/** The shell lines of a README section (its ```sh blocks, up to the next heading), continuation lines joined. */
+function sectionCommands(readme: string, heading: string): string[] {
+  const start = readme.indexOf(`${heading}\n`);
+  assert.ok(start >= 0, `README has no section ${heading}`);
+  // Up to the next heading of level 2 or 3 (a single # is a comment in a block).
+  const end = readme.slice(start + heading.length).search(/\n#{2,3} /);
+  const section = readme.slice(start, end < 0 ? undefined : start + heading.length + end);
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
   return blocks.join("").replace(/\\\n\s*/g, "").split("\n").filter((line) => line.trim() !== "");
+}
+
+/** The shell lines of README's quick start. */
+export function quickStartCommands(readme: string): string[] {
+  return sectionCommands(readme, "## Quick start");
 }
 
 describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }, () => {
@@ -36,6 +50,12 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     // doctl as the README uses it: it uploads the deploy key (here: keeps a copy of what it was given).
     const tools = path.join(dir, "tools");
     fs.mkdirSync(tools);
+    // curl as README's Calls section uses it: GitHub is out of reach, so the download is a stand-in file.
+    fs.writeFileSync(path.join(tools, "curl"), [
+      "#!/bin/sh",
+      `[ "$1 $2" = "-fsSLO ${RTC_AUTH_RELEASE.url}" ] && [ "$#" = 2 ] || exit 2`,
+      'echo "a stand-in for lk-jwt-service" > "${2##*/}"',
+    ].join("\n") + "\n", { mode: 0o755 });
     fs.writeFileSync(path.join(tools, "doctl"), [
       "#!/bin/sh",
       '[ "$1 $2 $3 $4 $5" = "compute ssh-key import matrix-deploy --public-key-file" ] && [ "$#" = 6 ] || exit 2',
@@ -70,6 +90,22 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     assert.deepEqual(plain, { "matrix-do:domain": "example.org", "matrix-do:adminEmail": "you@example.org", "matrix-do:sshKeys": [md5] });
     assert.ok(privateKey?.secure, `sshPrivateKey is stored encrypted: ${JSON.stringify(privateKey)}`);
     assert.equal(cliStackConfig(project, "prod", env)["matrix-do:sshPrivateKey"].value.trim(), fs.readFileSync(key, "utf8").trim());
+  });
+
+  it("README's Calls commands put the downloaded binary's checksum in the config and turn calls on", () => {
+    const commands = sectionCommands(fs.readFileSync(path.join(ROOT, "README.md"), "utf8"), "### Calls: Element X and Element Call");
+    assert.equal(commands.at(-1), "pulumi up");
+    const r = bash(["set -euo pipefail", ...commands].join("\n"));
+    assert.match(r.stdout + r.stderr, NO_LANGUAGE_HOST, r.stdout + r.stderr);
+    const sha256 = crypto.createHash("sha256").update(fs.readFileSync(path.join(project, "lk-jwt-service_linux_amd64"))).digest("hex");
+    const config = cliStackConfig(project, "prod", env);
+    assert.equal(config["matrix-do:rtcAuthServiceSha256"].value, sha256);
+    assert.equal(config["matrix-do:matrixRtc"].value, "true");
+    // The program takes it as the checksum of the pinned release.
+    // (Its plain keys: a secret is read as an Output, which only the component resolves.)
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).filter(([, v]) => !v.secret).map(([k, v]) => [k, v.value])));
+    const args = readStackConfig(new pulumi.Config("matrix-do"));
+    assert.deepEqual(resolveArgs(args as never).settings.matrixRtc?.authService, { url: RTC_AUTH_RELEASE.url, sha256 });
   });
 
   it("hands the program Pulumi.yaml's defaults and secrets set with --secret", () => {
