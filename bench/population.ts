@@ -24,7 +24,7 @@ export class AdminApi {
   /** One admin API call from inside the droplet; throws on an HTTP error with Synapse's answer. */
   async call<T>(method: string, path: string, body: unknown = {}): Promise<T> {
     const r = await this.droplet.execAsync(["curl", "-sS", "--fail-with-body", "-X", method, "-H", `Authorization: Bearer ${this.token}`,
-      "-H", "Content-Type: application/json", "-d", JSON.stringify(body), `http://127.0.0.1:8008${path}`], 60_000);
+      "-H", "Content-Type: application/json", "-d", JSON.stringify(body), `http://localhost${path}`], 60_000);
     if (r.code !== 0) throw new Error(`${method} ${path}: ${r.stdout}${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   }

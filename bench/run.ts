@@ -316,6 +316,38 @@ export function renderTable(results: RunResult[]): string {
 }
 
 /**
+ * Give every thread of process `pid` an affinity, as `taskset -a` would, but tolerating threads
+ * that come and go meanwhile (node's are not fixed: the loader's hooks thread, worker threads):
+ * `taskset -a` gives up on a thread that exits while it walks them ("failed to get pid N's
+ * affinity: No such process"). Here a thread whose `pin` fails is skipped only if `alive` says
+ * it is gone; a failure on one still there (a bad core list, a process we may not touch) throws.
+ * The main thread goes first and never vanishes, so a real error always shows; and the threads it
+ * starts from then on (node's all but workers' own) inherit its affinity, listed or not.
+ */
+export function pinThreads(pid: number, threads: () => number[], pin: (tid: number) => string | undefined, alive: (tid: number) => boolean): void {
+  const pinOne = (tid: number) => {
+    const error = pin(tid);
+    if (error !== undefined && (tid === pid || alive(tid))) throw new Error(`taskset failed on thread ${tid} of ${pid}: ${error}`);
+  };
+  pinOne(pid);
+  threads().filter((tid) => tid !== pid).forEach(pinOne);
+}
+
+/** Pin all of process `pid`'s threads (/proc/<pid>/task) to `cores`. */
+export function pinProcess(pid: number, cores: number[]): void {
+  const tasks = `/proc/${pid}/task`;
+  pinThreads(
+    pid,
+    () => fs.readdirSync(tasks).map(Number),
+    (tid) => {
+      const done = run("taskset", ["-p", "-c", cores.join(","), String(tid)]);
+      return done.code === 0 ? undefined : done.stderr.trim();
+    },
+    (tid) => fs.existsSync(path.join(tasks, String(tid))),
+  );
+}
+
+/**
  * Keep this process (the clients, the world's DNS and ACME server: everything it starts) off the
  * cores the droplets are pinned to (the last ones), so they do not take the droplet's vCPU.
  */
@@ -328,8 +360,7 @@ function keepOffDropletCores(): void {
   if (pinned.length === 0) return;
   const droplet = Math.max(...pinned);
   const ours = cores.slice(0, cores.length - droplet);
-  const done = run("taskset", ["-a", "-p", "-c", ours.join(","), String(process.pid)]);
-  if (done.code !== 0) throw new Error(`taskset failed: ${done.stderr}`);
+  pinProcess(process.pid, ours);
   log(`the benchmark runs on core(s) ${ours.join(",")}, the droplet on ${cores.slice(-droplet).join(",")}`);
 }
 

@@ -9,12 +9,14 @@ import { Caddyfile, Directive, SiteBlock, d, renderCaddyfileText } from "./caddy
 import { RenderedFile, renderUnit } from "./formats";
 import { RTC_FOCI_KEY, rtcTransport } from "./matrixRtc";
 import { PATHS } from "./paths";
-import { FEDERATION_PORT, HTTPS_PORT, LIVEKIT_PORT, RTC_AUTH_PORT, SYNAPSE_PORT } from "./ports";
+import { FEDERATION_PORT, HTTPS_PORT, LIVEKIT_PORT, RTC_AUTH_PORT } from "./ports";
 import { RTC_AUTH_PATHS } from "./rtcAuth";
 import { Settings } from "./settings";
 
 /** Debian's unit; the payload's drop-in points it at our Caddyfile (userData.ts). */
 export const CADDY_SERVICE = "caddy";
+/** The group of Debian's caddy account: the one that may open Synapse's client socket (paths.ts). */
+export const CADDY_GROUP = "caddy";
 
 /** Where Caddy finds Synapse and Element's files, and where it takes config changes; the test suite runs it elsewhere. */
 export interface CaddySite {
@@ -24,7 +26,7 @@ export interface CaddySite {
 }
 
 export const DROPLET_CADDY_SITE: CaddySite = {
-  synapseUpstream: `127.0.0.1:${SYNAPSE_PORT}`,
+  synapseUpstream: `unix/${PATHS.synapseClientSocket}`,
   elementRoot: PATHS.elementRoot,
   adminSocket: PATHS.caddyAdminSocket,
 };
@@ -102,6 +104,26 @@ const SECURITY_HEADERS: Directive = d("header", [], [
  */
 const ERROR_RESPONSE: Directive = d("handle_errors", [], [SECURITY_HEADERS, d("respond", ["{err.status_code}", "{err.status_code}"])]);
 
+/**
+ * A request for a host this server does not serve (a trailing dot, `localhost`, no Host at all,
+ * a host on the wrong port) gets 421 Misdirected Request, with the headers every answer has:
+ * without these, Caddy answers an empty 200 with its Server header.
+ */
+const MISDIRECTED: Directive[] = [SECURITY_HEADERS, d("respond", ["421"]), ERROR_RESPONSE];
+
+/**
+ * Port 80: our hosts are redirected to HTTPS, as Caddy would by itself, but without its Server
+ * header; other hosts are refused. Caddy answers Let's Encrypt's HTTP-01 challenges before any
+ * of this.
+ */
+function plainHttpSites(hosts: string[]): SiteBlock[] {
+  const noServer = d("header", [], [d("-Server")]);
+  return [
+    { addresses: hosts.map((host) => `http://${host}`), directives: [noServer, d("redir", ["https://{host}{uri}", "308"])] },
+    { addresses: ["http://"], directives: [noServer, d("respond", ["421"])] },
+  ];
+}
+
 export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): Caddyfile {
   const { serverName, matrixHost, elementHost } = settings;
   const clientPaths = ["/_matrix/*", "/_synapse/client/*"];
@@ -156,6 +178,12 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
     // Only so Caddy obtains (and renews) the certificate coturn serves on its TLS port.
     sites.push({ addresses: [settings.turn.host], directives: [SECURITY_HEADERS, d("respond", ["404"]), ERROR_RESPONSE] });
   }
+  const hosts = sites.flatMap((site) => site.addresses).filter((address) => !address.includes(":"));
+  sites.push(
+    // Last: Caddy tries sites with hosts first.
+    { addresses: ["https://", `https://:${FEDERATION_PORT}`], directives: MISDIRECTED },
+    ...plainHttpSites(hosts),
+  );
 
   const issuer =
     settings.acme.directoryUrl === "internal"

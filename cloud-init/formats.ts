@@ -31,6 +31,24 @@ export function renderUnit(unit: Unit): string {
     .join("\n\n") + "\n";
 }
 
+/** One line of a tmpfiles.d file: what systemd-tmpfiles makes at boot. */
+export interface TmpfilesEntry {
+  type: "d";
+  path: string;
+  mode: string;
+  user: string;
+  group: string;
+}
+
+/** A tmpfiles.d file (no age, no argument). */
+export function renderTmpfiles(entries: TmpfilesEntry[]): string {
+  return entries.map(({ type, path, mode, user, group }) => {
+    for (const field of [path, user, group]) if (!/^[A-Za-z0-9_./-]+$/.test(field)) throw new Error(`tmpfiles.d field needs no quoting: ${field}`);
+    if (!/^[0-7]{3,4}$/.test(mode)) throw new Error(`tmpfiles.d mode must be octal: ${mode}`);
+    return [type, path, mode, user, group, "-", "-"].join(" ");
+  }).join("\n") + "\n";
+}
+
 /** The header of every file the payload renders: where to change it. */
 export const GENERATED = "Written by matrix-do; change the Pulumi config, not this file.";
 

@@ -1,7 +1,7 @@
 /**
  * The admin command `matrixctl` (scripts/matrixctl, Python) and its settings file. It acts
- * through Synapse's admin API as the @matrixctl account, which scripts/create-admin.sh creates
- * with a password Pulumi generates.
+ * through Synapse's admin API, on the admin socket, as the @matrixctl account: a server admin
+ * with no password, whose tokens come from that socket alone (synapse-modules/matrixctl_token.py).
  */
 import { BACKUP_SERVICE } from "./backups";
 import { CADDY_SERVICE } from "./caddy";
@@ -10,13 +10,13 @@ import { RTC_AUTH_SERVICE } from "./rtcAuth";
 import { OPTIONAL_SERVICE } from "./optional";
 import { RenderedFile } from "./formats";
 import { PATHS } from "./paths";
-import { HTTPS_PORT, SYNAPSE_PORT, TURN_TLS_PORT } from "./ports";
+import { HTTPS_PORT, TURN_TLS_PORT } from "./ports";
 import { POSTGRES_CLUSTER_SERVICE } from "./postgres";
-import { Secrets, Settings } from "./settings";
-import { OPS_USER, SYNAPSE_SERVICE } from "./synapse";
+import { Settings } from "./settings";
+import { MATRIXCTL_TOKEN_PATH, OPS_USER, SYNAPSE_SERVICE } from "./synapse";
 import { TURN_SERVICE } from "./turn";
 
-/** Where matrixctl keeps its access token (tmpfs: a fresh login after every boot). */
+/** Where matrixctl keeps its access token (tmpfs: a new one after every boot). */
 export const MATRIXCTL_TOKEN_FILE = "/run/matrixctl/token";
 
 /** What scripts/matrixctl reads (CONF[...]); test/deployEnv.test.ts holds the two to each other. */
@@ -24,10 +24,9 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
   const postgres = POSTGRES_CLUSTER_SERVICE;
   return {
     serverName: settings.serverName,
-    synapseUrl: `http://127.0.0.1:${SYNAPSE_PORT}`,
+    synapseSocket: PATHS.synapseAdminSocket,
+    tokenPath: MATRIXCTL_TOKEN_PATH,
     opsUser: OPS_USER,
-    opsPasswordFile: PATHS.opsPassword,
-    // On tmpfs: a fresh login after every boot.
     tokenFile: MATRIXCTL_TOKEN_FILE,
     registrationByToken: settings.synapse.registration === "token",
     scriptsDir: PATHS.scriptsDir,
@@ -41,6 +40,8 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
     ],
     // Caddy's port, which it serves on every address (matrixctl asks it on loopback).
     httpsPort: HTTPS_PORT,
+    // The root of Caddy's own CA, which issues the certificates with `acmeServer: internal`.
+    localCaRoot: settings.acme.directoryUrl === "internal" ? PATHS.caddyLocalCaRoot : "",
     // [host, port]: what clients see on each TLS port (coturn serves a copy of Caddy's certificate).
     certificates: [
       [settings.matrixHost, HTTPS_PORT], [settings.elementHost, HTTPS_PORT],
@@ -55,10 +56,9 @@ export function matrixctlConfig(settings: Settings): Record<string, unknown> {
   };
 }
 
-export function matrixctlFiles(settings: Settings, secrets: Secrets, script: string): RenderedFile[] {
+export function matrixctlFiles(settings: Settings, script: string): RenderedFile[] {
   return [
     { path: PATHS.matrixctlConfig, content: `${JSON.stringify(matrixctlConfig(settings), null, 2)}\n`, permissions: "0644" },
-    { path: PATHS.opsPassword, content: secrets.opsPassword, permissions: "0600" },
     { path: PATHS.matrixctl, content: script, permissions: "0755" },
   ];
 }

@@ -18,6 +18,8 @@ const POSTGRES_CONFIG = "/etc/postgresql";
 const CADDY_DATA = "/var/lib/caddy";
 const SYNAPSE_DATA = "/var/lib/synapse";
 const BACKUPS = "/var/backups/matrix";
+/** Where Synapse's sockets live (tmpfs: made anew at every boot). */
+const SYNAPSE_SOCKET_DIR = "/run/synapse";
 /** The scripts' bookkeeping; on the root disk. */
 const STATE_DIR = "/var/lib/matrix-do";
 
@@ -58,6 +60,19 @@ export const PATHS = {
   synapseSigningKey: "/etc/synapse/signing.key",
   synapseRequirements: "/etc/synapse/requirements.txt",
   synapseAdminPassword: "/etc/synapse/admin-password",
+  /**
+   * Synapse listens on Unix sockets, not on loopback ports any local account could reach. The
+   * directory is Caddy's group's (setgid), so the client socket (mode 0660) is Caddy's to open;
+   * the admin and metrics sockets (0600) are root's alone. Made at boot (synapseTmpfiles).
+   */
+  synapseSocketDir: SYNAPSE_SOCKET_DIR,
+  /** Clients and federation, through Caddy (which passes the client's address). */
+  synapseClientSocket: `${SYNAPSE_SOCKET_DIR}/client.sock`,
+  /** The admin API (matrixctl, the scripts) and matrixctl's token (synapse-modules/matrixctl_token.py). */
+  synapseAdminSocket: `${SYNAPSE_SOCKET_DIR}/admin.sock`,
+  /** Prometheus metrics. */
+  synapseMetricsSocket: `${SYNAPSE_SOCKET_DIR}/metrics.sock`,
+  synapseTmpfiles: "/etc/tmpfiles.d/matrix-synapse.conf",
   /** Synapse modules of our own (cloud-init/synapse-modules), on Synapse's PYTHONPATH. */
   synapseModules: "/usr/local/lib/matrix/synapse-modules",
   synapseVenvRoot: SYNAPSE_VENV_ROOT,
@@ -79,10 +94,9 @@ export const PATHS = {
   backupEnv: "/etc/matrix/backup.env",
   backupPassword: "/etc/matrix/backup-password",
 
-  /** The admin command, its settings, and the password of the account it acts as. */
+  /** The admin command and its settings. */
   matrixctl: "/usr/local/sbin/matrixctl",
   matrixctlConfig: "/etc/matrix/matrixctl.json",
-  opsPassword: "/etc/matrix/ops-password",
 
   /** MatrixRTC: the downloaded binaries (one file per checksum, and a link to the one in use), configs and secrets. */
   rtcBinDir: "/usr/local/lib/matrix-rtc",
@@ -109,6 +123,8 @@ export const PATHS = {
   caddyAdminSocket: `${CADDY_RUNTIME_DIR}/admin.sock`,
   /** Where Caddy (HOME=/var/lib/caddy) keeps the certificates it obtains. */
   caddyCertificates: `${CADDY_DATA}/.local/share/caddy/certificates`,
+  /** The root of Caddy's own CA (acmeServer: internal). */
+  caddyLocalCaRoot: `${CADDY_DATA}/.local/share/caddy/pki/authorities/local/root.crt`,
   /** Where Caddy keeps its ACME accounts (one directory per CA). */
   caddyAcmeAccounts: `${CADDY_DATA}/.local/share/caddy/acme`,
 
@@ -124,6 +140,17 @@ export const PATHS = {
   systemdDir: "/etc/systemd/system",
 
   readme: "/root/README.txt",
+
+  /**
+   * What older versions wrote and nothing uses now; the bootstrap removes them. matrixctl's
+   * account had a password, Synapse a module that limited its logins, and create-admin.sh a
+   * helper for shared-secret registration.
+   */
+  retiredFiles: [
+    "/etc/matrix/ops-password",
+    "/usr/local/lib/matrix/register-account.py",
+    "/usr/local/lib/matrix/synapse-modules/loopback_only_logins.py",
+  ],
 } as const;
 
 /** A unit file of ours. */

@@ -9,10 +9,6 @@ export const HTTP_PORT = 80;
 export const HTTPS_PORT = 443;
 /** Federation for servers that find the homeserver through SRV, or not at all (Matrix's default). */
 export const FEDERATION_PORT = 8448;
-/** Loopback port Synapse's client/federation listener binds to. */
-export const SYNAPSE_PORT = 8008;
-/** Loopback port for Synapse's Prometheus metrics. */
-export const SYNAPSE_METRICS_PORT = 9000;
 /** PostgreSQL, on loopback. */
 export const POSTGRES_PORT = 5432;
 /** TURN over UDP and TCP, and over TLS (coturn). */

@@ -10,24 +10,28 @@ import * as fs from "fs";
 import * as path from "path";
 import { asset } from "./assets";
 import { synapseMatrixRtcConfig } from "./matrixRtc";
-import { RenderedFile, renderUnit } from "./formats";
+import { GENERATED, RenderedFile, renderTmpfiles, renderUnit } from "./formats";
 import { sandbox } from "./sandbox";
 import { PATHS, unitFile } from "./paths";
-import { SYNAPSE_METRICS_PORT, SYNAPSE_PORT, TURN_CREDENTIAL_SECONDS, TURN_PORT, TURN_TLS_PORT } from "./ports";
+import { TURN_CREDENTIAL_SECONDS, TURN_PORT, TURN_TLS_PORT } from "./ports";
+import { CADDY_GROUP } from "./caddy";
 import { POSTGRES_SERVICE, SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
 import { readSynapseLock } from "./versions";
 
 /**
- * Where Synapse finds its files, ports and database. The droplet uses DROPLET_SYNAPSE_SITE;
- * the test suite runs the same config on a test machine with its own paths and ports.
+ * Where Synapse finds its files, sockets and database. The droplet uses DROPLET_SYNAPSE_SITE;
+ * the test suite runs the same config on a test machine with its own paths.
  */
 export interface SynapseSite {
   media: string;
   signingKey: string;
   logConfig: string;
-  port: number;
-  metricsPort: number;
+  /** Caddy's: clients and federation. */
+  clientSocket: string;
+  /** Root's: the admin API and matrixctl's token. */
+  adminSocket: string;
+  metricsSocket: string;
   dbHost: string;
   dbPort: number;
 }
@@ -36,18 +40,48 @@ export const DROPLET_SYNAPSE_SITE: SynapseSite = {
   media: PATHS.synapseMedia,
   signingKey: PATHS.synapseSigningKey,
   logConfig: PATHS.synapseLogConfig,
-  port: SYNAPSE_PORT,
-  metricsPort: SYNAPSE_METRICS_PORT,
+  clientSocket: PATHS.synapseClientSocket,
+  adminSocket: PATHS.synapseAdminSocket,
+  metricsSocket: PATHS.synapseMetricsSocket,
   dbHost: SYNAPSE_DB.host,
   dbPort: SYNAPSE_DB.port,
 };
 
-/** The admin account matrixctl acts as (scripts/create-admin.sh creates it). */
+/** The admin account matrixctl acts as: no password; its tokens come from the admin socket alone. */
 export const OPS_USER = "matrixctl";
+/** Where the admin socket hands out matrixctl's tokens (synapse-modules/matrixctl_token.py). */
+export const MATRIXCTL_TOKEN_PATH = "/_matrixctl/token";
 
 /** Our own Synapse modules: shipped in cloud-init/synapse-modules, installed in PATHS.synapseModules. */
 export const SYNAPSE_MODULES_SOURCE_DIR = asset("cloud-init", "synapse-modules");
-const SYNAPSE_MODULE_FILES = ["loopback_only_logins.py"];
+const SYNAPSE_MODULE_FILES = ["matrixctl_token.py"];
+
+/** Socket modes: Caddy's group may open the client socket; the others are root's (Synapse's own account aside). */
+const GROUP_SOCKET = 0o660;
+const OWNER_SOCKET = 0o600;
+
+/**
+ * Unix sockets only: a loopback port is open to every local account. Caddy sets
+ * X-Forwarded-For (and does not trust one a client sends), so Synapse sees clients' addresses;
+ * on the admin and metrics sockets nothing is forwarded.
+ */
+function listeners(settings: Settings, site: SynapseSite): Record<string, unknown>[] {
+  return [
+    {
+      path: site.clientSocket, mode: GROUP_SOCKET, type: "http", x_forwarded: true,
+      resources: [{ names: ["client", "federation"], compress: false }],
+    },
+    {
+      path: site.adminSocket, mode: OWNER_SOCKET, type: "http", x_forwarded: false,
+      resources: [{ names: ["client"], compress: false }],
+      // Served on this listener only.
+      additional_resources: {
+        [MATRIXCTL_TOKEN_PATH]: { module: "matrixctl_token.MatrixctlToken", config: { user: `@${OPS_USER}:${settings.serverName}` } },
+      },
+    },
+    { path: site.metricsSocket, mode: OWNER_SOCKET, type: "http", x_forwarded: false, resources: [{ names: ["metrics"], compress: false }] },
+  ];
+}
 
 export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
   return {
@@ -56,18 +90,7 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     web_client_location: `https://${settings.elementHost}/`,
     admin_contact: `mailto:${settings.adminEmail}`,
     report_stats: false,
-    listeners: [
-      {
-        // Loopback only; Caddy terminates TLS and sets X-Forwarded-For, so Synapse sees real client IPs.
-        port: site.port,
-        bind_addresses: ["127.0.0.1"],
-        type: "http",
-        tls: false,
-        x_forwarded: true,
-        resources: [{ names: ["client", "federation"], compress: false }],
-      },
-      { port: site.metricsPort, bind_addresses: ["127.0.0.1"], type: "metrics" },
-    ],
+    listeners: listeners(settings, site),
     enable_metrics: true,
     log_config: site.logConfig,
     media_store_path: site.media,
@@ -93,8 +116,6 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,
-    // matrixctl's account logs in from the droplet only: its password is no use from outside.
-    modules: [{ module: "loopback_only_logins.LoopbackOnlyLogins", config: { users: [`@${OPS_USER}:${settings.serverName}`] } }],
   };
 }
 
@@ -188,7 +209,6 @@ export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site:
     // password, replaces the main fragment's.
     ...(settings.synapse.email?.user ? { email: { ...emailBlock(settings), smtp_pass: secrets.smtpPassword } } : {}),
     ...(settings.turn ? { turn_shared_secret: secrets.turnSharedSecret } : {}),
-    registration_shared_secret: secrets.registrationSharedSecret,
     macaroon_secret_key: secrets.macaroonSecretKey,
     form_secret: secrets.formSecret,
     database: {
@@ -253,6 +273,8 @@ export function renderSynapseUnit(settings: Settings): string {
       After: ["network-online.target", `${POSTGRES_SERVICE}.service`],
       Wants: ["network-online.target", `${POSTGRES_SERVICE}.service`],
       RequiresMountsFor: PATHS.synapseData,
+      // Its sockets' directory (synapseTmpfiles); made at boot, before any service starts.
+      ConditionPathIsDirectory: PATHS.synapseSocketDir,
     },
     Service: {
       Type: "notify",
@@ -274,7 +296,7 @@ export function renderSynapseUnit(settings: Settings): string {
       TimeoutStartSec: "300",
       SyslogIdentifier: "synapse",
       // pyOpenSSL's callbacks (cffi) are code written to memory at run time.
-      ...sandbox({ writable: [PATHS.synapseData], writesExecutableMemory: true }),
+      ...sandbox({ writable: [PATHS.synapseData, PATHS.synapseSocketDir], writesExecutableMemory: true }),
     },
     Install: { WantedBy: "multi-user.target" },
   });
@@ -295,6 +317,12 @@ export function synapseFiles(settings: Settings, secrets: Secrets): RenderedFile
     { path: PATHS.synapseRequirements, content: readSynapseLock(settings.synapse.version), permissions: "0644" },
     { path: PATHS.synapseAdminPassword, content: secrets.adminPassword, permissions: "0600" },
     { path: unitFile(`${SYNAPSE_SERVICE}.service`), content: renderSynapseUnit(settings), permissions: "0644" },
+    {
+      // Setgid, Caddy's group: the sockets Synapse makes in it are Caddy's group's (paths.ts).
+      path: PATHS.synapseTmpfiles,
+      content: `# ${GENERATED}\n${renderTmpfiles([{ type: "d", path: PATHS.synapseSocketDir, mode: "2750", user: "synapse", group: CADDY_GROUP }])}`,
+      permissions: "0644",
+    },
     ...SYNAPSE_MODULE_FILES.map((name) => ({
       path: `${PATHS.synapseModules}/${name}`,
       content: fs.readFileSync(path.join(SYNAPSE_MODULES_SOURCE_DIR, name), "utf8"),

@@ -86,6 +86,19 @@ function bigIntToIpv6(value: bigint): string {
   return `${parts.slice(0, best.start).join(":")}::${parts.slice(best.start + best.length).join(":")}`;
 }
 
+/**
+ * TLS on coturn's TLS port as on Caddy's: ECDHE with AEAD ciphers only (no CBC), for ECDSA and
+ * RSA certificates, then TLS 1.3's suites (coturn sets both lists from this one string).
+ * Debian 13's coturn 4.6.1 cannot speak TLS 1.3 at all (it picks a TLS 1.2-only context from the
+ * ClientHello's record version; fixed upstream in 4.6.2, coturn/coturn#989): the droplet test
+ * asks for TLS 1.3 wherever coturn is new enough.
+ */
+export const TURN_TLS_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+  "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+];
+
 /** turnserver.conf. The droplet's address comes on the command line (the drop-in below). */
 export function turnserverConf(settings: Settings, turn: TurnSettings, secrets: Secrets): ConfLine[] {
   return [
@@ -104,6 +117,7 @@ export function turnserverConf(settings: Settings, turn: TurnSettings, secrets: 
     ["pkey", PATHS.turnKey],
     ["no-tlsv1"],
     ["no-tlsv1_1"],
+    ["cipher-list", TURN_TLS_CIPHERS.join(":")],
     ["no-cli"],
     ["no-software-attribute"],
     ["no-rfc5780"],

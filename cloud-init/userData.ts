@@ -17,7 +17,7 @@ import { GENERATED, RenderedFile, renderEnvFile, renderUnit } from "./formats";
 import { matrixctlFiles } from "./matrixctl";
 import { sandbox } from "./sandbox";
 import { PATHS, dropInFile, unitFile } from "./paths";
-import { SYNAPSE_PORT, TURN_PORT, TURN_TLS_PORT } from "./ports";
+import { TURN_PORT, TURN_TLS_PORT } from "./ports";
 import {
   POSTGRES_CLUSTER, POSTGRES_CLUSTER_CONFIG, POSTGRES_CLUSTER_DATA, POSTGRES_CLUSTER_SERVICE, POSTGRES_SERVICE, SYNAPSE_DB,
   renderPostgresSetupSql, renderPostgresTuning,
@@ -39,6 +39,8 @@ export const SCRIPTS_SOURCE_DIR = asset("cloud-init", "scripts");
 export const SCRIPT_FILES = [
   "lib.sh",
   "bootstrap.sh",
+  "metadata-guard.sh",
+  "metadata-guard.nft",
   "mount-volume.sh",
   "setup-swap.sh",
   "setup-postgres.sh",
@@ -55,7 +57,6 @@ export const SCRIPT_FILES = [
   "restore.sh",
   "list-backups.sh",
   "apply-config.py",
-  "register-account.py",
 ];
 /** Sourced by other scripts, not run. */
 const SOURCED_SCRIPTS = ["lib.sh", "backup-lib.sh"];
@@ -67,8 +68,15 @@ export const APPLY_COMMAND = `python3 ${APPLY_SCRIPT}`;
 /** Writes the bundle's files (those that changed), at first boot and on every change in place. */
 const UNPACK_COMMAND = ["python3", APPLY_SCRIPT, "--unpack", PATHS.filesBundle];
 
-/** Keeps service accounts away from the droplet metadata service (scripts/metadata-guard.nft). */
+/** Keeps every account but root away from the droplet metadata service (scripts/metadata-guard.nft). */
 export const METADATA_GUARD_SERVICE = "matrix-metadata-guard";
+/**
+ * The accounts besides root that may reach the metadata service, where they exist. do-agent:
+ * DigitalOcean's monitoring agent (the droplet is created with monitoring on) reads its
+ * droplet's id, region and auth token there and sends its metrics there, as its own account
+ * (digitalocean/do-agent: packaging/etc/systemd/system/do-agent.service, pkg/clients/tsclient).
+ */
+export const METADATA_READERS = ["do-agent"];
 
 /**
  * Values the shell scripts read from /etc/matrix/deploy.env: every fact a script needs that
@@ -98,6 +106,7 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     OPTIONAL_PENDING: PATHS.optionalPending,
     OPTIONAL_SERVICE,
     METADATA_GUARD_SERVICE,
+    METADATA_READERS: METADATA_READERS.join(" "),
     SWAP_SERVICE,
     SWAP_FILE: PATHS.swapFile,
     SWAP_MB: settings.droplet.swapMb,
@@ -121,9 +130,12 @@ export function deployEnv(settings: Settings): Record<string, string | number> {
     SYNAPSE_LOG_CONFIG: PATHS.synapseLogConfig,
     SYNAPSE_DATA: PATHS.synapseData,
     SYNAPSE_MEDIA: PATHS.synapseMedia,
-    SYNAPSE_PORT,
+    SYNAPSE_ADMIN_SOCKET: PATHS.synapseAdminSocket,
+    SYNAPSE_TMPFILES: PATHS.synapseTmpfiles,
+    SYNAPSE_MODULES: PATHS.synapseModules,
     OPS_USER,
-    OPS_PASSWORD_FILE: PATHS.opsPassword,
+    MATRIXCTL: PATHS.matrixctl,
+    RETIRED_FILES: PATHS.retiredFiles.join(" "),
     ELEMENT_VERSION: settings.element.version,
     ELEMENT_TARBALL_URL: settings.element.tarballUrl,
     ELEMENT_SIGNATURE_URL: settings.element.signatureUrl,
@@ -234,24 +246,22 @@ export function systemFiles(settings: Settings): RenderedFile[] {
       path: unitFile(`${METADATA_GUARD_SERVICE}.service`),
       content: renderUnit({
         Unit: {
-          Description: "Keep service accounts away from the droplet metadata service",
-          After: "network-pre.target",
-          Before: [`${CADDY_SERVICE}.service`, `${POSTGRES_SERVICE}.service`, `${SYNAPSE_SERVICE}.service`],
+          Description: "Keep every account but root away from the droplet metadata service",
+          // A firewall: up before the network, and so before any service (Debian's nftables.service).
+          DefaultDependencies: "no",
+          Wants: "network-pre.target",
+          Before: ["network-pre.target", "shutdown.target"],
+          Conflicts: "shutdown.target",
         },
         Service: {
           Type: "oneshot",
           RemainAfterExit: "yes",
-          ExecStart: `/usr/sbin/nft -f ${PATHS.deployDir}/metadata-guard.nft`,
+          ExecStart: `${PATHS.scriptsDir}/metadata-guard.sh`,
           // Root, but only to load firewall rules.
           ...sandbox({ asRoot: true, capabilities: ["CAP_NET_ADMIN"], extraAddressFamilies: ["AF_NETLINK"] }),
         },
         Install: { WantedBy: "multi-user.target" },
       }),
-      permissions: "0644",
-    },
-    {
-      path: `${PATHS.deployDir}/metadata-guard.nft`,
-      content: fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "metadata-guard.nft"), "utf8"),
       permissions: "0644",
     },
     ...settings.extraCaCertificates.map((pem, i) => ({
@@ -286,7 +296,7 @@ export function renderFiles(settings: Settings, secrets: Secrets): RenderedFile[
     ...backupFiles(settings, secrets),
     ...turnFiles(settings, secrets),
     ...matrixRtcFiles(settings, secrets),
-    ...matrixctlFiles(settings, secrets, fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "matrixctl"), "utf8")),
+    ...matrixctlFiles(settings, fs.readFileSync(path.join(SCRIPTS_SOURCE_DIR, "matrixctl"), "utf8")),
     ...scriptFiles(),
   ];
 }

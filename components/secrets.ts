@@ -31,11 +31,9 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
     new random.RandomPassword(`${name}-${id}`, { length, special: false }, opts).result;
 
   const postgresPassword = password("postgres-password", 32);
-  const registrationSharedSecret = password("registration-shared-secret", 48);
   const macaroonSecretKey = password("macaroon-secret-key", 48);
   const formSecret = password("form-secret", 48);
   const adminPassword = password("admin-password", 24);
-  const opsPassword = password("matrixctl-password", 32);
   // Encrypts every backup; it lives in the stack's state, so a new droplet can read old backups.
   const backupPassword = password("backup-password", 40);
   // Shared by Synapse and coturn (TURN credentials); made even while TURN is off, so turning it
@@ -48,18 +46,16 @@ export function generateSecrets(name: string, opts: pulumi.CustomResourceOptions
   const signingSeed = new random.RandomBytes(`${name}-signing-key`, { length: 32 }, opts).base64;
   const signingKeyId = new random.RandomString(`${name}-signing-key-id`, { length: 4, special: false }, opts).result;
 
-  const generated = pulumi.all([opsPassword, backupPassword, turnSharedSecret, livekitSecret, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
+  const generated = pulumi.all([backupPassword, turnSharedSecret, livekitSecret, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, pulumi.output(given.offsiteSecretKey), pulumi.output(given.smtpPassword)]);
   const values = pulumi.secret(
     pulumi
-      .all([postgresPassword, registrationSharedSecret, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId, generated])
-      .apply(([postgres, registration, macaroon, form, admin, seed, keyId, [ops, backup, turn, livekit, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
+      .all([postgresPassword, macaroonSecretKey, formSecret, adminPassword, signingSeed, signingKeyId, generated])
+      .apply(([postgres, macaroon, form, admin, seed, keyId, [backup, turn, livekit, hostPrivate, hostPublic, offsite, smtp]]): Secrets => ({
         postgresPassword: postgres,
-        registrationSharedSecret: registration,
         macaroonSecretKey: macaroon,
         formSecret: form,
         adminPassword: admin,
         signingKey: formatSigningKey(keyId, seed),
-        opsPassword: ops,
         backupPassword: backup,
         turnSharedSecret: turn,
         livekitSecret: livekit,

@@ -116,6 +116,9 @@ async function main(): Promise<void> {
   }
   log(`ready in ${Math.round((Date.now() - started) / 1000)} s`);
   const hosts = cloud.dnsRecords().hosts;
+  // The droplet's host key is the stack's (an output): pinned, as `pulumi up` pins it.
+  const knownHosts = path.join(home, "known_hosts");
+  fs.writeFileSync(knownHosts, `${outputs.reservedIp} ${outputs.sshHostKey}\n`);
   console.log(
     [
       "",
@@ -125,6 +128,7 @@ async function main(): Promise<void> {
       `  Password:       ${outputs.adminPassword}`,
       `  Address:        ${outputs.reservedIp}`,
       `  CA certificate: ${caFile}`,
+      `  SSH:            ssh -i ${sshKey} -o UserKnownHostsFile=${knownHosts} root@${outputs.reservedIp}`,
       "",
       `  To open it in a browser on this machine, add to /etc/hosts:`,
       `    ${outputs.reservedIp} ${Object.keys(hosts).join(" ")}`,

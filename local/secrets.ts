@@ -20,12 +20,10 @@ function alphanumeric(length: number): string {
 export function newSecrets(): Secrets {
   return {
     postgresPassword: alphanumeric(32),
-    registrationSharedSecret: alphanumeric(48),
     macaroonSecretKey: alphanumeric(48),
     formSecret: alphanumeric(48),
     adminPassword: alphanumeric(24),
     signingKey: formatSigningKey(alphanumeric(4), crypto.randomBytes(32).toString("base64")),
-    opsPassword: alphanumeric(32),
     backupPassword: alphanumeric(40),
     turnSharedSecret: alphanumeric(48),
     livekitSecret: alphanumeric(48),

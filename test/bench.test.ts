@@ -1,5 +1,7 @@
 /** The benchmark's arithmetic and report (its workloads run in the droplet suite). */
 import assert from "node:assert/strict";
+import * as childProcess from "node:child_process";
+import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import { percentile, playLines, ratio } from "../bench/stats";
 import { PeakMemory, cpuBetween, pssKb, serviceOfCgroup } from "../bench/memory";
@@ -67,6 +69,37 @@ describe("benchmark figures", () => {
     assert.throws(() => vcpusOf("m-2gb"), /cannot read the vCPUs/);
     assert.deepEqual(expandCpuList("0-1"), [0, 1]);
     assert.deepEqual(expandCpuList("0-2,5,7-8"), [0, 1, 2, 5, 7, 8]);
+  });
+
+  it("pins every thread of the process, skipping one that exits under it (taskset -a gave up: CI red once), not a real error", async () => {
+    const { pinThreads } = await import("../bench/run");
+    const pinned: number[] = [];
+    // Thread 12 exits between the listing and its turn; the others are pinned, the main thread first.
+    const pin = (tid: number) => (tid === 12 ? "failed to get pid 12's affinity: No such process" : (pinned.push(tid), undefined));
+    pinThreads(10, () => [10, 11, 12, 13], pin, (tid) => tid !== 12);
+    assert.deepEqual(pinned, [10, 11, 13]);
+    // A failure on a thread still there, or on the main thread (a bad core list, no such process), is an error.
+    const bad = () => "failed to set pid's affinity: Invalid argument";
+    assert.throws(() => pinThreads(10, () => [10, 11], (tid) => (tid === 11 ? bad() : undefined), () => true), /thread 11 of 10: .*Invalid argument/);
+    assert.throws(() => pinThreads(10, () => [], bad, () => false), /thread 10 of 10/);
+  });
+
+  it("pins a real process whose threads come and go, to the cores it may use", async () => {
+    const { pinProcess } = await import("../bench/run");
+    const cores = expandCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]);
+    // A worker thread starts every 50 ms and exits at once: the walk (a taskset per thread, ~0.1 s)
+    // meets about one thread gone under it each time.
+    const churn = `const { Worker } = require("node:worker_threads"); setInterval(() => new Worker("1", { eval: true }), 50);`;
+    const child = childProcess.spawn(process.execPath, ["-e", churn], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 0; i < 5; i++) pinProcess(child.pid!, cores);
+      assert.throws(() => pinProcess(child.pid!, [4096]), /taskset failed on thread/, "a core list it cannot have");
+    } finally {
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+    }
+    assert.throws(() => pinProcess(child.pid!, cores), /taskset failed on thread .*No such process/, "a process that is gone");
   });
 
   it("a run of some sizes replaces those sizes' results and keeps the others, each dated", async () => {

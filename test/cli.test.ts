@@ -67,7 +67,22 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     // The clone the first line makes: the project's files (its node_modules are not needed to
     // validate config).
     fs.mkdirSync(project);
-    for (const file of ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts"]) fs.copyFileSync(path.join(ROOT, file), path.join(project, file));
+    for (const file of ["Pulumi.yaml", "Pulumi.prod.yaml", "package.json", "tsconfig.json", "index.ts"]) fs.copyFileSync(path.join(ROOT, file), path.join(project, file));
+  });
+
+  it("the example stack the clone brings gives no required key a value: one the user forgets is refused, by name", () => {
+    const forgetful = path.join(dir, "forgetful");
+    fs.mkdirSync(forgetful);
+    for (const file of ["Pulumi.yaml", "Pulumi.prod.yaml", "package.json", "tsconfig.json", "index.ts"]) fs.copyFileSync(path.join(ROOT, file), path.join(forgetful, file));
+    // A backend of its own: the quick start below makes its own stack prod.
+    fs.mkdirSync(path.join(forgetful, ".backend"));
+    const ownEnv = { ...env, PULUMI_BACKEND_URL: `file://${path.join(forgetful, ".backend")}` };
+    const inForgetful = (script: string) => childProcess.spawnSync("bash", ["-c", script], { cwd: forgetful, env: ownEnv, encoding: "utf8" });
+    assert.equal(inForgetful("pulumi stack init prod && pulumi config set domain example.net && pulumi config set adminEmail me@example.net").status, 0);
+    const r = inForgetful("pulumi preview");
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, /sshKeys/, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, NO_LANGUAGE_HOST, "refused before the program");
   });
 
   it("gets through config validation, with only the README's commands", () => {
@@ -86,8 +101,8 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     assert.equal(fs.readFileSync(path.join(dir, "uploaded.pub"), "utf8"), fs.readFileSync(`${key}.pub`, "utf8"));
     const md5 = /MD5:(\S+)/.exec(childProcess.execFileSync("ssh-keygen", ["-l", "-E", "md5", "-f", `${key}.pub`], { encoding: "utf8" }))![1];
     const stack = YAML.parse(fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8"));
-    const { "matrix-do:sshPrivateKey": privateKey, ...plain } = stack.config;
-    assert.deepEqual(plain, { "matrix-do:domain": "example.org", "matrix-do:adminEmail": "you@example.org", "matrix-do:sshKeys": [md5] });
+    const { "matrix-do:sshPrivateKey": privateKey, "matrix-do:domain": domain, "matrix-do:adminEmail": adminEmail, "matrix-do:sshKeys": sshKeys } = stack.config;
+    assert.deepEqual({ domain, adminEmail, sshKeys }, { domain: "example.org", adminEmail: "you@example.org", sshKeys: [md5] });
     assert.ok(privateKey?.secure, `sshPrivateKey is stored encrypted: ${JSON.stringify(privateKey)}`);
     assert.equal(cliStackConfig(project, "prod", env)["matrix-do:sshPrivateKey"].value.trim(), fs.readFileSync(key, "utf8").trim());
   });

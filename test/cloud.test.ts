@@ -306,21 +306,26 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.ok(fs.readFileSync(droplet.file("/root/.ssh/authorized_keys"), "utf8").includes(key), "the declared key is root's");
   });
 
-  it("keeps service accounts away from the metadata service, which hands root the declared user_data and keys", async () => {
+  it("keeps every account but root away from the metadata service, which hands root the declared user_data and keys", async () => {
     const droplet = [...cloud.droplets.values()][0];
     // Not blocking this process: the metadata service runs in it.
-    const curl = (user: string, what: string) => droplet.execAsync(["runuser", "-u", user, "--", "curl", "-sS", "-m", "5", `http://${METADATA_IP}/metadata/v1/${what}`], 10_000);
-    const userData = await curl("root", "user-data");
+    const curl = (uid: string, what: string) => droplet.execAsync(["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups",
+      "curl", "-sS", "-m", "5", `http://${METADATA_IP}/metadata/v1/${what}`], 10_000);
+    const userData = await curl("0", "user-data");
     assert.equal(userData.code, 0, userData.stderr);
     const declared = cloud.ofType("digitalocean:index/droplet:Droplet")[0];
     assert.equal(userData.stdout, declared.inputs.userData, "it serves the user_data the component declared");
     assert.equal(droplet.exec(["cat", "/var/lib/cloud/instance/user-data.txt"]).stdout, userData.stdout, "the user_data cloud-init ran");
-    assert.equal((await curl("root", "id")).stdout, declared.id);
-    assert.match((await curl("root", "public-keys")).stdout, /^ssh-ed25519 /);
-    for (const account of ["synapse", "caddy", "postgres"]) {
-      const r = await curl(account, "user-data");
-      assert.notEqual(r.code, 0, `${account} read the metadata service`);
-      assert.match(r.stderr, /Failed to connect|Connection refused|Couldn't connect/, account);
+    assert.equal((await curl("0", "id")).stdout, declared.id);
+    assert.match((await curl("0", "public-keys")).stdout, /^ssh-ed25519 /);
+    // Every other account on the droplet, as listed there (not by hand), and a uid systemd hands
+    // a DynamicUser service (LiveKit's, the call service's).
+    const uids = droplet.exec(["getent", "passwd"]).stdout.trim().split("\n").map((line) => line.split(":")[2]).filter((uid) => uid !== "0");
+    assert.ok(uids.length >= 10, `accounts: ${uids}`);
+    for (const uid of [...uids, "61184"]) {
+      const r = await curl(uid, "user-data");
+      assert.notEqual(r.code, 0, `uid ${uid} read the metadata service`);
+      assert.match(r.stderr, /Failed to connect|Connection refused|Couldn't connect/, `uid ${uid}`);
     }
   });
 

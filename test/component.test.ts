@@ -80,7 +80,7 @@ describe("MatrixServer component", () => {
     assert.equal(count(T.domain), 1);
     assert.equal(count(T.record), 3 + 3 + 2 + 1, "A and AAAA for apex/matrix/element, two SRV, one CAA");
     assert.equal(count(T.firewall), 1);
-    assert.equal(count(T.password), 9, "postgres, registration secret, macaroon key, form secret, admin, matrixctl, backup passwords, the TURN secret and LiveKit's secret");
+    assert.equal(count(T.password), 7, "postgres, macaroon key, form secret, admin, backup passwords, the TURN secret and LiveKit's secret");
     assert.equal(count(T.bytes), 1, "the signing key seed");
     assert.equal(count(T.tlsKey), 1, "the SSH host key");
     assert.equal(count(T.monitorAlert), 3, "CPU, memory, disk");
@@ -113,7 +113,8 @@ describe("MatrixServer component", () => {
     const doc = YAML.parse(userData);
     const secretsFile = doc.write_files.find((f: { path: string }) => f.path === "/etc/synapse/conf.d/10-secrets.yaml");
     const synapseSecrets = YAML.parse(decodeEntry(secretsFile));
-    assert.match(synapseSecrets.registration_shared_secret, /^[A-Za-z0-9]{48}$/);
+    assert.match(synapseSecrets.macaroon_secret_key, /^[A-Za-z0-9]{48}$/);
+    assert.equal("registration_shared_secret" in synapseSecrets, false, "no secret in the user data makes an account");
     const signingKey = doc.write_files.find((f: { path: string }) => f.path === "/etc/synapse/signing.key").content;
     assert.match(signingKey, /^ed25519 a_[A-Za-z0-9]{4} [A-Za-z0-9+/]{43}\n$/);
   });

@@ -256,8 +256,7 @@ interface Fact { kind: FactKind; value: string; source: string }
 /**
  * Where the facts come from: PATHS, every exported absolute path, every exported *_SERVICE
  * (a unit) and *_PORT, and SYNAPSE_DB. Not checked: the loopback address (a property of the
- * listeners, not a deploy choice; create-admin.sh builds Synapse's URL from SYNAPSE_PORT, which
- * services.test.ts overrides), the service accounts (synapse, postgres, caddy, turnserver: as a
+ * listeners, not a deploy choice), the service accounts (synapse, postgres, caddy, turnserver: as a
  * word, the account `synapse` cannot be told from the database, package or module), and
  * OPS_USER (scripts read it from deploy.env already; "matrixctl" is also the command's name).
  */
@@ -388,7 +387,7 @@ function literalFacts(script: Script): Hit[] {
 describe("deploy.env: the facts TypeScript hands the scripts", () => {
   it("finds the scripts and reads them as their shells do", () => {
     assert.ok(SHELL.length >= 15, `${SHELL.length} shell scripts`);
-    assert.deepEqual(PYTHON.map((s) => s.name), ["apply-config.py", "matrixctl", "register-account.py"]);
+    assert.deepEqual(PYTHON.map((s) => s.name), ["apply-config.py", "matrixctl"]);
     // The lexer: a comment, a single-quoted string and a quoted here-document are not expansions; a "$(…)" inside "…" is.
     const lexed = lexShell([
       `# \${IN_COMMENT}`, `echo '\${SINGLE}' "\${DOUBLE} $(echo "\${NESTED}")" \${#COUNT[@]} $((ARITH * 2)) # \${TRAILING}`,
@@ -444,7 +443,7 @@ describe("deploy.env: the facts TypeScript hands the scripts", () => {
       assert.ok(values("unit").includes(unit), unit);
     }
     for (const p of [PATHS.volume, PATHS.stateBinds.postgresql, PATHS.synapseMedia, `${PATHS.volume}/backups`, postgres.POSTGRES_CLUSTER_CONFIG]) assert.ok(values("path").includes(p), p);
-    for (const port of [8008, 9000, 443, 8448, 3478, 5349, 5432]) assert.ok(values("port").includes(String(port)), String(port));
+    for (const port of [443, 8448, 3478, 5349, 5432, 7880]) assert.ok(values("port").includes(String(port)), String(port));
     assert.deepEqual(values("database"), ["synapse"]);
   });
 
@@ -463,14 +462,14 @@ describe("deploy.env: the facts TypeScript hands the scripts", () => {
       return literalFacts(script).map((h) => `${h.fact.kind}:${h.literal}`);
     };
     assert.deepEqual(probe(`systemctl restart "$SYNAPSE_SERVICE.service"; install -d "$SYNAPSE_MEDIA" "$VOLUME_MOUNT/$name"`), []);
-    assert.deepEqual(probe(`psql -d "$SYNAPSE_DATABASE"; chgrp synapse "$SYNAPSE_SIGNING_KEY"; curl "http://127.0.0.1:$SYNAPSE_PORT"`), []);
+    assert.deepEqual(probe(`psql -d "$SYNAPSE_DATABASE"; chgrp synapse "$SYNAPSE_SIGNING_KEY"; curl "https://127.0.0.1:$TURN_TLS_PORT"`), []);
     assert.deepEqual(probe(`systemctl restart matrix-synapse.service`), ["unit:matrix-synapse"]);
     assert.deepEqual(probe(`systemctl start "postgresql@$PG_MAJOR-main.service"`), ["unit:postgresql@17-main"]);
     assert.deepEqual(probe(`systemctl stop caddy.service "$POSTGRES_SERVICE.service"`), ["unit:caddy"]);
     assert.deepEqual(probe(`install -d "$SYNAPSE_DATA/media"`), [`path:${PATHS.synapseMedia}`]);
     assert.deepEqual(probe(`chmod 0700 "$VOLUME_MOUNT/backups"`), [`path:${PATHS.volume}/backups`]);
     assert.deepEqual(probe(`own_tree /var/lib/caddy caddy`), ["path:/var/lib/caddy"]);
-    assert.deepEqual(probe(`curl http://127.0.0.1:8008/health`), ["port:8008"]);
+    assert.deepEqual(probe(`curl http://127.0.0.1:5349/health`), ["port:5349"]);
     assert.deepEqual(probe(`pg_dump --format=custom synapse >"$stage/synapse.pgdump"`), ["database:synapse"]);
     assert.deepEqual(probe(`psql -c 'DROP DATABASE synapse'`), ["database:synapse"]);
     assert.deepEqual(probe(`. "\${BACKUP_ENV_FILE:-${PATHS.backupEnv}}"`), [`path:${PATHS.backupEnv}`], "a default is a literal too");

@@ -190,11 +190,17 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     return droplet.exec(["systemctl", "show", "-p", "MainPID", "--value", "matrix-synapse"]).stdout.trim();
   }
 
-  /** Add a user the way the README tells an admin to: on the droplet, with the shared secret. */
+  /** Add a user the way the README tells an admin to: matrixctl on the droplet. */
   function addUser(user: string, password: string, on: LocalDroplet = droplet): void {
-    const r = on.exec(["/opt/synapse/current/bin/register_new_matrix_user", "-c", "/etc/synapse/conf.d/10-secrets.yaml",
-      "-u", user, "-p", password, "--no-admin", "http://127.0.0.1:8008"]);
+    const r = on.exec(["matrixctl", "user", "add", user, "--password-file", "-"], `${password}\n`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+  }
+
+  /** One call to Synapse's admin API on the droplet (it answers on root's socket only): the reply. */
+  function adminApi(method: string, apiPath: string, body?: unknown, on: LocalDroplet = droplet): Record<string, unknown> {
+    const r = on.exec(["matrixctl", "api", method, apiPath, ...(body === undefined ? [] : ["--data", "-"])], body === undefined ? undefined : JSON.stringify(body));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
   /** matrixctl on the droplet, as root. */
@@ -333,6 +339,26 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.match(config.stdout, new RegExp(settings.matrixHost.replace(/\./g, "\\.")));
     });
 
+    it("Synapse listens on no port: no account but root opens its admin and metrics sockets, and only Caddy's its client socket", () => {
+      const tcp = droplet.exec(["ss", "-Hltnp"]).stdout;
+      assert.doesNotMatch(tcp, /python|synapse/, `Synapse listens on TCP:\n${tcp}`);
+      // Every account on the droplet, as listed there (not by hand), and a uid systemd hands a DynamicUser service.
+      const accounts = droplet.exec(["getent", "passwd"]).stdout.trim().split("\n").map((line) => line.split(":"))
+        .filter(([, , uid]) => uid !== "0").map(([name, , uid, gid]) => ({ name, uid, gid }));
+      assert.ok(accounts.some((a) => a.name === "caddy") && accounts.some((a) => a.name === "nobody"), accounts.map((a) => a.name).join(" "));
+      const opens = (account: { uid: string; gid: string; name: string }, socket: string) => {
+        // With the account's own groups (Caddy's group is what opens the client socket).
+        const groups = droplet.exec(["id", "-G", account.name]).stdout.trim().replace(/ /g, ",") || account.gid;
+        return droplet.exec(["setpriv", `--reuid=${account.uid}`, `--regid=${account.gid}`, `--groups=${groups}`,
+          "curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://localhost/health"]).stdout;
+      };
+      for (const account of [...accounts, { name: "(a DynamicUser uid)", uid: "61184", gid: "61184" }]) {
+        for (const socket of [PATHS.synapseAdminSocket, PATHS.synapseMetricsSocket]) assert.notEqual(opens(account, socket), "200", `${account.name} (${account.uid}) opened ${socket}`);
+        assert.equal(opens(account, PATHS.synapseClientSocket) === "200", account.name === "caddy", `${account.name} (${account.uid}) and ${PATHS.synapseClientSocket}`);
+      }
+      assert.equal(droplet.exec(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", PATHS.synapseAdminSocket, "http://localhost/health"]).stdout, "200", "root does");
+    });
+
     it("keeps the database, media, certificates and ACME account on the volume", () => {
       assert.ok(fs.existsSync(path.join(volumeDir, "postgresql", "17", "main", "PG_VERSION")));
       assert.ok(fs.existsSync(path.join(volumeDir, "postgresql-etc", "17", "main", "postgresql.conf")));
@@ -412,12 +438,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       addUser("bob", passwords.bob);
       addUser("carol", passwords.carol);
       // Synapse's message rate limit (0.2/s) would make this take 17 minutes; the admin lifts it
-      // for bob, as an admin would for a bot. curl inside the droplet: the admin API answers on
-      // its loopback only.
-      const override = droplet.exec(["curl", "-fsS", "-X", "POST", "-H", `Authorization: Bearer ${admin.client.getAccessToken()}`,
-        "-d", JSON.stringify({ messages_per_second: 0, burst_count: 0 }),
-        "http://127.0.0.1:8008/_synapse/admin/v1/users/@bob:example.test/override_ratelimit"]);
-      assert.equal(override.code, 0, override.stderr);
+      // for bob, as an admin would for a bot.
+      adminApi("POST", "/_synapse/admin/v1/users/@bob:example.test/override_ratelimit", { messages_per_second: 0, burst_count: 0 });
 
       const bob: Session = await loginClient(sdk.base, sdk.fetchFn, "bob", passwords.bob);
       const carol: Session = await loginClient(sdk.base, sdk.fetchFn, "carol", passwords.carol);
@@ -513,8 +535,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.match(String(element.headers["strict-transport-security"]), /max-age=/);
       const config = (await https(`https://${settings.elementHost}/config.json`)).json<{ default_server_config: Record<string, { base_url: string }> }>();
       assert.equal(config.default_server_config["m.homeserver"].base_url, `https://${settings.matrixHost}`);
-      // matrixctl's account: its (right) password is refused from outside, even claiming to be the droplet.
-      const login = await loginReply(OPS_USER, secrets.opsPassword, { "x-forwarded-for": "127.0.0.1" });
+      // matrixctl's account has no password: a login for it gets what a wrong password gets.
+      const login = await loginReply(OPS_USER, "anything", { "x-forwarded-for": "127.0.0.1" });
       assert.equal(login.status, 403, login.body);
       assert.equal(login.json<{ errcode: string }>().errcode, "M_FORBIDDEN");
     });
@@ -584,7 +606,10 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.deepEqual(await history(token), story.sent);
     });
 
-    it("a reboot: everything comes back on its own", async () => {
+    it("a reboot: everything comes back on its own, matrixctl too after ten wrong logins for its account from outside", async () => {
+      for (let i = 0; i < 10; i++) await loginReply(OPS_USER, `guess-${i}`);
+      const locked = await loginReply(OPS_USER, "guess-11");
+      assert.equal(locked.status, 429, "Synapse stopped the guessing");
       await droplet.poweroff();
       const started = Date.now();
       await droplet.start();
@@ -592,6 +617,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       log(`reboot: HTTPS answering ${seconds(Date.now() - started)} s after start`);
       const failed = droplet.exec(["systemctl", "--failed", "--no-legend", "--plain"]).stdout.trim();
       assert.equal(failed, "", `failed units after reboot:\n${failed}`);
+      const listed = matrixctl(["user", "list"]);
+      assert.equal(listed.code, 0, `matrixctl after the reboot: ${listed.stderr}`);
       const token = await login(story.alice.user, story.alice.password);
       await send(token, "after reboot");
       assert.deepEqual(await history(token), story.sent);
@@ -654,8 +681,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
     it(`replacing it with Synapse ${NEWEST_SYNAPSE} (from ${PREVIOUS_SYNAPSE}) migrates the database and keeps the data`, async () => {
       const deltas = () => Number(droplet.exec(["runuser", "-u", "postgres", "--", "psql", "-d", "synapse", "-Atc",
         "SELECT count(*) FROM applied_schema_deltas"]).stdout.trim());
-      // curl inside the droplet: the admin API answers on its loopback only.
-      const serverVersion = () => JSON.parse(droplet.exec(["curl", "-fsS", "http://127.0.0.1:8008/_synapse/admin/v1/server_version"]).stdout).server_version;
+      const serverVersion = () => adminApi("GET", "/_synapse/admin/v1/server_version").server_version;
       assert.equal(serverVersion(), PREVIOUS_SYNAPSE);
       const deltasBefore = deltas();
       await droplet.poweroff();
@@ -901,10 +927,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.equal((await upload(20 * 1024 * 1024 + 1)).status, 413);
       assert.equal((await upload(20 * 1024 * 1024)).status, 200);
       // Email: a password reset for frank reaches the relay, sent over STARTTLS with its login.
-      // curl inside the droplet: the admin API answers on its loopback only, and matrixctl's token is readable there.
-      const threepid = droplet.exec(["sh", "-c", `curl -fsS -X PUT -H "Authorization: Bearer $(cat /run/matrixctl/token)" ` +
-        `-d '{"threepids":[{"medium":"email","address":"frank@example.test"}]}' http://127.0.0.1:8008/_synapse/admin/v2/users/@frank:example.test`]);
-      assert.equal(threepid.code, 0, threepid.stderr);
+      adminApi("PUT", "/_synapse/admin/v2/users/@frank:example.test", { threepids: [{ medium: "email", address: "frank@example.test" }] });
       const reset = await https(`https://${settings.matrixHost}/_matrix/client/v3/account/password/email/requestToken`, {
         method: "POST", headers: { "content-type": "application/json" },
         body: JSON.stringify({ client_secret: crypto.randomBytes(12).toString("hex"), email: "frank@example.test", send_attempt: 1 }),
@@ -994,6 +1017,21 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.equal(relayIp, address.ip);
       assert.ok(Number(relayPort) >= settings.turn!.relayPorts.min && Number(relayPort) <= settings.turn!.relayPorts.max, allocation.relayed);
       assert.deepEqual((await allocateOverTls({ ...overTls, password: "not-the-password" })).outcome, { code: 401, reason: "Unauthorized" });
+      // TLS as on Caddy's ports: TLS 1.2 with AEAD suites only, nothing older; TLS 1.3 wherever
+      // coturn can (4.6.2 and later; Debian 13's 4.6.1 cannot: cloud-init/turn.ts).
+      const handshake = (...flags: string[]) => run("openssl", ["s_client", "-connect", `${address.ip}:5349`, "-servername", "turn.example.test",
+        "-CAfile", trustFile, ...flags], { input: "", timeoutMs: 15_000 });
+      // s_client's "New, <protocol>, Cipher is <suite>", which is (NONE) when the handshake failed.
+      const shook = (...flags: string[]) => /Cipher is (?!\(NONE\))/.test(handshake(...flags).stdout);
+      for (const cipher of ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"]) assert.ok(shook("-tls1_2", "-cipher", cipher), cipher);
+      for (const cipher of ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-SHA256"]) assert.ok(!shook("-tls1_2", "-cipher", cipher), `CBC: ${cipher}`);
+      assert.ok(!shook("-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"), "TLS 1.1");
+      const coturnVersion = /^(\d+)\.(\d+)\.(\d+)/m.exec(droplet.exec(["turnserver", "--version"]).stdout);
+      assert.ok(coturnVersion, "coturn says its version");
+      const [, major, minor, patch] = coturnVersion.map(Number);
+      const tls13 = shook("-tls1_3");
+      log(`coturn ${major}.${minor}.${patch} on 5349: TLS 1.3 ${tls13 ? "accepted" : "refused"}; TLS 1.2 AEAD only`);
+      assert.equal(tls13, major * 10_000 + minor * 100 + patch >= 40602, "TLS 1.3 exactly where coturn supports it");
       // A wrong password gets no allocation; a private address (this machine's side of the link) is no peer.
       const wrong = turnClient(["-y", "-u", turn.username, "-w", "not-the-password"]);
       assert.notEqual(wrong.code, 0);

@@ -2,7 +2,7 @@
  * Element X on the pinned Synapse: a small client on matrix-rust-sdk (test/element-x-client,
  * the SDK Element X is built on) does what Element X does at login. It logs in with a password,
  * runs the room list service over simplified sliding sync (MSC4186), sees a room and a message
- * another user sent, and replies. Synapse runs the rendered config on this machine's loopback,
+ * another user sent, and replies. Synapse runs the rendered config on this machine (its sockets),
  * as in services.test.ts; Synapse's own request counters say which sync the client used.
  */
 import assert from "node:assert/strict";
@@ -13,7 +13,8 @@ import { renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/post
 import { SynapseSite } from "../cloud-init/synapse";
 import { ensureElementXClient, runElementXClient } from "../local/elementX";
 import { scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, Service, startPostgres, startSynapse, synapseSiteIn } from "./local-services";
+import { Postgres, Service, adminToken, registerUser, startPostgres, startSynapse, synapseSiteIn } from "./local-services";
+import { socketFetch, httpToSocket } from "../local/socketFetch";
 
 const log = (line: string) => console.log(`  [element-x] ${line}`);
 const settings = settingsFor();
@@ -25,6 +26,8 @@ describe("Element X's login (matrix-rust-sdk) on the pinned Synapse", { timeout:
   let synapse: Service;
   let site: SynapseSite;
   let base: string;
+  let forwarder: { port: number; close: () => Promise<void> };
+  let admin: string;
 
   before(async () => {
     // Built first (minutes on a cold cache; a second on a warm one), before any service runs.
@@ -35,12 +38,16 @@ describe("Element X's login (matrix-rust-sdk) on the pinned Synapse", { timeout:
     postgres = await startPostgres(path.join(dir, "postgres"), renderPostgresTuning(settings));
     const setup = postgres.psql(["-q", "-f", "-"], renderPostgresSetupSql(secrets));
     assert.equal(setup.code, 0, setup.stderr);
-    site = await synapseSiteIn(dir, postgres.port);
-    base = `http://127.0.0.1:${site.port}`;
+    site = synapseSiteIn(dir, postgres.port);
     synapse = await startSynapse(dir, settings, secrets, site);
+    // The client speaks TCP; Synapse listens on its sockets only.
+    forwarder = await httpToSocket(site.clientSocket);
+    base = `http://127.0.0.1:${forwarder.port}`;
+    admin = await adminToken(site);
   });
 
   after(async () => {
+    await forwarder?.close();
     await synapse?.stop();
     postgres?.stop();
   });
@@ -56,22 +63,12 @@ describe("Element X's login (matrix-rust-sdk) on the pinned Synapse", { timeout:
     return JSON.parse(text) as Record<string, unknown>;
   };
 
-  /** A user made with the payload's registration shared secret (Synapse's admin register API): its token. */
-  const register = async (username: string, password: string) => {
-    const { nonce } = (await (await fetch(`${base}/_synapse/admin/v1/register`)).json()) as { nonce: string };
-    const mac = crypto.createHmac("sha1", secrets.registrationSharedSecret).update([nonce, username, password, "notadmin"].join("\0")).digest("hex");
-    const reply = await fetch(`${base}/_synapse/admin/v1/register`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ nonce, username, password, admin: false, mac }),
-    });
-    const text = await reply.text();
-    assert.equal(reply.status, 200, text);
-    return JSON.parse(text) as { access_token: string; user_id: string };
-  };
+  /** A user made through the admin API: its ID and token. */
+  const register = (username: string, password: string) => registerUser(site, admin, username, password, settings.serverName);
 
   /** Synapse's count of requests each servlet received, by `METHOD servlet` (its Prometheus metrics). */
   const requestsReceived = async () => {
-    const text = await (await fetch(`http://127.0.0.1:${site.metricsPort}/_synapse/metrics`)).text();
+    const text = await (await socketFetch(site.metricsSocket)("/_synapse/metrics")).text();
     const counts = new Map<string, number>();
     for (const [, labels, value] of text.matchAll(/^synapse_http_server_requests_received_total\{([^}]*)\} (\S+)$/gm)) {
       const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels)?.[1];

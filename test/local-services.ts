@@ -7,8 +7,9 @@ import * as path from "path";
 import { run } from "./fixtures";
 import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { Secrets, Settings } from "../cloud-init/settings";
-import { SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { MATRIXCTL_TOKEN_PATH, SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
 import { Service, freePort, startProcess, waitUntil } from "../local/process";
+import { socketFetch } from "../local/socketFetch";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const SYNAPSE_VENV = path.join(ROOT, ".cache", `synapse-${SYNAPSE_VERSIONS[0]}`);
@@ -52,14 +53,17 @@ export async function startPostgres(dir: string, extraConf: string): Promise<Pos
 
 export { Service, freePort, startProcess, waitUntil };
 
-/** Where the pinned Synapse keeps its files under `dir`, on two free loopback ports, with its database at `dbPort`. */
-export async function synapseSiteIn(dir: string, dbPort: number): Promise<SynapseSite> {
+/** Where the pinned Synapse keeps its files and sockets under `dir`, with its database at `dbPort`. */
+export function synapseSiteIn(dir: string, dbPort: number): SynapseSite {
+  const sockets = path.join(dir, "synapse-sockets");
+  fs.mkdirSync(sockets, { recursive: true });
   return {
     media: path.join(dir, "synapse", "media"),
     signingKey: path.join(dir, "synapse", "signing.key"),
     logConfig: path.join(dir, "synapse", "log.yaml"),
-    port: await freePort(),
-    metricsPort: await freePort(),
+    clientSocket: path.join(sockets, "client.sock"),
+    adminSocket: path.join(sockets, "admin.sock"),
+    metricsSocket: path.join(sockets, "metrics.sock"),
     dbHost: "127.0.0.1",
     dbPort,
   };
@@ -77,10 +81,35 @@ export async function startSynapse(dir: string, settings: Settings, secrets: Sec
     { ...process.env, ...env, PYTHONPATH: SYNAPSE_MODULES_SOURCE_DIR });
   await waitUntil("Synapse /health", 180, async () => {
     if (synapse.process.exitCode !== null) throw new Error(`Synapse exited:\n${synapse.output()}`);
-    return (await fetch(`http://127.0.0.1:${site.port}/health`)).ok;
+    return (await socketFetch(site.adminSocket)("/health")).ok;
   }).catch(async (error) => {
     await synapse.stop();
     throw new Error(`${error.message}\n${synapse.output()}`);
   });
   return synapse;
+}
+
+/** A token of matrixctl's account (a server admin), from the admin socket as matrixctl takes one. */
+export async function adminToken(site: SynapseSite): Promise<string> {
+  const reply = await socketFetch(site.adminSocket)(MATRIXCTL_TOKEN_PATH, { method: "POST", body: "{}" });
+  const text = await reply.text();
+  if (reply.status !== 200) throw new Error(`no admin token: ${reply.status} ${text}`);
+  return (JSON.parse(text) as { access_token: string }).access_token;
+}
+
+/** A new account made through the admin API, logged in through the client socket: its ID and token. */
+export async function registerUser(site: SynapseSite, admin: string, localpart: string, password: string, serverName: string): Promise<{ user_id: string; access_token: string }> {
+  const userId = `@${localpart}:${serverName}`;
+  const made = await socketFetch(site.adminSocket)(`/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, {
+    method: "PUT", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ password }),
+  });
+  if (made.status !== 201) throw new Error(`making ${userId}: ${made.status} ${await made.text()}`);
+  // As through Caddy, which always passes the client's address on (Synapse needs one there).
+  const login = await socketFetch(site.clientSocket)("/_matrix/client/v3/login", {
+    method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+    body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: localpart }, password }),
+  });
+  const text = await login.text();
+  if (login.status !== 200) throw new Error(`logging in as ${userId}: ${login.status} ${text}`);
+  return JSON.parse(text) as { user_id: string; access_token: string };
 }

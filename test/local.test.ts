@@ -100,6 +100,12 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
         });
         assert.equal(login.status, 200, `${r.name}: ${login.body}`);
       };
+      // The admin's command on the droplet, over the SSH line it prints: its certificates are Caddy's
+      // own CA's (acmeServer: internal), which matrixctl checks against that CA, not as problems.
+      const sshLine = /SSH: +ssh (.+)/.exec(runs[0].output())![1];
+      const ssh = run("bash", ["-c", `ssh -o BatchMode=yes ${sshLine} matrixctl status`]);
+      assert.equal(ssh.code, 0, `matrixctl status: ${ssh.stdout}${ssh.stderr}`);
+      assert.match(ssh.stdout, new RegExp(`certificate matrix\\.${runs[0].domain.replace(".", "\\.")}\\s+valid until`), ssh.stdout);
       for (const r of runs) {
         assert.equal(field(r, "Element"), `https://element.${r.domain}`);
         assert.equal(field(r, "Admin"), `@admin:${r.domain}`);

@@ -8,7 +8,7 @@ import * as YAML from "yaml";
 import { token } from "../cloud-init/caddyfile";
 import { renderEnvFile, renderPostgresConf, renderUnit } from "../cloud-init/formats";
 import { PATHS } from "../cloud-init/paths";
-import { formatSigningKey } from "../cloud-init/synapse";
+import { MATRIXCTL_TOKEN_PATH, formatSigningKey } from "../cloud-init/synapse";
 import { wellKnownClient } from "../cloud-init/caddy";
 import { Secrets, Settings } from "../cloud-init/settings";
 import { STOCK_TUNING } from "../components/tuning";
@@ -27,14 +27,30 @@ const userData = renderUserData(settingsFor(), secrets);
 const homeserver = YAML.parse(fileIn(userData, `${PATHS.synapseConfD}/00-homeserver.yaml`));
 
 describe("Synapse config", () => {
-  it("binds to loopback only and trusts X-Forwarded-For from Caddy", () => {
-    const [main, metrics] = homeserver.listeners;
-    assert.deepEqual(main.bind_addresses, ["127.0.0.1"]);
-    assert.equal(main.x_forwarded, true);
-    assert.equal(main.tls, false);
-    assert.deepEqual(main.resources[0].names, ["client", "federation"]);
-    assert.deepEqual(metrics, { port: 9000, bind_addresses: ["127.0.0.1"], type: "metrics" });
+  it("listens on Unix sockets only: Caddy's (X-Forwarded-For trusted), root's admin socket (matrixctl's token on it alone), root's metrics", () => {
+    const [client, admin, metrics] = homeserver.listeners;
+    for (const listener of homeserver.listeners) {
+      assert.equal(listener.port, undefined, "no port any local account could reach");
+      assert.equal(listener.bind_addresses, undefined);
+    }
+    assert.deepEqual(client, { path: PATHS.synapseClientSocket, mode: 0o660, type: "http", x_forwarded: true, resources: [{ names: ["client", "federation"], compress: false }] });
+    assert.equal(admin.path, PATHS.synapseAdminSocket);
+    assert.equal(admin.mode, 0o600);
+    assert.equal(admin.x_forwarded, false);
+    assert.deepEqual(Object.keys(admin.additional_resources), [MATRIXCTL_TOKEN_PATH]);
+    assert.deepEqual(admin.additional_resources[MATRIXCTL_TOKEN_PATH], { module: "matrixctl_token.MatrixctlToken", config: { user: "@matrixctl:example.test" } });
+    assert.deepEqual(metrics, { path: PATHS.synapseMetricsSocket, mode: 0o600, type: "http", x_forwarded: false, resources: [{ names: ["metrics"], compress: false }] });
     assert.equal(homeserver.enable_metrics, true);
+    // The sockets' directory: setgid, Caddy's group, nobody else's.
+    assert.match(fileIn(userData, PATHS.synapseTmpfiles), /^d \/run\/synapse 2750 synapse caddy - -$/m);
+    assert.match(fileIn(userData, "/etc/systemd/system/matrix-synapse.service"), /^ReadWritePaths=\/var\/lib\/synapse \/run\/synapse$/m);
+  });
+
+  it("has no registration shared secret: no secret in the user data makes an account", () => {
+    const secretsFragment = YAML.parse(fileIn(userData, `${PATHS.synapseConfD}/10-secrets.yaml`));
+    assert.equal("registration_shared_secret" in secretsFragment, false);
+    assert.equal("registration_shared_secret" in homeserver, false);
+    assert.equal("modules" in homeserver, false);
   });
 
   it("uses real booleans: registration closed, guests off, URL previews off, presence off below 4 GB", () => {
@@ -142,7 +158,6 @@ describe("the payload as a whole", () => {
     const secretFiles = files.filter((f) => values.some((v) => f.content.includes(v))).map((f) => `${f.path} ${f.permissions}`);
     assert.deepEqual(secretFiles.sort(), [
       "/etc/matrix/backup-password 0600",
-      "/etc/matrix/ops-password 0600",
       "/etc/matrix/postgres-setup.sql 0600",
       "/etc/synapse/admin-password 0600",
       "/etc/synapse/conf.d/10-secrets.yaml 0640",
@@ -181,7 +196,7 @@ describe("the payload as a whole", () => {
     assert.match(env, /^OFFSITE_REPOSITORY=''$/m, "no off-site copy unless a bucket is configured");
     assert.equal(fileIn(payload, PATHS.backupPassword), secrets.backupPassword);
     const doc = YAML.parse(payload) as { write_files: { path: string; permissions: string }[] };
-    for (const file of [PATHS.backupPassword, PATHS.backupEnv, PATHS.opsPassword]) {
+    for (const file of [PATHS.backupPassword, PATHS.backupEnv]) {
       assert.equal(doc.write_files.find((f) => f.path === file)!.permissions, "0600", file);
     }
     assert.ok(YAML.parse(payload).packages.includes("restic"));
@@ -343,6 +358,10 @@ describe("TURN (coturn)", () => {
       "realm=example.test", "user-quota=12", "total-quota=1200"]) {
       assert.ok(options.includes(option), option);
     }
+    // TLS 1.2 with ECDHE and AEAD only (no CBC), then TLS 1.3's suites.
+    const ciphers = options.find((o) => o.startsWith("cipher-list="))!.slice("cipher-list=".length).split(":");
+    for (const cipher of ciphers) assert.match(cipher, /^(ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)|TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256))$/, cipher);
+    assert.ok(ciphers.includes("ECDHE-RSA-AES128-GCM-SHA256") && ciphers.includes("TLS_AES_128_GCM_SHA256"), "RSA certificates and TLS 1.3 too");
     const denied = options.filter((o) => o.startsWith("denied-peer-ip=")).map((o) => o.slice("denied-peer-ip=".length));
     for (const range of ["10.0.0.0-10.255.255.255", "172.16.0.0-172.31.255.255", "192.168.0.0-192.168.255.255",
       "127.0.0.0-127.255.255.255", "169.254.0.0-169.254.255.255", "100.64.0.0-100.127.255.255", "::1",

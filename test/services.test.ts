@@ -7,20 +7,23 @@
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as tls from "node:tls";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderCaddyfile } from "../cloud-init/caddy";
 import { renderElementConfig } from "../cloud-init/element";
 import { renderEnvFile } from "../cloud-init/formats";
 import { SYNAPSE_DB, renderPostgresSetupSql, renderPostgresTuning } from "../cloud-init/postgres";
-import { OPS_USER, SynapseSite } from "../cloud-init/synapse";
+import { MATRIXCTL_TOKEN_PATH, OPS_USER, SynapseSite } from "../cloud-init/synapse";
 import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
 import { matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, ROOT, SYNAPSE_VENV, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
+import { Postgres, ROOT, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { request } from "../local/https";
-import { Livekit, placeCall, startLivekit } from "../local/livekit";
+import { SocketFetch, socketFetch, httpToSocket } from "../local/socketFetch";
+import { Livekit, ensureLivekitClient, placeCall, startLivekit } from "../local/livekit";
 import { RtcAuth, startRtcAuth } from "../local/rtcAuthStandIn";
 
 // Mail goes to a local SMTP relay (STARTTLS, with a login), as to a real one on 587.
@@ -35,18 +38,42 @@ const MATRIX = `https://${settings.matrixHost}`;
 const APEX = `https://${settings.serverName}`;
 const ELEMENT = `https://${settings.elementHost}`;
 const LIMIT = settings.synapse.maxUploadMb * 1024 * 1024;
+const MATRIXCTL_SCRIPT = path.join(ROOT, "cloud-init", "scripts", "matrixctl");
+
+/** An HTTP/1.0 request with no Host header, over TLS to the matrix host's name: the reply's status and headers. */
+function hostless(ca: string): Promise<{ status: number; headers: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port: 443, servername: settings.matrixHost, ca, ALPNProtocols: ["http/1.1"] }, () => {
+      socket.end("GET / HTTP/1.0\r\n\r\n");
+    });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => { text += chunk.toString("latin1"); });
+    socket.on("end", () => {
+      const [head] = text.split("\r\n\r\n");
+      const [statusLine, ...lines] = head.split("\r\n");
+      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]));
+      resolve({ status: Number(statusLine.split(" ")[1]), headers });
+    });
+    socket.on("error", reject);
+  });
+}
 
 describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 300_000 }, () => {
   const dir = scratchDir("matrix-services-");
   let postgres: Postgres;
-  let synapse: Service;
+  let synapseService: Service;
   let caddy: Service;
   let site: SynapseSite;
   let ca: string;
   let adminToken: string;
   let smtp: SmtpSink;
   let smtpTrust: string;
-  const opsPasswordFile = path.join(dir, "ops-password");
+  /**
+   * Straight to Synapse: its client socket (Caddy's), with an X-Forwarded-For as Caddy always
+   * sends (Synapse answers 500 to a login without one there), and its admin socket (root's).
+   */
+  const synapse: SocketFetch = (p, init) => socketFetch(site.clientSocket)(p, { ...init, headers: { "x-forwarded-for": "127.0.0.1", ...init?.headers } });
+  const synapseAdmin: SocketFetch = (p, init) => socketFetch(site.adminSocket)(p, init);
 
   before(async () => {
     // The relay's certificate, for 127.0.0.1, trusted by Synapse through OpenSSL's SSL_CERT_FILE.
@@ -58,13 +85,13 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     smtp = await startSmtpSink(SMTP.port, { cert: fs.readFileSync(path.join(relayDir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(relayDir, "key.pem"), "utf8") }, SMTP);
     smtpTrust = path.join(relayDir, "cert.pem");
     postgres = await startPostgres(path.join(dir, "postgres"), renderPostgresTuning(settings));
-    site = await synapseSiteIn(dir, postgres.port);
+    site = synapseSiteIn(dir, postgres.port);
   });
 
   after(async () => {
     await smtp?.close();
     await caddy?.stop();
-    await synapse?.stop();
+    await synapseService?.stop();
     postgres?.stop();
   });
 
@@ -90,9 +117,9 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     assert.equal(verifier.stdout.trim(), "t");
   });
 
-  it("the pinned Synapse loads the rendered config and serves on loopback", async () => {
+  it("the pinned Synapse loads the rendered config and serves on its sockets", async () => {
     // The relay's certificate trusted through OpenSSL's SSL_CERT_FILE.
-    synapse = await startSynapse(dir, settings, secrets, site, { SSL_CERT_FILE: smtpTrust });
+    synapseService = await startSynapse(dir, settings, secrets, site, { SSL_CERT_FILE: smtpTrust });
   });
 
   it("Caddy serves the rendered Caddyfile with certificates for every host", async () => {
@@ -103,7 +130,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     fs.writeFileSync(path.join(elementRoot, "config.json"), renderElementConfig(settings));
     const caddyfile = path.join(caddyDir, "Caddyfile");
     fs.mkdirSync(caddyDir, { recursive: true });
-    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `127.0.0.1:${site.port}`, elementRoot, adminSocket: path.join(caddyDir, "admin.sock") }));
+    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `unix/${site.clientSocket}`, elementRoot, adminSocket: path.join(caddyDir, "admin.sock") }));
     caddy = startProcess("caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], {
       ...process.env, HOME: caddyDir, XDG_DATA_HOME: path.join(caddyDir, "data"), XDG_CONFIG_HOME: path.join(caddyDir, "config"),
     });
@@ -121,28 +148,29 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
   });
 
-  /** The payload's create-admin.sh, run against this Synapse and PostgreSQL. */
+  /** matrixctl, the payload's admin command, against this Synapse (its config with this test's paths). */
+  const matrixctlConfigFile = path.join(dir, "matrixctl.json");
+  const matrixctlTokenFile = path.join(dir, "matrixctl", "token");
+  const matrixctlEnv = () => {
+    fs.writeFileSync(matrixctlConfigFile, JSON.stringify({ ...matrixctlConfig(settings), synapseSocket: site.adminSocket, tokenFile: matrixctlTokenFile }));
+    return { ...process.env, MATRIXCTL_CONFIG: matrixctlConfigFile };
+  };
+  const matrixctl = (args: string[], input?: string) => run(MATRIXCTL_SCRIPT, args, { input, env: matrixctlEnv() });
+
+  /** The payload's create-admin.sh, run against this Synapse and PostgreSQL, with this matrixctl. */
   const createAdmin = () => {
-    const venvRoot = path.join(dir, "opt-synapse");
-    if (!fs.existsSync(venvRoot)) {
-      fs.mkdirSync(venvRoot, { recursive: true });
-      fs.symlinkSync(SYNAPSE_VENV, path.join(venvRoot, "current"));
-    }
     const passwordFile = path.join(dir, "admin-password");
     fs.writeFileSync(passwordFile, secrets.adminPassword, { mode: 0o600 });
-    fs.writeFileSync(opsPasswordFile, secrets.opsPassword, { mode: 0o600 });
     const envFile = path.join(dir, "deploy.env");
     fs.writeFileSync(envFile, renderEnvFile({
       ...deployEnv(settings),
-      SYNAPSE_VENV_ROOT: venvRoot,
-      SYNAPSE_CONF_D: path.join(dir, "synapse", "conf.d"),
-      SYNAPSE_PORT: site.port,
+      SYNAPSE_ADMIN_SOCKET: site.adminSocket,
       ADMIN_PASSWORD_FILE: passwordFile,
-      OPS_PASSWORD_FILE: opsPasswordFile,
+      MATRIXCTL: MATRIXCTL_SCRIPT,
     }));
     const r = run("bash", [path.join(ROOT, "cloud-init", "scripts", "create-admin.sh")], {
       // Its psql reaches this cluster (on the droplet, the default one).
-      env: { ...process.env, MATRIX_ENV_FILE: envFile, PGHOST: postgres.socketDir, PGPORT: String(postgres.port) },
+      env: { ...matrixctlEnv(), MATRIX_ENV_FILE: envFile, PGHOST: postgres.socketDir, PGPORT: String(postgres.port) },
     });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /admin accounts @admin:example\.test and @matrixctl:example\.test present/);
@@ -153,19 +181,33 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     assert.equal(r.code, 0, r.stderr);
     return r.stdout.trim();
   };
-  const ACCOUNTS = "('@admin:example.test', '@matrixctl:example.test')";
+  const devicesOf = (user: string) => sql(`SELECT coalesce(string_agg(coalesce(display_name, '-'), ',' ORDER BY display_name), '') FROM devices WHERE user_id = '@${user}:example.test'`);
 
-  it("the payload's create-admin.sh makes the admin and matrixctl accounts, leaves no session, and a second run changes nothing", () => {
+  it("the payload's create-admin.sh makes the admin (no session) and matrixctl's account (a server admin with no password, one device: matrixctl's); a second run changes nothing", () => {
     for (let i = 0; i < 2; i++) createAdmin();
-    // Registration's own sessions are gone: no device and no live token until someone logs in.
-    for (const table of ["devices", "access_tokens"]) assert.equal(sql(`SELECT count(*) FROM ${table} WHERE user_id IN ${ACCOUNTS}`), "0", table);
+    assert.equal(devicesOf("admin"), "", "no session until the admin logs in");
+    assert.equal(devicesOf(OPS_USER), "matrixctl");
+    assert.equal(sql("SELECT name || ' ' || admin FROM users ORDER BY name"), "@admin:example.test 1\n@matrixctl:example.test 1");
+    assert.equal(sql("SELECT count(*) FROM users WHERE password_hash IS NULL"), "0", "matrixctl's account has a password nobody knows");
+    // Shared-secret registration is off: the user data holds no secret that makes an account.
+    assert.equal(sql("SELECT count(*) FROM users"), "2");
+  });
+
+  it("shared-secret registration is off", async () => {
+    const { nonce } = await (await synapseAdmin("/_synapse/admin/v1/register")).json() as { nonce: string };
+    const reply = await synapseAdmin("/_synapse/admin/v1/register", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ nonce, username: "mallory", password: "mallory-password", admin: true, mac: "0".repeat(40) }),
+    });
+    assert.equal(reply.status, 400, await reply.clone().text());
+    assert.match(await reply.text(), /Shared secret registration is not enabled/);
   });
 
   it("create-admin.sh logs out the unused sessions older versions' registration left, and no session that was used or named", async () => {
     // What register_new_matrix_user left on older servers: a session with no device name whose
     // token nobody used. A login without a device name makes the same.
     const login = async (user: string, password: string, from: Record<string, string>, deviceName?: string) => {
-      const reply = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+      const reply = await synapse(`/_matrix/client/v3/login`, {
         method: "POST", headers: { "content-type": "application/json", ...from },
         body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password, initial_device_display_name: deviceName }),
       });
@@ -173,10 +215,9 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       assert.equal(reply.status, 200, body);
       return (JSON.parse(body) as { access_token: string }).access_token;
     };
-    const whoami = async (token: string) => (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const whoami = async (token: string) => (await synapse(`/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${token}` } })).status;
     const elsewhere = { "x-forwarded-for": "198.51.100.201" };
-    // matrixctl's account logs in from this machine only (its module).
-    const leftovers = [await login("admin", secrets.adminPassword, elsewhere), await login("matrixctl", secrets.opsPassword, {})];
+    const leftover = await login("admin", secrets.adminPassword, elsewhere);
     // The admin's own sessions: one unnamed but in use, one named but not used yet.
     const used = await login("admin", secrets.adminPassword, elsewhere);
     assert.equal(await whoami(used), 200);
@@ -185,32 +226,22 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     await waitUntil("the session's use to be recorded", 30, () => sql("SELECT count(*) FROM user_ips WHERE user_id = '@admin:example.test'") !== "0", 500);
 
     const said = createAdmin();
-    assert.equal(said.match(/logged out a session registration left unused/g)?.length, 2, said);
-    for (const token of leftovers) assert.equal(await whoami(token), 401, "a leftover session still works");
+    assert.equal(said.match(/logged out a session registration left unused/g)?.length, 1, said);
+    assert.equal(await whoami(leftover), 401, "a leftover session still works");
     assert.equal(await whoami(used), 200, "a session in use was logged out");
     assert.equal(await whoami(named), 200, "a named session was logged out");
-    assert.equal(sql(`SELECT count(*) FROM devices WHERE user_id IN ${ACCOUNTS}`), "2");
+    assert.equal(devicesOf("admin"), "Element on a new phone,-");
     for (const token of [used, named]) {
-      const out = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      const out = await synapse(`/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
       assert.equal(out.status, 200);
     }
   });
 
   describe("matrixctl, the admin command, against this Synapse", () => {
-    const matrixctl = (args: string[], input?: string) => {
-      const config = path.join(dir, "matrixctl.json");
-      fs.writeFileSync(config, JSON.stringify({
-        ...matrixctlConfig(settings),
-        synapseUrl: `http://127.0.0.1:${site.port}`,
-        opsPasswordFile: opsPasswordFile,
-        tokenFile: path.join(dir, "matrixctl", "token"),
-      }));
-      return run("python3", [path.join(ROOT, "cloud-init", "scripts", "matrixctl"), ...args], { input, env: { ...process.env, MATRIXCTL_CONFIG: config } });
-    };
-    // Straight to Synapse, each from its own address (X-Forwarded-For, trusted on loopback):
-    // Synapse allows 5 logins per address, and matrixctl's own logins come from 127.0.0.1.
+    // Straight to Synapse's client socket, each from its own address (X-Forwarded-For, which
+    // Caddy sets there): Synapse allows 5 logins per address.
     let client = 0;
-    const loginStatus = async (user: string, password: string) => (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+    const loginStatus = async (user: string, password: string) => (await synapse(`/_matrix/client/v3/login`, {
       method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": `198.51.100.${++client}` },
       body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
     })).status;
@@ -267,11 +298,27 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       assert.doesNotMatch(matrixctl(["token", "list"]).stdout, new RegExp(token));
     });
 
-    it("logs in again by itself when its cached token is revoked", () => {
-      fs.writeFileSync(path.join(dir, "matrixctl", "token"), "syt_revoked_token");
+    it("takes a new token by itself when its own is revoked, and removes its account's other devices", async () => {
+      fs.writeFileSync(matrixctlTokenFile, "syt_revoked_token");
+      // A device older versions left (matrixctl logged in with a password then).
+      await synapseAdmin(MATRIXCTL_TOKEN_PATH, { method: "POST", body: "{}" });
+      assert.equal(devicesOf(OPS_USER), "matrixctl,matrixctl");
       const r = matrixctl(["user", "list"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /@admin:example\.test/);
+      assert.equal(devicesOf(OPS_USER), "matrixctl", "one device: the token matrixctl keeps");
+      assert.notEqual(fs.readFileSync(matrixctlTokenFile, "utf8"), "syt_revoked_token");
+    });
+
+    it("calls any admin API (matrixctl api), and refuses paths outside it", () => {
+      const version = matrixctl(["api", "GET", "/_synapse/admin/v1/server_version"]);
+      assert.equal(version.code, 0, version.stderr);
+      assert.match(JSON.parse(version.stdout).server_version, /^\d+\.\d+/);
+      const put = matrixctl(["api", "PUT", `/_synapse/admin/v2/users/${encodeURIComponent("@frida:example.test")}`, "--data", "-"], JSON.stringify({ displayname: "Frida" }));
+      assert.equal(put.code, 0, put.stderr);
+      assert.equal(JSON.parse(put.stdout).displayname, "Frida");
+      assert.match(matrixctl(["api", "GET", "/_matrix/client/v3/account/whoami"]).stderr, /expected one of Synapse's admin API/);
+      assert.match(matrixctl(["api", "GET", "/_synapse/admin/v1/nothing-here"]).stderr, /GET \/_synapse\/admin\/v1\/nothing-here: 404/);
     });
   });
 
@@ -292,9 +339,9 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     assert.equal(wrong.status, 403);
   });
 
-  /** A user of example.test made through Synapse's admin API (on loopback, as the admin). */
+  /** A user of example.test made through Synapse's admin API (on its admin socket, as the admin). */
   async function createUser(user: string, password: string, extra: Record<string, unknown> = {}): Promise<void> {
-    const created = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v2/users/${encodeURIComponent(`@${user}:example.test`)}`, {
+    const created = await synapseAdmin(`/_synapse/admin/v2/users/${encodeURIComponent(`@${user}:example.test`)}`, {
       method: "PUT", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ password, ...extra }),
     });
     assert.equal(created.status, 201, await created.text());
@@ -336,22 +383,42 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
   });
 
-  it("matrixctl's account logs in on the droplet only: its password is refused through Caddy, even with a forged loopback address", async () => {
-    const body = JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: OPS_USER }, password: secrets.opsPassword });
-    const outside = await request(`${MATRIX}/_matrix/client/v3/login`, ca,
-      { method: "POST", from: CLIENT, headers: { "content-type": "application/json", "x-forwarded-for": "127.0.0.1" }, body });
-    assert.equal(outside.status, 403, outside.body);
-    assert.equal(outside.json().errcode, "M_FORBIDDEN");
-    const inside = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, { method: "POST", headers: { "content-type": "application/json" }, body });
-    assert.equal(inside.status, 200, await inside.clone().text());
-    const { access_token: token } = await inside.json() as { access_token: string };
-    const out = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
-    assert.equal(out.status, 200);
+  it("matrixctl's account has no password: every login for it, of an old password too, gets a wrong password's answer; ten of them from outside leave matrixctl working", async () => {
+    // What an older version set (its password was in the user data), until matrixctl's next token.
+    const legacy = "an-older-versions-ops-password";
+    const reset = await synapseAdmin(`/_synapse/admin/v1/reset_password/${encodeURIComponent(`@${OPS_USER}:example.test`)}`, {
+      method: "POST", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ new_password: legacy, logout_devices: false }),
+    });
+    assert.equal(reset.status, 200, await reset.text());
+    fs.rmSync(matrixctlTokenFile);
+    assert.equal(matrixctl(["user", "list"]).code, 0, "matrixctl takes a new token, and the old password goes");
+    const login = (user: string, password: string) => request(`${MATRIX}/_matrix/client/v3/login`, ca, {
+      method: "POST", from: CLIENT, headers: { "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
+    });
+    const wrong = await login("no-such-account", "whatever");
+    assert.equal(wrong.status, 403, wrong.body);
+    for (const password of [legacy, "guess-1"]) {
+      const r = await login(OPS_USER, password);
+      assert.deepEqual([r.status, r.json()], [wrong.status, wrong.json()], `logging in as ${OPS_USER} with ${password}`);
+    }
+    const direct = await synapse("/_matrix/client/v3/login", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: OPS_USER }, password: legacy }) });
+    assert.equal(direct.status, 403, "nor from the droplet itself");
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await login(OPS_USER, `guess-${i}`)).status);
+    assert.ok(statuses.includes(429), `Synapse stops the guessing: ${statuses}`);
+    // What a reboot does: the kept token is on tmpfs.
+    fs.rmSync(matrixctlTokenFile);
+    const list = matrixctl(["user", "list"]);
+    assert.equal(list.code, 0, `matrixctl locked out: ${list.stderr}`);
+    assert.match(list.stdout, /@admin:example\.test/);
   });
 
   describe("rate limits for a community behind one address", () => {
     const nat = "198.51.100.200";
-    const login = async (user: string, password: string, from = nat) => (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+    const login = async (user: string, password: string, from = nat) => (await synapse(`/_matrix/client/v3/login`, {
       method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": from },
       body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
     }));
@@ -365,12 +432,12 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       const statuses = await Promise.all(people.map(async (p) => (await login(p.user, p.password)).status));
       assert.deepEqual(statuses, people.map(() => 200));
       const token = ((await (await login(people[0].user, people[0].password)).json()) as { access_token: string }).access_token;
-      const room = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/createRoom`, {
+      const room = await (await synapse(`/_matrix/client/v3/createRoom`, {
         method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}",
       })).json() as { room_id: string };
       const sends: number[] = [];
       for (let i = 0; i < 20; i++) {
-        sends.push((await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/rooms/${encodeURIComponent(room.room_id)}/send/m.room.message/t${i}`, {
+        sends.push((await synapse(`/_matrix/client/v3/rooms/${encodeURIComponent(room.room_id)}/send/m.room.message/t${i}`, {
           method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ msgtype: "m.text", body: `message ${i}` }),
         })).status);
       }
@@ -388,7 +455,7 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     });
 
     it("a profile is not shown without signing in", async () => {
-      const r = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/profile/${encodeURIComponent("@matrixctl:example.test")}`);
+      const r = await synapse(`/_matrix/client/v3/profile/${encodeURIComponent("@matrixctl:example.test")}`);
       assert.equal(r.status, 401);
     });
   });
@@ -433,8 +500,8 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
   });
 
   it("keeps /_synapse/admin unreachable from outside on 443 and both 8448 names", async () => {
-    const direct = await fetch(`http://127.0.0.1:${site.port}/_synapse/admin/v1/server_version`);
-    assert.equal(direct.status, 200, "Synapse itself serves the admin API on loopback");
+    const direct = await synapseAdmin(`/_synapse/admin/v1/server_version`);
+    assert.equal(direct.status, 200, "Synapse itself serves the admin API on its admin socket");
     for (const base of [MATRIX, `${MATRIX}:8448`, `${APEX}:8448`]) {
       for (const p of ["/_synapse/admin/v1/server_version", "/_synapse/admin/v1/users/@admin:example.test", "/_synapse/ADMIN/v1/server_version"]) {
         const r = await request(`${base}${p}`, ca, { headers: { authorization: `Bearer ${adminToken}` } });
@@ -481,16 +548,45 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       `${ELEMENT}/`, `${ELEMENT}/no-such-file.js`, `${APEX}/.well-known/matrix/server`, `${APEX}/`,
       `${MATRIX}/_matrix/client/versions`, `${MATRIX}/nothing-here`, `${MATRIX}/_synapse/admin/v1/server_version`,
       `${APEX}:8448/_matrix/key/v2/server`, `${MATRIX}:8448/_matrix/federation/v1/version`, `${MATRIX}:8448/elsewhere`,
+      // Hosts this server does not serve: refused, never an empty 200.
+      `${ELEMENT}:8448/`,
+    ];
+    const answers = [
+      ...await Promise.all(urls.map(async (url) => ({ what: url, reply: await request(url, ca) }))),
+      ...await Promise.all([["matrix.example.test.", 443], ["localhost", 443], ["example.test.", 8448]].map(async ([host, port]) => ({
+        what: `Host: ${host} on ${port}`, reply: await request(`https://${settings.matrixHost}:${port}/`, ca, { headers: { host: String(host) } }),
+      }))),
+      { what: "HTTP/1.0 without a Host", reply: await hostless(ca) },
     ];
     const statuses = new Set<number>();
-    for (const url of urls) {
-      const r = await request(url, ca);
+    for (const { what, reply: r } of answers) {
       statuses.add(r.status);
-      assert.match(String(r.headers["strict-transport-security"]), /^max-age=\d{7,}/, `HSTS on ${url} (${r.status})`);
-      assert.equal(r.headers.server, undefined, `no Server header on ${url} (${r.status}): ${r.headers.server}`);
-      assert.equal(r.headers["alt-svc"], undefined, `no HTTP/3 offer on ${url}`);
+      assert.match(String(r.headers["strict-transport-security"]), /^max-age=\d{7,}/, `HSTS on ${what} (${r.status})`);
+      assert.equal(r.headers.server, undefined, `no Server header on ${what} (${r.status}): ${r.headers.server}`);
+      assert.equal(r.headers["alt-svc"], undefined, `no HTTP/3 offer on ${what}`);
     }
-    assert.deepEqual([...statuses].sort(), [200, 302, 404], "answers of each kind were checked");
+    assert.deepEqual([...statuses].sort(), [200, 302, 404, 421], "answers of each kind were checked");
+    for (const { what, reply } of answers.slice(urls.length - 1)) assert.equal(reply.status, 421, `${what}: refused`);
+  });
+
+  it("port 80 redirects this server's hosts to HTTPS and refuses the rest, without a Server header", async () => {
+    const plain = (host: string) => new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      http.get({ host: "127.0.0.1", port: 80, path: "/a?b", headers: { host } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode!, headers: res.headers });
+      }).on("error", reject);
+    });
+    for (const host of [settings.matrixHost, settings.elementHost, settings.serverName, settings.matrixRtc!.host]) {
+      const r = await plain(host);
+      assert.equal(r.status, 308, host);
+      assert.equal(r.headers.location, `https://${host}/a?b`);
+      assert.equal(r.headers.server, undefined, `no Server header on http://${host}`);
+    }
+    for (const host of ["localhost", `${settings.matrixHost}.`]) {
+      const r = await plain(host);
+      assert.equal(r.status, 421, host);
+      assert.equal(r.headers.server, undefined, `no Server header on http://${host}`);
+    }
   });
 
   // A call as Element Call places one: OpenID tokens from this Synapse, exchanged at the
@@ -503,29 +599,35 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     let livekit: Livekit;
     let auth: RtcAuth;
     let authUrl: string;
+    let federationPort: { port: number; close: () => Promise<void> };
 
     before(async () => {
+      // Built now (minutes on a cold cache), not inside the timed call.
+      ensureLivekitClient();
       livekit = await startLivekit(path.join(dir, "livekit"), { [KEY]: LK_SECRET }, "127.0.0.1");
+      // This Synapse's client socket serves the federation API (openid included), reached over
+      // TCP as through Caddy; other.test answers nothing.
+      federationPort = await httpToSocket(site.clientSocket);
       auth = await startRtcAuth({
         livekitUrl: livekit.url, key: KEY, secret: LK_SECRET, fullAccessHomeservers: [settings.serverName],
-        // This Synapse's listener serves the federation API (openid included) on loopback; other.test answers nothing.
-        federation: { [settings.serverName]: `http://127.0.0.1:${site.port}`, "other.test": "http://127.0.0.1:1" },
+        federation: { [settings.serverName]: `http://127.0.0.1:${federationPort.port}`, "other.test": "http://127.0.0.1:1" },
       });
       authUrl = `http://127.0.0.1:${auth.port}`;
       for (const c of callers) await createUser(c.user, c.password);
     });
     after(async () => {
       await auth?.close();
+      await federationPort?.close();
       await livekit?.stop();
     });
 
     /** What Element Call does first: an OpenID token from the user's homeserver. */
     async function openIdToken(user: string, password: string): Promise<Record<string, unknown>> {
-      const login = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+      const login = await (await synapse(`/_matrix/client/v3/login`, {
         method: "POST", headers: { "content-type": "application/json" },
         body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user }, password }),
       })).json() as { access_token: string; user_id: string };
-      const reply = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/user/${encodeURIComponent(login.user_id)}/openid/request_token`, {
+      const reply = await synapse(`/_matrix/client/v3/user/${encodeURIComponent(login.user_id)}/openid/request_token`, {
         method: "POST", headers: { authorization: `Bearer ${login.access_token}`, "content-type": "application/json" }, body: "{}",
       });
       assert.equal(reply.status, 200, await reply.clone().text());
@@ -533,18 +635,18 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     }
 
     it("Synapse advertises what Element Call and Element X need, and lists the call service as its RTC transport", async () => {
-      const versions = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/versions`)).json() as { unstable_features: Record<string, boolean> };
+      const versions = await (await synapse(`/_matrix/client/versions`)).json() as { unstable_features: Record<string, boolean> };
       for (const feature of [
         "org.matrix.msc4143", // RTC transports
         "org.matrix.msc4140", // delayed events: a call membership that ends when its client vanishes
         "org.matrix.simplified_msc3575", // Element X's sliding sync
       ]) assert.equal(versions.unstable_features[feature], true, `${feature} in ${JSON.stringify(versions.unstable_features)}`);
       const caller = callers[0];
-      const login = await (await fetch(`http://127.0.0.1:${site.port}/_matrix/client/v3/login`, {
+      const login = await (await synapse(`/_matrix/client/v3/login`, {
         method: "POST", headers: { "content-type": "application/json" },
         body: JSON.stringify({ type: "m.login.password", identifier: { type: "m.id.user", user: caller.user }, password: caller.password }),
       })).json() as { access_token: string };
-      const transports = await fetch(`http://127.0.0.1:${site.port}/_matrix/client/unstable/org.matrix.msc4143/rtc/transports`, {
+      const transports = await synapse(`/_matrix/client/unstable/org.matrix.msc4143/rtc/transports`, {
         headers: { authorization: `Bearer ${login.access_token}` },
       });
       assert.equal(transports.status, 200, await transports.clone().text());

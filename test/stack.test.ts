@@ -13,11 +13,16 @@ import { RESERVED_IP, created, installMocks, isSecret, valueOf } from "./mocks";
 
 const ROOT = path.resolve(__dirname, "..");
 
-/** Pulumi passes config to the program as strings (JSON for lists). */
+/**
+ * The example stack with the required keys a user sets (it leaves them out, so that a stack
+ * nobody configured is refused). Pulumi passes config to the program as strings (JSON for lists).
+ */
 function exampleStackConfig(): Record<string, string> {
   const stack = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+  const required = { "matrix-do:domain": "example.org", "matrix-do:adminEmail": "admin@example.org", "matrix-do:sshKeys": ["3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa"] };
+  for (const key of Object.keys(required)) assert.equal(key in stack.config, false, `Pulumi.prod.yaml gives ${key} a value a deploy would use`);
   return Object.fromEntries(
-    Object.entries(stack.config as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+    Object.entries({ ...stack.config, ...required } as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
   );
 }
 

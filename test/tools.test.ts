@@ -125,14 +125,33 @@ describe("rendered payload, checked by the real tools", () => {
     assert.equal(r.code, 0, `not rustfmt-formatted:\n${r.stdout}${r.stderr}`);
   });
 
-  it("the metadata guard is valid nftables for the droplet's service accounts", () => {
-    // nft resolves user names while parsing: check it in a private mount namespace whose
-    // /etc/passwd also has the synapse account, as the droplet's has.
-    const passwd = path.join(dir, "passwd");
-    fs.writeFileSync(passwd, fs.readFileSync("/etc/passwd", "utf8") + "synapse:x:64999:64999::/nonexistent:/usr/sbin/nologin\n");
-    const guard = path.join(dir, "guard.nft");
-    fs.writeFileSync(guard, fileIn(payloads.default, `${PATHS.deployDir}/metadata-guard.nft`));
-    const r = run("unshare", ["--mount", "--net", "sh", "-c", `mount --bind "$0" /etc/passwd && nft -c -f "$1"`, passwd, guard]);
-    assert.equal(r.code, 0, r.stderr);
+  it("the metadata guard: root and the accounts it names reach 169.254.169.254; no other account does, one it has never heard of included", () => {
+    // The payload's own script and rules, loaded in a network namespace of their own where
+    // 169.254.169.254 answers, with an /etc/passwd that has DigitalOcean's monitoring account.
+    const guard = path.join(dir, "guard");
+    fs.mkdirSync(guard);
+    for (const file of ["lib.sh", "metadata-guard.sh", "metadata-guard.nft"]) {
+      fs.writeFileSync(path.join(guard, file), fileIn(payloads.default, `${PATHS.scriptsDir}/${file}`), { mode: 0o755 });
+    }
+    const env = path.join(guard, "deploy.env");
+    fs.writeFileSync(env, fileIn(payloads.default, PATHS.deployEnv));
+    const passwd = path.join(guard, "passwd");
+    fs.writeFileSync(passwd, fs.readFileSync("/etc/passwd", "utf8") + "do-agent:x:64998:64998::/nonexistent:/bin/false\n");
+    // uid → HTTP status: root, do-agent, nobody, a systemd DynamicUser uid, an account made later.
+    const uids = [0, 64998, 65534, 61184, 64001];
+    const script = [
+      'mount --bind "$PASSWD" /etc/passwd',
+      "ip link set lo up && ip addr add 169.254.169.254/32 dev lo",
+      'MATRIX_ENV_FILE="$ENV" bash "$GUARD/metadata-guard.sh"',
+      "python3 -m http.server --bind 169.254.169.254 80 >/dev/null 2>&1 &",
+      "for _ in $(seq 50); do curl -s -o /dev/null http://169.254.169.254/ && break; sleep 0.1; done",
+      `for uid in ${uids.join(" ")}; do printf '%s=' "$uid"; setpriv --reuid="$uid" --regid="$uid" --clear-groups curl -s -m 3 -o /dev/null -w '%{http_code}\\n' http://169.254.169.254/; done`,
+      "kill %1",
+    ].join("\n");
+    const r = run("unshare", ["--mount", "--net", "bash", "-c", script], { env: { ...process.env, PASSWD: passwd, ENV: env, GUARD: guard } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /only uids 0, 64998 may reach it/);
+    const statuses = Object.fromEntries(r.stdout.trim().split("\n").map((line) => line.split("=")));
+    assert.deepEqual(statuses, { 0: "200", 64998: "200", 65534: "000", 61184: "000", 64001: "000" });
   });
 });

@@ -7,6 +7,13 @@
 here=$(dirname "$0")
 
 log "bootstrap started"
+# Before anything else runs: only root (and DigitalOcean's monitoring agent) may reach the
+# droplet metadata service, which holds the user data. Loaded again, in case its rules changed.
+systemctl daemon-reload
+systemctl enable "$METADATA_GUARD_SERVICE.service" >/dev/null 2>&1
+systemctl restart "$METADATA_GUARD_SERVICE.service"
+# shellcheck disable=SC2086 # a list of paths without spaces
+rm -f -- $RETIRED_FILES
 # Synapse's account first, so the volume's files can be handed to it.
 id -u synapse >/dev/null 2>&1 \
   || adduser --system --group --home "$SYNAPSE_DATA" --no-create-home --quiet synapse
@@ -29,6 +36,6 @@ optional start-turn.sh
 optional install-rtc.sh
 
 systemctl daemon-reload
-systemctl enable --now "$METADATA_GUARD_SERVICE.service" "$BACKUP_SERVICE.timer" >/dev/null 2>&1
+systemctl enable --now "$BACKUP_SERVICE.timer" >/dev/null 2>&1
 date -u +%FT%TZ >"$BOOTSTRAP_DONE_FILE"
 log "bootstrap finished: https://$ELEMENT_HOST (admin @$ADMIN_USER:$SERVER_NAME)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Create the admin account, and the account matrixctl acts as, through Synapse's shared-secret
-# registration, once. Existing accounts are left as they are, and are not registered again:
-# registration is rate limited per address, and every config change runs this.
+# Create the admin account, once, through matrixctl; Synapse makes matrixctl's own account (a
+# server admin with no password) the first time matrixctl asks its admin socket for a token. An
+# existing admin account is left as it is: its password may have changed since.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -27,21 +27,18 @@ SQL
 log_out() {
   printf 'Authorization: Bearer %s\n' "$1" |
     curl -fsS -o /dev/null -X POST -H @- -H 'Content-Type: application/json' -d '{}' \
-      "http://127.0.0.1:$SYNAPSE_PORT/_matrix/client/v3/logout"
+      --unix-socket "$SYNAPSE_ADMIN_SOCKET" http://localhost/_matrix/client/v3/logout
 }
 
-wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
-for account in "$ADMIN_USER:$ADMIN_PASSWORD_FILE" "$OPS_USER:$OPS_PASSWORD_FILE"; do
-  user=${account%%:*}
-  exists=$(account_exists "$user")
-  [ "$exists" = 1 ] && continue
-  "$(dirname "$0")/register-account.py" "$SYNAPSE_CONF_D/10-secrets.yaml" "http://127.0.0.1:$SYNAPSE_PORT" "$user" "${account#*:}"
-done
-for user in "$ADMIN_USER" "$OPS_USER"; do
-  tokens=$(unused_nameless_sessions "$user")
-  for token in $tokens; do
-    log_out "$token"
-    log "@$user:$SERVER_NAME: logged out a session registration left unused"
-  done
+wait_for 600 "Synapse to answer on $SYNAPSE_ADMIN_SOCKET" synapse_answers
+if [ "$(account_exists "$ADMIN_USER")" != 1 ]; then
+  "$MATRIXCTL" user add "$ADMIN_USER" --admin --password-file "$ADMIN_PASSWORD_FILE" >/dev/null
+  log "created @$ADMIN_USER:$SERVER_NAME (server admin)"
+fi
+# matrixctl's account: made by Synapse, if missing, when matrixctl takes a token.
+"$MATRIXCTL" user list >/dev/null
+for token in $(unused_nameless_sessions "$ADMIN_USER"); do
+  log_out "$token"
+  log "@$ADMIN_USER:$SERVER_NAME: logged out a session registration left unused"
 done
 log "admin accounts @$ADMIN_USER:$SERVER_NAME and @$OPS_USER:$SERVER_NAME present"

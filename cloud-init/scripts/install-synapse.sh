@@ -37,13 +37,15 @@ done
 chgrp synapse "$SYNAPSE_CONF_D/10-secrets.yaml" "$SYNAPSE_SIGNING_KEY"
 chmod 0640 "$SYNAPSE_CONF_D/10-secrets.yaml" "$SYNAPSE_SIGNING_KEY"
 install -d -o synapse -g synapse -m 0750 "$SYNAPSE_DATA" "$SYNAPSE_MEDIA"
+# Its sockets' directory; at later boots systemd makes it before any service starts.
+systemd-tmpfiles --create "$SYNAPSE_TMPFILES"
 
 systemctl daemon-reload
 systemctl enable "$SYNAPSE_SERVICE.service" >/dev/null 2>&1
-if changed synapse "$SYNAPSE_CONF_D"/*.yaml "$SYNAPSE_SIGNING_KEY" "$SYNAPSE_LOG_CONFIG" "$venv/.installed"; then
+if changed synapse "$SYNAPSE_CONF_D"/*.yaml "$SYNAPSE_SIGNING_KEY" "$SYNAPSE_LOG_CONFIG" "$SYNAPSE_MODULES"/*.py "$venv/.installed"; then
   systemctl restart "$SYNAPSE_SERVICE.service"
 else
   systemctl start "$SYNAPSE_SERVICE.service"
 fi
-wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
+wait_for 600 "Synapse to answer on $SYNAPSE_ADMIN_SOCKET" synapse_answers
 log "Synapse $SYNAPSE_VERSION running"

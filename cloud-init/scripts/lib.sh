@@ -21,6 +21,9 @@ wait_for() {
   done
 }
 
+# synapse_answers: Synapse answers on its admin socket (it listens on no port).
+synapse_answers() { curl -fsS -o /dev/null --unix-socket "$SYNAPSE_ADMIN_SOCKET" http://localhost/health; }
+
 # ensure_fstab LINE: add LINE to /etc/fstab unless an entry for its mount point exists.
 ensure_fstab() {
   local line=$1 target

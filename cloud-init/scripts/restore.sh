@@ -59,5 +59,5 @@ fi
 own_tree "$SYNAPSE_MEDIA" synapse
 
 systemctl start "$SYNAPSE_SERVICE.service"
-wait_for 600 "Synapse to answer on 127.0.0.1:$SYNAPSE_PORT" curl -fsS "http://127.0.0.1:$SYNAPSE_PORT/health"
+wait_for 600 "Synapse to answer on $SYNAPSE_ADMIN_SOCKET" synapse_answers
 log "restored snapshot $snapshot from $(repository_label "$repo") in $((SECONDS - started))s"
