@@ -72,7 +72,24 @@ export interface CallFigures {
   framesSentSinceHeard: number;
   packetsHeard: number;
   speakerIdentity: string;
+  /** When each step was done (Unix ms): the client started, each party joined, the speaker's track was bound. */
+  startedAt: number;
+  listenerJoinedAt: number;
+  speakerJoinedAt: number;
+  trackBoundAt: number;
   error?: string;
+}
+
+/** Where a call's setup spent its time, from `since` (the token requests, say) to the first packet. */
+export function callSteps(call: CallFigures, since: number): string {
+  const steps: [string, number][] = [["client started", call.startedAt], ["listener joined", call.listenerJoinedAt],
+    ["speaker joined", call.speakerJoinedAt], ["track bound", call.trackBoundAt], ["first packet", call.firstPacketAt]];
+  let previous = since;
+  return steps.map(([what, at]) => {
+    const text = at ? `${what} +${at - previous} ms` : `${what} never`;
+    if (at) previous = at;
+    return text;
+  }).join(", ");
 }
 
 /** Place a two-party call (test/livekit-client): its figures, and its exit code. */

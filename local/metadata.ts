@@ -6,6 +6,7 @@
  * guard is what keeps service accounts away from it.
  */
 import * as http from "http";
+import type { AddressInfo } from "net";
 
 export const METADATA_IP = "169.254.169.254";
 
@@ -50,19 +51,20 @@ export class MetadataService {
   private server?: http.Server;
 
   /**
-   * Listen on `address`:80, an address of this machine: the local network's (network.ts), to
-   * which it forwards what its droplets send to 169.254.169.254.
+   * Listen on `address`, an address of this machine: the local network's (network.ts), which
+   * forwards what its droplets send to 169.254.169.254 here. Resolves with the port, which the
+   * kernel picks (LocalNetwork.routeMetadata).
    */
-  async start(address: string): Promise<void> {
+  async start(address: string): Promise<number> {
     this.server = http.createServer((req, res) => {
       const md = this.droplets.get((req.socket.remoteAddress ?? "").replace(/^::ffff:/, ""));
       const body = md ? metadataAt(md, new URL(req.url ?? "/", "http://x").pathname) : undefined;
       res.writeHead(body === undefined ? 404 : 200, { "content-type": req.url?.endsWith(".json") ? "application/json" : "text/plain" });
       res.end(body ?? "not found\n");
     });
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.server!.once("error", reject);
-      this.server!.listen(80, address, () => resolve());
+      this.server!.listen(0, address, () => resolve((this.server!.address() as AddressInfo).port));
     });
   }
 

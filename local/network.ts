@@ -193,6 +193,17 @@ export class LocalNetwork {
     return this.names.metadataAddress;
   }
 
+  /**
+   * Send what droplets ask 169.254.169.254:80 to this network's metadata service, listening on
+   * `port` at metadataAddress: a port the kernel picked, so it never wants port 80 of this
+   * machine, which Caddy in the services test (or anything else) may hold.
+   */
+  routeMetadata(port: number): void {
+    const { natTable, cidr } = this.names;
+    must("nft", ["add", "rule", "ip", natTable, "prerouting", "ip", "saddr", cidr, "ip", "daddr", METADATA_IP, "tcp", "dport", "80",
+      "dnat", "to", `${this.names.metadataAddress}:${port}`]);
+  }
+
   /** The private range every address of this network is in (for settings that must allow it). */
   get cidr(): string {
     return this.names.cidr;
@@ -202,11 +213,10 @@ export class LocalNetwork {
     const net = new LocalNetwork();
     const { natTable, cidr } = net.names;
     // Droplets ask 169.254.169.254 for their metadata, as on DigitalOcean; this network's
-    // metadata service (metadata.ts) answers at its own address on this machine.
+    // metadata service (metadata.ts) answers at its own address on this machine (routeMetadata).
     const rules = `table ip ${natTable} {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
-    ip saddr ${cidr} ip daddr ${METADATA_IP} tcp dport 80 dnat to ${net.metadataAddress}:80
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const network = LocalNetwork.create();
   const address = network.addHost(1);
   const metadata = new MetadataService();
-  await metadata.start(network.metadataAddress);
+  network.routeMetadata(await metadata.start(network.metadataAddress));
   // Caddy's local root, copied out of the droplet once Caddy has made it.
   const caFile = path.join(home, "caddy-root.crt");
   fs.rmSync(caFile, { force: true });

@@ -1,6 +1,8 @@
 /**
- * The component's schema, as `pulumi package add` would see it (Pulumi's component analyzer,
- * run in-process): other languages can use MatrixServer only while this holds.
+ * The component's schema for other languages, as `pulumi package add` gets it: the package loaded
+ * as Pulumi's Node.js plugin runner loads it (cmd/run-plugin: package.json's "main"), and the schema
+ * of the provider it serves. Other languages can use MatrixServer only while this holds, and their
+ * SDKs keep its secrets secret only while the schema marks them.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -8,24 +10,56 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as YAML from "yaml";
 import { STACK_CONFIG } from "../components/stackConfig";
-import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
+import { getPulumiComponents } from "@pulumi/pulumi/provider/experimental/provider";
+import type { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
+import type { MatrixServer as MatrixServerClass } from "../components";
+import { VALID_ARGS } from "./fixtures";
+import { installMocks, isSecret } from "./mocks";
 
 const ROOT = path.resolve(__dirname, "..");
 const TOKEN = "matrix-do:index:MatrixServer";
 
+type Property = { description?: string; type?: string; items?: { type: string }; plain?: boolean; secret?: boolean };
+
+/**
+ * What the plugin runner does with the package directory: `require` it (package.json's "main"),
+ * then serve the ComponentResource classes it exports, if any, with Pulumi's own provider (whose
+ * schema marks nothing secret), else call the exported function, which serves ours.
+ */
+function loadPlugin(dir: string): { hostsExportedComponents: string[]; serve?: () => unknown; createProvider?: () => ComponentProvider } {
+  const exported = require(dir);
+  const components = getPulumiComponents(exported);
+  if (components.length > 0) return { hostsExportedComponents: components.map((c) => c.name) };
+  return { hostsExportedComponents: [], serve: exported instanceof Function ? exported : undefined, createProvider: exported?.createProvider };
+}
+
+const SECRET_INPUTS = Object.entries(STACK_CONFIG).filter(([, kind]) => kind === "secret").map(([key]) => key).sort();
+const secretKeys = (properties: Record<string, Property>) => Object.keys(properties).filter((key) => properties[key].secret).sort();
+
 describe("MatrixServer schema for other languages", () => {
+  let plugin: ReturnType<typeof loadPlugin>;
   let resource: {
     isComponent: boolean;
-    inputProperties: Record<string, { description?: string; type?: string; items?: { type: string }; plain?: boolean }>;
+    inputProperties: Record<string, Property>;
     requiredInputs: string[];
-    properties: Record<string, { type: string }>;
+    properties: Record<string, Property>;
     required: string[];
   };
+  let MatrixServer: typeof MatrixServerClass;
 
   before(async () => {
-    const provider = new ComponentProvider({ name: "matrix-do", dirname: ROOT, components: [{ name: "MatrixServer" }] } as never);
-    const schema = JSON.parse(await provider.getSchema());
+    await installMocks();
+    ({ MatrixServer } = await import("../components"));
+    plugin = loadPlugin(ROOT);
+    const instead = plugin.hostsExportedComponents.join(", ") || "nothing";
+    assert.ok(plugin.createProvider, `the plugin exports the provider it serves (the runner would serve ${instead} instead)`);
+    const schema = JSON.parse(await plugin.createProvider().getSchema());
     resource = schema.resources[TOKEN];
+  });
+
+  it("is a plugin that serves its own provider: a function, and no component for the runner to serve instead", () => {
+    assert.deepEqual(plugin.hostsExportedComponents, []);
+    assert.equal(typeof plugin.serve, "function", "the runner calls the module's value when it is a function");
   });
 
   it("describes MatrixServer as a component with three required inputs", () => {
@@ -51,6 +85,32 @@ describe("MatrixServer schema for other languages", () => {
       "sshHostKey", "volumeId",
     ]);
     for (const [key, output] of Object.entries(resource.properties)) assert.equal(output.type, "string", key);
+  });
+
+  it("marks secret exactly the settings of kind secret, so other languages' SDKs pass them as secrets", () => {
+    assert.deepEqual(SECRET_INPUTS, ["smtpPassword", "spacesSecretKey", "sshPrivateKey"]);
+    assert.deepEqual(secretKeys(resource.inputProperties), SECRET_INPUTS);
+  });
+
+  it("marks secret exactly the outputs the component makes secret", async () => {
+    const server = new MatrixServer("schema", { ...VALID_ARGS, waitForReady: false });
+    for (const key of Object.keys(resource.properties)) {
+      const value = (server as unknown as Record<string, unknown>)[key];
+      assert.equal(resource.properties[key].secret === true, await isSecret(value), `output ${key}: secret in the schema as in the component`);
+    }
+    assert.deepEqual(secretKeys(resource.properties), ["adminPassword", "backupPassword"]);
+  });
+
+  it("README lists exactly the schema's outputs, the secret ones as secret", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.split(/^## /m).find((s) => s.startsWith("Use it from another stack"));
+    assert.ok(section, "README has a section on using it from another stack");
+    // The sentence "Outputs: `a`, `b` (secret), …." (no ". " inside it).
+    const list = section.match(/Outputs: ([\s\S]*?)\.(\s|$)/)?.[1];
+    assert.ok(list, "that section lists the outputs");
+    const named = [...list.matchAll(/`(\w+)`( \(secret\b)?/g)];
+    assert.deepEqual(named.map(([, key]) => key).sort(), Object.keys(resource.properties).sort());
+    assert.deepEqual(named.filter(([, , secret]) => secret).map(([, key]) => key).sort(), secretKeys(resource.properties));
   });
 
   it("types each stack config key in Pulumi.yaml like the component input", () => {

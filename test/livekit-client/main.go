@@ -56,8 +56,18 @@ type result struct {
 	PacketsHeard         int `json:"packetsHeard"`
 	// The identity the SFU gave the speaker's track, as the listener saw it.
 	SpeakerIdentity string `json:"speakerIdentity"`
-	Error           string `json:"error,omitempty"`
+	// When each step was done (Unix ms): this program started, the listener and the speaker had
+	// joined (signalling and media connection up), the speaker's track was bound. With
+	// FirstPacketAt they say where a slow call setup spent its time.
+	StartedAt        int64  `json:"startedAt"`
+	ListenerJoinedAt int64  `json:"listenerJoinedAt"`
+	SpeakerJoinedAt  int64  `json:"speakerJoinedAt"`
+	TrackBoundAt     int64  `json:"trackBoundAt"`
+	Error            string `json:"error,omitempty"`
 }
+
+// When this program started (Unix ms).
+var startedAt = time.Now().UnixMilli()
 
 func main() {
 	url := flag.String("url", "", "the SFU's WebSocket URL (wss://… or ws://…)")
@@ -182,6 +192,7 @@ func groupCall(url string, tokens []string, speak time.Duration, want int) (out 
 }
 
 func run(url, listenerToken, speakerToken string, speak time.Duration, want int) (out result) {
+	out.StartedAt = startedAt
 	fail := func(format string, args ...any) result {
 		out.Error = fmt.Sprintf(format, args...)
 		return out
@@ -219,12 +230,16 @@ func run(url, listenerToken, speakerToken string, speak time.Duration, want int)
 
 	mu.Lock()
 	joined = time.Now()
+	out.ListenerJoinedAt = joined.UnixMilli()
 	mu.Unlock()
 	speaker, err := lksdk.ConnectToRoomWithToken(url, speakerToken, lksdk.NewRoomCallback(), append(connectOptions, lksdk.WithAutoSubscribe(false))...)
 	if err != nil {
 		return fail("speaker: join: %v", err)
 	}
 	defer speaker.Disconnect()
+	mu.Lock()
+	out.SpeakerJoinedAt = time.Now().UnixMilli()
+	mu.Unlock()
 	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
 	if err != nil {
 		return fail("speaker: track: %v", err)
@@ -233,6 +248,9 @@ func run(url, listenerToken, speakerToken string, speak time.Duration, want int)
 	done := make(chan int, 1)
 	sinceHeard := 0
 	track.OnBind(func() {
+		mu.Lock()
+		out.TrackBoundAt = time.Now().UnixMilli()
+		mu.Unlock()
 		go func() {
 			frames := 0
 			tick := time.NewTicker(20 * time.Millisecond)
