@@ -7,6 +7,7 @@ import type { LocalDroplet } from "../local/localDroplet";
 import { Session, loadSdk, tokenClient } from "../local/matrixClient";
 import type { Talker } from "./load";
 import { MATRIXCTL_TOKEN_FILE } from "../cloud-init/matrixctl";
+import { PATHS } from "../cloud-init/paths";
 
 export class AdminApi {
   private constructor(private readonly droplet: LocalDroplet, private readonly token: string) {}
@@ -21,10 +22,10 @@ export class AdminApi {
     return new AdminApi(droplet, r.stdout.trim());
   }
 
-  /** One admin API call from inside the droplet; throws on an HTTP error with Synapse's answer. */
+  /** One admin API call on the droplet, on Synapse's admin socket (root's); throws on an HTTP error with Synapse's answer. */
   async call<T>(method: string, path: string, body: unknown = {}): Promise<T> {
     const r = await this.droplet.execAsync(["curl", "-sS", "--fail-with-body", "-X", method, "-H", `Authorization: Bearer ${this.token}`,
-      "-H", "Content-Type: application/json", "-d", JSON.stringify(body), `http://localhost${path}`], 60_000);
+      "-H", "Content-Type: application/json", "-d", JSON.stringify(body), "--unix-socket", PATHS.synapseAdminSocket, `http://localhost${path}`], 60_000);
     if (r.code !== 0) throw new Error(`${method} ${path}: ${r.stdout}${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   }

@@ -25,7 +25,7 @@ import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { World, matrixRtcArgs, startWorld, zoneOf } from "../local/world";
-import { callSteps, placeCall } from "../local/livekit";
+import { callSteps, ensureLivekitClient, placeCall } from "../local/livekit";
 import { LIVEKIT_TCP_PORT } from "../cloud-init/ports";
 import { RTC_FOCI_KEY } from "../cloud-init/matrixRtc";
 import { assertNoMatrixRtc } from "./droplet/matrixRtc";
@@ -132,7 +132,12 @@ interface Stack {
  */
 const REPLACEMENT_DOWNTIME_S = 90;
 
-/** How long a call may take from the token requests to the first media packet (TODO: measured under load). */
+/**
+ * How long a call may take from the token requests to the first media packet. Measured 0.3–0.4 s,
+ * with the machine idle, with two or four busy loops beside the droplet, with one inside it, and
+ * with the droplet suite running at the same time. The 34 s once seen in CI was this test's client
+ * being built inside the timed window (on a clean clone, under load); it is built before now.
+ */
 const CALL_SETUP_BOUND_MS = 15_000;
 
 describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 }, () => {
@@ -437,6 +442,8 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
       assert.equal(login.status, 200, login.body);
       return { userId: `@${user}:example.test`, bearer: String(login.json().access_token) };
     }));
+    // The client is built first (on a clean clone, in CI, it is not yet): its build is no part of the call.
+    ensureLivekitClient();
     const started = Date.now();
     const jwts = await liveKitTokens(https, { matrixHost: "matrix.example.test", rtcHost: "rtc.example.test" }, "!call:example.test", callers);
     const tokensAt = Date.now();

@@ -41,7 +41,7 @@ import { DropletAddress } from "../local/network";
 import { ensureRootfs, rootfsTarball } from "../local/rootfs";
 import { BootFigures, World, bootInto, httpsVia, matrixRtcArgs, startWorld, worldSettings, zoneOf } from "../local/world";
 import { sendSequentially, talkConcurrently } from "../bench/load";
-import { placeCall, placeGroupCall } from "../local/livekit";
+import { callSteps, ensureLivekitClient, placeCall, placeGroupCall } from "../local/livekit";
 import { runElementXClient } from "../local/elementX";
 import { serviceCpu, serviceMemory, unitsMemory } from "../bench/memory";
 import { AdminApi, populate } from "../bench/population";
@@ -339,7 +339,7 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.match(config.stdout, new RegExp(settings.matrixHost.replace(/\./g, "\\.")));
     });
 
-    it("Synapse listens on no port: no account but root opens its admin and metrics sockets, and only Caddy's its client socket", () => {
+    it("Synapse listens on no port: no account but root (and Synapse's own) opens its admin and metrics sockets, and only Caddy's its client socket", () => {
       const tcp = droplet.exec(["ss", "-Hltnp"]).stdout;
       assert.doesNotMatch(tcp, /python|synapse/, `Synapse listens on TCP:\n${tcp}`);
       // Every account on the droplet, as listed there (not by hand), and a uid systemd hands a DynamicUser service.
@@ -352,9 +352,11 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
         return droplet.exec(["setpriv", `--reuid=${account.uid}`, `--regid=${account.gid}`, `--groups=${groups}`,
           "curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://localhost/health"]).stdout;
       };
+      // Synapse's own account owns them; Caddy's group opens the client socket; nobody else any.
       for (const account of [...accounts, { name: "(a DynamicUser uid)", uid: "61184", gid: "61184" }]) {
-        for (const socket of [PATHS.synapseAdminSocket, PATHS.synapseMetricsSocket]) assert.notEqual(opens(account, socket), "200", `${account.name} (${account.uid}) opened ${socket}`);
-        assert.equal(opens(account, PATHS.synapseClientSocket) === "200", account.name === "caddy", `${account.name} (${account.uid}) and ${PATHS.synapseClientSocket}`);
+        const synapse = account.name === "synapse";
+        for (const socket of [PATHS.synapseAdminSocket, PATHS.synapseMetricsSocket]) assert.equal(opens(account, socket) === "200", synapse, `${account.name} (${account.uid}) and ${socket}`);
+        assert.equal(opens(account, PATHS.synapseClientSocket) === "200", synapse || account.name === "caddy", `${account.name} (${account.uid}) and ${PATHS.synapseClientSocket}`);
       }
       assert.equal(droplet.exec(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", PATHS.synapseAdminSocket, "http://localhost/health"]).stdout, "200", "root does");
     });
@@ -1019,8 +1021,9 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.deepEqual((await allocateOverTls({ ...overTls, password: "not-the-password" })).outcome, { code: 401, reason: "Unauthorized" });
       // TLS as on Caddy's ports: TLS 1.2 with AEAD suites only, nothing older; TLS 1.3 wherever
       // coturn can (4.6.2 and later; Debian 13's 4.6.1 cannot: cloud-init/turn.ts).
-      const handshake = (...flags: string[]) => run("openssl", ["s_client", "-connect", `${address.ip}:5349`, "-servername", "turn.example.test",
-        "-CAfile", trustFile, ...flags], { input: "", timeoutMs: 15_000 });
+      // Bounded by timeout(1): coturn may never answer a hello it will not take.
+      const handshake = (...flags: string[]) => run("timeout", ["10", "openssl", "s_client", "-connect", `${address.ip}:5349`, "-servername", "turn.example.test",
+        "-CAfile", trustFile, ...flags], { input: "" });
       // s_client's "New, <protocol>, Cipher is <suite>", which is (NONE) when the handshake failed.
       const shook = (...flags: string[]) => /Cipher is (?!\(NONE\))/.test(handshake(...flags).stdout);
       for (const cipher of ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"]) assert.ok(shook("-tls1_2", "-cipher", cipher), cipher);
@@ -1098,6 +1101,8 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       for (const c of callers) addUser(c.user, c.password);
       const openIdTokenOf = async (user: string, password: string) => openIdToken(https, settings.matrixHost, `@${user}:example.test`, await login(user, password));
       const rtcSfuGet = (body: unknown) => sfuGet(https, rtc.host, body);
+      // The client is built first: its build is no part of the call.
+      ensureLivekitClient();
       const callStarted = Date.now();
       const jwts: string[] = [];
       for (const [i, c] of callers.entries()) {
@@ -1112,8 +1117,9 @@ describe("the payload on a local droplet", { timeout: 45 * 60_000 }, () => {
       assert.equal(call.speakerIdentity, "@caller2:example.test:PHONE1");
       assert.ok(call.framesSentSinceHeard >= 50 && call.packetsHeard >= call.framesSentSinceHeard * 0.98, JSON.stringify(call));
       const setup = call.firstPacketAt - callStarted;
-      log(`call through the droplet: token requests to first media packet ${setup} ms (${call.packetsHeard} packets heard)`);
-      assert.ok(setup < 15_000, `call setup took ${setup} ms`);
+      const steps = callSteps(call, callStarted);
+      log(`call through the droplet: token requests to first media packet ${setup} ms (${steps}; ${call.packetsHeard} packets heard)`);
+      assert.ok(setup < 15_000, `call setup took ${setup} ms: ${steps}`);
       // Behind a strict NAT (relay candidates only): the media goes through coturn, which LiveKit named.
       const relayed = placeCall([...callArgs, "-relay"], { ...process.env, SSL_CERT_FILE: trustFile }, hosts);
       assert.equal(relayed.code, 0, `${relayed.error}\n${relayed.stderr.slice(-3000)}`);

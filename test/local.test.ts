@@ -44,11 +44,12 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
   it("two stacks side by side: each deploys (program and CLI config), prints its login and serves HTTPS; Ctrl-C stops one and leaves the other serving; then nothing is left", async () => {
     homes.forEach((home) => fs.rmSync(home, { recursive: true, force: true }));
     const before = leftoversBefore();
+    // Before anything that needs stopping: if the CLI cannot be built, nothing is left running.
+    const env = offlineCliEnv(buildSharedCli(ROOT), dir);
     const ca = createTestCa(path.join(dir, "ca"));
     // Element's GitHub releases are out of reach here: the stacks point at a test-signed mirror
     // at this machine's address, which every local network reaches.
     const mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, "0.0.0.0", 8444, machineAddress());
-    const env = offlineCliEnv(buildSharedCli(ROOT), dir);
     const runs: LocalRun[] = [];
     try {
       for (const { name, domain } of STACKS) {
