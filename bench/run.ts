@@ -30,7 +30,7 @@ import { PACKAGE_ROOT } from "../cloud-init/assets";
 import { scratchDir } from "../local/scratch";
 import { newSecrets } from "../local/secrets";
 import { fetchVia } from "../local/matrixClient";
-import { World, bootInto, matrixRtcArgs, startWorld, worldSettings, zoneOf } from "../local/world";
+import { World, bootInto, startWorld, worldSettings, zoneOf } from "../local/world";
 import { GroupCallFigures, placeGroupCall } from "../local/livekit";
 import { request } from "../local/https";
 import { liveKitTokens } from "../local/rtcTokens";
@@ -107,8 +107,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The settings a variant runs with: ours for the size, stock (presence on, as Synapse ships), or ours with calls on. */
 export function variantSettings(world: World, size: string, variant: Variant): Settings {
-  if (variant === "calls") return worldSettings(world, { size, ...matrixRtcArgs(world) });
-  const settings = worldSettings(world, { size });
+  if (variant === "calls") return worldSettings(world, { size, matrixRtc: true });
+  // The chat alone: the calls variant adds them.
+  const settings = worldSettings(world, { size, matrixRtc: false });
   return variant === "tuned" ? settings : { ...settings, tuning: STOCK_TUNING, synapse: { ...settings.synapse, presence: true } };
 }
 

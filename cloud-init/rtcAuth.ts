@@ -12,10 +12,10 @@ import { sandbox } from "./sandbox";
 import { Settings } from "./settings";
 
 export const RTC_AUTH_SERVICE = "matrix-rtc-auth";
-/** The paths it answers; everything else on the MatrixRTC host is LiveKit's. */
-export const RTC_AUTH_PATHS = ["/sfu/get", "/get_token", "/delegate_delayed_leave", "/healthz"];
+/** The paths it answers (0.5.0 has no other route); everything else on the MatrixRTC host is LiveKit's. */
+export const RTC_AUTH_PATHS = ["/sfu/get", "/get_token", "/healthz"];
 
-/** Its environment, as its README names the variables. */
+/** Its environment, as its code (0.5.0) reads the variables. */
 export function rtcAuthEnvironment(settings: Settings): Record<string, string> {
   const rtc = settings.matrixRtc!;
   return {

@@ -376,6 +376,11 @@ export class UserDataTooLarge extends Error {
 
 /** The user_data document. Throws UserDataTooLarge if it would exceed DigitalOcean's limit. */
 export function renderUserData(settings: Settings, secrets: Secrets): string {
+  // Every download the droplet makes is checked against a SHA-256; with calls on and none given,
+  // the component takes the authorization service's on the first deploy before it renders this.
+  for (const download of settings.matrixRtc ? [settings.matrixRtc.livekit, settings.matrixRtc.authService] : []) {
+    if (!/^[0-9a-f]{64}$/.test(download.sha256)) throw new Error(`no SHA-256 to check ${download.url} against (got ${JSON.stringify(download.sha256)})`);
+  }
   const text = `#cloud-config\n${YAML.stringify(cloudConfig(settings, secrets), { lineWidth: 0 })}`;
   const size = Buffer.byteLength(text, "utf8");
   if (size > USER_DATA_LIMIT_BYTES) throw new UserDataTooLarge(size);

@@ -45,11 +45,13 @@ export const LIVEKIT_RELEASE = {
 /** Element's MatrixRTC authorization service (lk-jwt-service): clients trade an OpenID token for a LiveKit token. */
 export const RTC_AUTH_VERSION = "0.5.0";
 /**
- * Its release binary. Not pinned: Element publishes no checksum for it, and no copy of it
- * (GitHub, the Go module proxy, a registry) can be reached from where this project is built and
- * tested, so its SHA-256 is a setting (rtcAuthServiceSha256) until a verified one is pinned here.
+ * Its release binary. Its SHA-256 is not pinned here: Element publishes no checksum for it, and
+ * no copy of it (GitHub, the Go module proxy, a registry) can be reached from where this project
+ * is built and tested. So a stack takes it on its first deploy, from the machine that runs
+ * `pulumi up`, and keeps it (components/downloadPin.ts), unless the user gives one
+ * (rtcAuthServiceSha256). A verified one pinned here (`sha256`) goes before both.
  */
-export const RTC_AUTH_RELEASE = {
+export const RTC_AUTH_RELEASE: { url: string; sha256?: string } = {
   url: `https://github.com/element-hq/lk-jwt-service/releases/download/v${RTC_AUTH_VERSION}/lk-jwt-service_linux_amd64`,
 };
 

@@ -68,9 +68,9 @@ export interface MatrixServerArgs {
   forgottenRoomRetentionDays?: pulumi.Input<number>;
   /** A TURN server (coturn) for voice and video calls: turn.<domain>, UDP/TCP 3478, TLS 5349, relay ports 49152-50175. Default: `false`. */
   turn?: boolean;
-  /** Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP 7881 and UDP 7882. Needs rtcAuthServiceSha256. Default: `false`. */
+  /** Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP 7881 and UDP 7882. Default: `true`. */
   matrixRtc?: boolean;
-  /** SHA-256 (hex) of the authorization service's binary (lk-jwt-service 0.5.0, linux amd64); this project cannot pin it yet. */
+  /** SHA-256 (hex) of the authorization service's binary (lk-jwt-service 0.5.0, linux amd64), if you verified one yourself; unset, the stack takes it on its first deploy and keeps it. Default: taken on the first deploy. */
   rtcAuthServiceSha256?: pulumi.Input<string>;
   /** URL of the authorization service's binary, for a mirror. Default: Element's GitHub release 0.5.0. */
   rtcAuthServiceUrl?: pulumi.Input<string>;

@@ -13,12 +13,14 @@ import * as command from "@pulumi/command";
 import { MatrixServerArgs } from "./args";
 import { declareDns } from "./dns";
 import { declareFirewall } from "./firewall";
+import { declareDownloadPin } from "./downloadPin";
 import { declareMonitoring } from "./monitoring";
 import { generateSecrets } from "./secrets";
 import {
   ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resolveShape, SettingsError, typeProblem,
 } from "./settings";
 import { asset } from "../cloud-init/assets";
+import { Settings } from "../cloud-init/settings";
 import { APPLY_COMMAND, renderUserData, UserDataTooLarge } from "../cloud-init/userData";
 import { PATHS } from "../cloud-init/paths";
 import { HTTPS_PORT } from "../cloud-init/ports";
@@ -64,16 +66,26 @@ export class MatrixServer extends pulumi.ComponentResource {
     const shape = resolveShape(args);
     super("matrix-do:index:MatrixServer", name, {}, opts);
 
-    const s = resolved.apply((r) => r.settings);
     const c = resolved.apply((r) => r.cloud);
-    const child = { parent: this };
+    // The authorization service's SHA-256, when nothing gives it, is taken first: should that
+    // fail, nothing else is created or changed (every resource waits for it).
+    const pin = shape.rtcAuthPin
+      ? declareDownloadPin(`${name}-rtc-auth-sha256`, {
+        url: c.apply((cloud) => cloud.rtcAuthPin!.url), version: c.apply((cloud) => cloud.rtcAuthPin!.version),
+        setting: "rtcAuthServiceSha256", without: "matrixRtc false",
+      }, { parent: this })
+      : undefined;
+    const s = resolved.apply((r) => r.settings);
+    // What the payload renders: the settings, with that SHA-256 once taken (unknown at a first preview).
+    const payloadSettings = pin ? pulumi.all([s, pin.sha256]).apply(([settings, sha256]) => withAuthServiceSha256(settings, sha256)) : s;
+    const child = { parent: this, ...(pin ? { dependsOn: [pin.resource] } : {}) };
 
     const secrets = generateSecrets(name, child, {
       offsiteSecretKey: args.spacesSecretKey === undefined ? undefined : secretArg("spacesSecretKey", args.spacesSecretKey),
       smtpPassword: args.smtpPassword === undefined ? undefined : secretArg("smtpPassword", args.smtpPassword),
     });
     const userData = pulumi.secret(
-      pulumi.all([s, secrets.values]).apply(([settings, values]) => {
+      pulumi.all([payloadSettings, secrets.values]).apply(([settings, values]) => {
         try {
           return renderUserData(settings, values);
         } catch (error) {
@@ -231,6 +243,12 @@ export class MatrixServer extends pulumi.ComponentResource {
       backupPassword: this.backupPassword,
     });
   }
+}
+
+/** The settings with the authorization service's SHA-256 the first deploy took (settings leave it empty then). */
+function withAuthServiceSha256(settings: Settings, sha256: string): Settings {
+  const rtc = settings.matrixRtc!;
+  return { ...settings, matrixRtc: { ...rtc, authService: { ...rtc.authService, sha256 } } };
 }
 
 const SECRET_ARGS = (Object.keys(ARG_KINDS) as (keyof MatrixServerArgs)[]).filter((key) => ARG_KINDS[key] === "secret");

@@ -11,7 +11,7 @@ import { ARG_KINDS, ArgKind, DEFAULTS, SettingKey } from "./settingsTable";
 import { BackupSettings, MatrixRtcSettings, Settings } from "../cloud-init/settings";
 import { PRESENCE_MIN_MEMORY_MB, swapFor, tuningFor } from "./tuning";
 import { cidrHint, didYouMean, domainHint, localpartHint } from "./hints";
-import { DROPLET_IMAGE, SYNAPSE_VERSIONS } from "../cloud-init/versions";
+import { DROPLET_IMAGE, RTC_AUTH_RELEASE, RTC_AUTH_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { LIVEKIT_TCP_PORT, LIVEKIT_UDP_PORT, TURN_PORT, TURN_RELAY_PORTS, TURN_TLS_PORT } from "../cloud-init/ports";
 
 export type PlainArgs = pulumi.Unwrap<MatrixServerArgs>;
@@ -172,6 +172,11 @@ export interface CloudOptions {
   turnPorts?: { listening: number; tls: number; relay: { min: number; max: number } };
   /** With MatrixRTC on: LiveKit's media ports the firewall opens. */
   rtcPorts?: { tcp: number; udp: number };
+  /**
+   * With MatrixRTC on and no SHA-256 for the authorization service's download (rtcAuthShaSource):
+   * the release whose SHA-256 the stack takes on its first deploy (Shape.rtcAuthPin).
+   */
+  rtcAuthPin?: { url: string; version: string };
 }
 
 /**
@@ -190,6 +195,8 @@ export interface Shape {
   applyInPlace: boolean;
   /** projectName is set: the resources are grouped in a DigitalOcean project. */
   project: boolean;
+  /** Calls are on and nothing gives the authorization service's SHA-256: the stack takes it (CloudOptions.rtcAuthPin). */
+  rtcAuthPin: boolean;
 }
 
 export interface Resolved {
@@ -199,17 +206,19 @@ export interface Resolved {
 }
 
 /** The arguments' Shape: only plain flags and whether a key is set at all (an Output counts as set). */
-export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]?: MatrixServerArgs[K] } & Pick<MatrixServerArgs, "sshPrivateKey" | "projectName">): Shape {
+export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]?: MatrixServerArgs[K] } & Pick<MatrixServerArgs, "sshPrivateKey" | "projectName" | "rtcAuthServiceSha256">): Shape {
+  const matrixRtc = args.matrixRtc ?? DEFAULTS.matrixRtc;
   return {
     ipv6: args.ipv6 ?? DEFAULTS.ipv6,
     existingDomain: args.existingDomain ?? DEFAULTS.existingDomain,
     protectVolume: args.protectVolume ?? DEFAULTS.protectVolume,
     turn: args.turn ?? DEFAULTS.turn,
-    matrixRtc: args.matrixRtc ?? DEFAULTS.matrixRtc,
+    matrixRtc,
     alerts: args.alerts ?? DEFAULTS.alerts,
     waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
     applyInPlace: args.sshPrivateKey !== undefined,
     project: args.projectName !== undefined,
+    rtcAuthPin: matrixRtc && rtcAuthShaSource(args.rtcAuthServiceSha256) === "first-deploy",
   };
 }
 
@@ -389,6 +398,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
     },
     ...(choices.turn ? { turnPorts: { listening: TURN_PORT, tls: TURN_TLS_PORT, relay: { ...TURN_RELAY_PORTS } } } : {}),
     ...(choices.matrixRtc ? { rtcPorts: { tcp: LIVEKIT_TCP_PORT, udp: LIVEKIT_UDP_PORT } } : {}),
+    ...(matrixRtc?.firstDeployPin ? { rtcAuthPin: { url: matrixRtc.authService.url, version: RTC_AUTH_VERSION } } : {}),
   };
   const settings: Settings = {
     serverName: domain,
@@ -419,7 +429,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
     tuning: tuningFor(memoryMb),
     backups,
     ...(choices.turn ? { turn: { relayPorts: { ...TURN_RELAY_PORTS }, host: `${TURN_SUBDOMAIN}.${domain}` } } : {}),
-    ...(matrixRtc ? { matrixRtc: { host: `${RTC_SUBDOMAIN}.${domain}`, ...matrixRtc } } : {}),
+    ...(matrixRtc ? { matrixRtc: { host: `${RTC_SUBDOMAIN}.${domain}`, livekit: matrixRtc.livekit, authService: matrixRtc.authService } } : {}),
   };
   return { settings, cloud, shape: choices };
 }
@@ -440,26 +450,35 @@ function requireKey(args: PlainArgs, bad: Bad, main: Key, others: Key[], what: s
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /**
- * MatrixRTC's downloads, when it is on: LiveKit's pinned release (or a mirror), and the
- * authorization service's, whose SHA-256 the user gives (nothing here can pin it yet).
+ * Where the authorization service's SHA-256 comes from, the first that has one: a verified pin in
+ * versions.ts, the user's rtcAuthServiceSha256 (an Output counts as given), else the one the stack
+ * takes on its first deploy (components/downloadPin.ts).
  */
-function resolveMatrixRtc(args: PlainArgs, on: boolean, bad: Bad): Omit<MatrixRtcSettings, "host"> | undefined {
+export function rtcAuthShaSource(given: unknown, pinned: string | undefined = RTC_AUTH_RELEASE.sha256): "versions" | "setting" | "first-deploy" {
+  if (pinned !== undefined) return "versions";
+  return given === undefined || given === null ? "first-deploy" : "setting";
+}
+
+/**
+ * MatrixRTC's downloads, when it is on: LiveKit's pinned release (or a mirror), and the
+ * authorization service's, whose SHA-256 comes from rtcAuthShaSource: until the first deploy
+ * has taken it, "" (the component fills it in; `firstDeployPin` says to take it).
+ */
+function resolveMatrixRtc(args: PlainArgs, on: boolean, bad: Bad): (Omit<MatrixRtcSettings, "host"> & { firstDeployPin: boolean }) | undefined {
   // Off, the pins are kept but do nothing: calls can be turned off and on again without setting them anew.
   if (!on) return undefined;
   const download = (urlKey: "livekitUrl" | "rtcAuthServiceUrl", shaKey: "livekitSha256" | "rtcAuthServiceSha256", url: string, sha256: string | undefined) => {
     if (!isHttpsUrl(url)) bad(urlKey, "an https:// URL", url);
     const sha = sha256?.trim().toLowerCase();
-    if (sha === undefined) {
-      bad([shaKey, "matrixRtc"], `the SHA-256 of ${url} (64 hex digits), which the droplet checks before running it`, undefined,
-        `pulumi config set ${shaKey} <sha256> (README, Calls), or set matrixRtc to false`);
-    } else if (!SHA256_RE.test(sha)) {
-      bad(shaKey, "a SHA-256 in hex (64 digits 0-9a-f), as sha256sum prints it", sha256);
-    }
+    if (sha !== undefined && !SHA256_RE.test(sha)) bad(shaKey, "a SHA-256 in hex (64 digits 0-9a-f), as sha256sum prints it", sha256);
     return { url, sha256: sha ?? "" };
   };
+  const source = rtcAuthShaSource(args.rtcAuthServiceSha256);
   return {
     livekit: download("livekitUrl", "livekitSha256", args.livekitUrl ?? DEFAULTS.livekitUrl, args.livekitSha256 ?? DEFAULTS.livekitSha256),
-    authService: download("rtcAuthServiceUrl", "rtcAuthServiceSha256", args.rtcAuthServiceUrl ?? DEFAULTS.rtcAuthServiceUrl, args.rtcAuthServiceSha256),
+    authService: download("rtcAuthServiceUrl", "rtcAuthServiceSha256", args.rtcAuthServiceUrl ?? DEFAULTS.rtcAuthServiceUrl,
+      source === "versions" ? RTC_AUTH_RELEASE.sha256 : args.rtcAuthServiceSha256),
+    firstDeployPin: source === "first-deploy",
   };
 }
 

@@ -232,15 +232,16 @@ export const SETTINGS = {
   },
   matrixRtc: {
     kind: "boolean",
-    default: false,
-    description: `Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT}. Needs rtcAuthServiceSha256.`,
-    readme: `Calls in Element X and Element Call (MatrixRTC): the LiveKit SFU and Element's authorization service at \`rtc.<domain>\`, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT} (opened only when on). Needs \`rtcAuthServiceSha256\`; see [Calls](#calls-element-x-and-element-call).`,
+    default: true,
+    description: `Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT}.`,
+    readme: `Calls in Element X and Element Call (MatrixRTC): the LiveKit SFU and Element's authorization service at \`rtc.<domain>\`, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT} (opened only when on). \`false\` turns calls off; see [Calls](#calls-element-x-and-element-call).`,
     usedBy: ["cloud-init/matrixRtc.ts", "cloud-init/livekit.ts", "cloud-init/rtcAuth.ts", "components/dns.ts", "components/firewall.ts"],
   },
   rtcAuthServiceSha256: {
     kind: "string",
-    description: `SHA-256 (hex) of the authorization service's binary (lk-jwt-service ${RTC_AUTH_VERSION}, linux amd64); this project cannot pin it yet.`,
-    readme: `SHA-256 of \`lk-jwt-service_linux_amd64\` ${RTC_AUTH_VERSION}, which the droplet checks before running it; see [Calls](#calls-element-x-and-element-call) for how to get it.`,
+    description: `SHA-256 (hex) of the authorization service's binary (lk-jwt-service ${RTC_AUTH_VERSION}, linux amd64), if you verified one yourself; unset, the stack takes it on its first deploy and keeps it.`,
+    readme: `SHA-256 of \`lk-jwt-service_linux_amd64\` ${RTC_AUTH_VERSION}, which the droplet checks before running it. Unset: the stack takes it on its first deploy and keeps it; see [Calls](#calls-element-x-and-element-call).`,
+    readmeDefault: "taken on the first deploy",
     usedBy: ["cloud-init/userData.ts"],
   },
   rtcAuthServiceUrl: {

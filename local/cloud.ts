@@ -38,7 +38,7 @@ export const DIFFERENCES = [
   "Reserved IPs are DNAT to the droplet's address on this machine; DigitalOcean routes them to the droplet's anchor address. Traffic from the droplet to its own reserved IP is not routed back.",
   "DNS serves the declared A and SRV records (the zone answers nothing else); CAA records are validated against the API spec, not served, as the local ACME server does not check them. There is no IPv6, so no AAAA records.",
   "The firewall's rules are enforced by nftables on the droplet's link of this machine, for traffic from this machine and from other local droplets; IPv6 rules have nothing to act on.",
-  "The readiness check trusts the local ACME server's root (NODE_EXTRA_CA_CERTS), where on DigitalOcean Let's Encrypt's root is trusted by default.",
+  "The readiness check trusts the local ACME server's root (NODE_EXTRA_CA_CERTS), where on DigitalOcean Let's Encrypt's root is trusted by default; the download pin trusts what this machine's environment says (the tests add the test CA their mirror's certificate is signed by).",
   "Monitoring alerts, uptime checks and projects are validated against DigitalOcean's API spec (test/openapi.test.ts) and recorded, not run.",
   "A droplet is replaced for a change of size, image or region alike (DigitalOcean resizes in place), and one droplet runs at a time per local cloud.",
 ];
@@ -88,7 +88,11 @@ export interface CloudOptions {
   dir: string;
   /** DigitalOcean SSH key fingerprint or ID → public key (the account's keys). */
   sshKeys: Record<string, string>;
-  /** CA certificates (PEM) the local commands trust, besides the system's; asked for when a command runs. */
+  /**
+   * CA certificates (PEM) the readiness check trusts, besides the system's (the droplets' ACME
+   * server's root); asked for when it runs. Other local commands (the download pin) run with this
+   * machine's trust, as they would on the user's (NODE_EXTRA_CA_CERTS of `env`).
+   */
   trust: string | (() => Promise<string>);
   /** Where generated values (random, tls) are kept, so a later run of the same stack finds the same secrets (mode 0600). */
   stateFile?: string;
@@ -96,6 +100,8 @@ export interface CloudOptions {
   dns?: PublicDns;
   /** Where local commands run (the program's directory). */
   cwd: string;
+  /** The environment local commands run in, as on the user's machine; this process's when unset. */
+  env?: NodeJS.ProcessEnv;
   memoryLimitMb?: number;
   /** The metadata service droplets reach at 169.254.169.254 (metadata.ts), where cloud-init reads their user_data. */
   metadata: MetadataService;
@@ -177,6 +183,8 @@ export class LocalCloud {
   /** Output of each command run, by resource name. */
   readonly commandOutput = new Map<string, string>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** Ends the deployment under way: a step failed. */
+  private fail?: (error: Error) => void;
   /** Resources whose creation failed, as the engine would report them. */
   readonly errors: Error[] = [];
   private readonly dnat: { ip: string; to: string }[] = [];
@@ -218,7 +226,10 @@ export class LocalCloud {
     this.timeline.deploy = Date.now();
     await pulumi.runtime.setMocks(this.mocks(), project, stack, false);
     this.captureOptions();
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => program());
+    // The program runs until its registrations are done, or until a step fails (then they never are).
+    const failed = new Promise<never>((_, reject) => (this.fail = reject));
+    failed.catch(() => {});
+    const outputs = await Promise.race([pulumi.runtime.runInPulumiStack(async () => program()), failed.catch(() => undefined)]);
     await this.settled();
     for (const gone of [...this.resources].reverse().filter((r) => !this.steps.has(key(r.type, r.name)))) await this.remove(gone);
     this.timeline.done = Date.now();
@@ -250,7 +261,12 @@ export class LocalCloud {
         });
         this.pending.add(work);
         void work.finally(() => this.pending.delete(work)).catch(() => {});
-        return work;
+        // As the engine does, the deployment stops at a failed step, which is its error: what waits
+        // for that resource is not attempted (deploy() reports the error), rather than failing in turn.
+        return work.catch((error: Error) => {
+          this.fail?.(error);
+          return new Promise<never>(() => {});
+        });
       },
       call: () => {
         throw new Error("the stack makes no provider calls");
@@ -555,8 +571,11 @@ export class LocalCloud {
   }
 
   private async runLocal(name: string, inputs: Record<string, unknown>): Promise<string> {
-    const env = { ...process.env, ...(inputs.environment as Record<string, string> | undefined), NODE_EXTRA_CA_CERTS: await this.trustFile() };
-    return this.spawn(name, "sh", ["-c", String(inputs.create)], env, inputs.stdin as string | undefined);
+    const readiness = String(inputs.create).includes("wait-for-homeserver");
+    const env = { ...(this.options.env ?? process.env), ...(inputs.environment as Record<string, string> | undefined), ...(readiness ? { NODE_EXTRA_CA_CERTS: await this.trustFile() } : {}) };
+    // As the provider runs it: its interpreter (default `sh -c`) with the command as the last argument.
+    const [program, ...args] = (inputs.interpreter as string[] | undefined) ?? ["sh", "-c"];
+    return this.spawn(name, program, [...args, String(inputs.create)], env, inputs.stdin as string | undefined);
   }
 
   /**
@@ -599,18 +618,20 @@ export class LocalCloud {
     return new Promise((resolve, reject) => {
       const started = Date.now();
       const child = childProcess.spawn(cmd, args, { cwd: this.options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+      // Both, in order, for the log and errors; the command's state (stdout) gets its standard output alone, as the provider's does.
       let out = "";
-      child.stdout.on("data", (c) => (out += c));
+      let stdout = "";
+      child.stdout.on("data", (c) => { out += c; stdout += c; });
       child.stderr.on("data", (c) => (out += c));
       // A command may exit without reading its input (ssh that cannot connect yet): the write
       // then fails with EPIPE, which its exit code already reports.
       child.stdin.on("error", () => {});
       child.stdin.end(stdin ?? "");
       child.on("close", (code) => {
-        if (!name) return code === 0 ? resolve(out) : reject(new Error(out));
+        if (!name) return code === 0 ? resolve(stdout) : reject(new Error(out));
         this.commandOutput.set(name, out);
         this.log(`${name}: exit ${code} after ${Math.round((Date.now() - started) / 100) / 10} s${code === 0 ? "" : `: ${out.trim().split("\n").slice(-3).join(" / ")}`}`);
-        if (code === 0) resolve(out);
+        if (code === 0) resolve(stdout);
         else reject(new Error(`${name} failed (exit ${code}):\n${out}`));
       });
     });

@@ -50,6 +50,8 @@ export interface World {
   trust: string;
   /** The args that differ from production, and nothing else: each a setting of the renderer. */
   testArgs: Partial<PlainArgs>;
+  /** The SHA-256 of the authorization service's stand-in the mirror serves at testArgs.rtcAuthServiceUrl. */
+  rtcAuthSha256: string;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,10 @@ export async function startWorld(dir: string, options: { otherServer?: boolean }
   const ca = createTestCa(path.join(dir, "ca"));
   const pebble = await startPebble(path.join(dir, "pebble"), address.hostIp, address.hostIp, ca);
   const mirror: ElementMirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, address.hostIp, 8443);
+  // Calls' downloads from the mirror too: the pinned LiveKit, built here and packed as LiveKit
+  // packs its release, and the authorization service's stand-in, each under its own checksum.
+  const livekit = mirror.publish("livekit.tar.gz", livekitReleaseTarball(dir));
+  const rtcAuth = mirror.publish("lk-jwt-service", ensureRtcAuthStandIn());
   const testArgs: Partial<PlainArgs> = {
     privateFederationCidrs: [network.cidr], // the test network is private
     acmeServer: pebble.directoryUrl, // Pebble instead of Let's Encrypt
@@ -81,9 +87,13 @@ export async function startWorld(dir: string, options: { otherServer?: boolean }
     elementDownloadBase: mirror.base, // a test-signed Element release from this machine
     elementKeyUrl: mirror.keyUrl,
     elementKeyFingerprint: mirror.fingerprint,
+    livekitUrl: livekit.url,
+    livekitSha256: livekit.sha256,
+    // Its SHA-256 is what a stack takes on its first deploy (rtcAuthSha256 below).
+    rtcAuthServiceUrl: rtcAuth.url,
   };
   return {
-    dir, network, address, otherAddress, ca, pebble, trust: pebble.issuingRoot, testArgs, elementMirror: mirror,
+    dir, network, address, otherAddress, ca, pebble, trust: pebble.issuingRoot, testArgs, elementMirror: mirror, rtcAuthSha256: rtcAuth.sha256,
     async close() {
       await mirror.close();
       await pebble.stop();
@@ -92,20 +102,21 @@ export async function startWorld(dir: string, options: { otherServer?: boolean }
   };
 }
 
-/**
- * The settings that turn calls (MatrixRTC) on with this world's downloads: the pinned LiveKit,
- * built here and packed as LiveKit packs its release, and the authorization service's stand-in,
- * each served by the mirror under its own checksum.
- */
+/** Calls (MatrixRTC) on, with the authorization service's SHA-256 given as a user gives it (rtcAuthServiceSha256). */
 export function matrixRtcArgs(world: World): Partial<PlainArgs> {
-  const livekit = world.elementMirror.publish("livekit.tar.gz", livekitReleaseTarball(world.dir));
-  const authService = world.elementMirror.publish("lk-jwt-service", ensureRtcAuthStandIn());
-  return { matrixRtc: true, livekitUrl: livekit.url, livekitSha256: livekit.sha256, rtcAuthServiceUrl: authService.url, rtcAuthServiceSha256: authService.sha256 };
+  return { matrixRtc: true, rtcAuthServiceSha256: world.rtcAuthSha256 };
 }
 
-/** Settings for a droplet of this world: production's, with the world's test args and `extra`. */
+/**
+ * Settings for a droplet of this world: production's, with the world's test args and `extra`;
+ * with calls on and no SHA-256 given for the authorization service, the one a stack's first
+ * deploy takes from the world's mirror (components/downloadPin.ts).
+ */
 export function worldSettings(world: World, extra: Partial<PlainArgs> = {}): Settings {
-  return resolveArgs({ ...VALID_ARGS, ...world.testArgs, ...extra }).settings;
+  const { settings, cloud } = resolveArgs({ ...VALID_ARGS, ...world.testArgs, ...extra });
+  if (!cloud.rtcAuthPin) return settings;
+  const rtc = settings.matrixRtc!;
+  return { ...settings, matrixRtc: { ...rtc, authService: { ...rtc.authService, sha256: world.rtcAuthSha256 } } };
 }
 
 /** HTTPS to a name of the test domain, at `ip`, trusting Pebble's root. */

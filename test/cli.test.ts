@@ -115,7 +115,7 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     const sha256 = crypto.createHash("sha256").update(fs.readFileSync(path.join(project, "lk-jwt-service_linux_amd64"))).digest("hex");
     const config = cliStackConfig(project, "prod", env);
     assert.equal(config["matrix-do:rtcAuthServiceSha256"].value, sha256);
-    assert.equal(config["matrix-do:matrixRtc"].value, "true");
+    assert.equal(config["matrix-do:matrixRtc"].value, "true", "calls are on by default");
     // The program takes it as the checksum of the pinned release.
     // (Its plain keys: a secret is read as an Output, which only the component resolves.)
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).filter(([, v]) => !v.secret).map(([k, v]) => [k, v.value])));

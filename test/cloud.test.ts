@@ -24,7 +24,8 @@ import { ensureRootfs } from "../local/rootfs";
 import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
-import { World, matrixRtcArgs, startWorld, zoneOf } from "../local/world";
+import { World, startWorld, zoneOf } from "../local/world";
+import { ensureRtcAuthStandIn } from "../local/rtcAuthStandIn";
 import { callSteps, ensureLivekitClient, placeCall } from "../local/livekit";
 import { LIVEKIT_TCP_PORT } from "../cloud-init/ports";
 import { RTC_FOCI_KEY } from "../cloud-init/matrixRtc";
@@ -155,6 +156,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
   let adminPassword: string;
   const figures: Record<string, number> = {};
   const sshKey = path.join(dir, "deploy-key");
+  const caFile = path.join(dir, "test-ca.pem");
   let env: NodeJS.ProcessEnv;
 
   /** A stack of this project for `domain`, configured as a user would, in a local cloud at `address`. */
@@ -167,12 +169,15 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
       assert.equal(r.code, 0, `pulumi ${args.join(" ")}: ${r.stderr}`);
     };
     configureIt(["stack", "init", name]);
-    // The README's keys, and the test world's stand-ins for Let's Encrypt and Element's download host.
+    // The README's keys, and the test world's stand-ins for Let's Encrypt and the download hosts.
     const t = world.testArgs;
     const set: [string, string][] = [
       ["domain", domain], ["adminEmail", `admin@${domain}`], ["sshKeys[0]", fingerprint(`${sshKey}.pub`)],
       ["acmeServer", t.acmeServer!], ["caaIssuer", "pebble.test"], ["privateFederationCidrs[0]", world.network.cidr],
       ["elementDownloadBase", t.elementDownloadBase!], ["elementKeyUrl", t.elementKeyUrl!], ["elementKeyFingerprint", t.elementKeyFingerprint!],
+      // Calls (on by default) download from the world's mirror: LiveKit under its pin; the
+      // authorization service with no SHA-256, which the first deploy takes.
+      ["livekitUrl", t.livekitUrl!], ["livekitSha256", t.livekitSha256!], ["rtcAuthServiceUrl", t.rtcAuthServiceUrl!],
       ...(t.extraCaCertificates as string[]).map((pem, i) => [`extraCaCertificates[${i}]`, pem] as [string, string]),
     ];
     for (const [k, value] of set) configureIt(["config", "set", "--path", k, "--", value]);
@@ -181,6 +186,8 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
       network: world.network, address, dir: path.join(dir, `${name}-cloud`), cwd: ROOT, log,
       sshKeys: { [fingerprint(`${sshKey}.pub`)]: fs.readFileSync(`${sshKey}.pub`, "utf8").trim() },
       trust: world.trust, metadata, dns: publicDns,
+      // The machine that runs `pulumi up` trusts the CA of the mirror it downloads from (the test CA).
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
     });
     const program = require.resolve("../index");
     const stack: Stack = {
@@ -206,6 +213,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
   before(async () => {
     ensureRootfs(log);
     world = await startWorld(dir, { otherServer: true });
+    fs.writeFileSync(caFile, world.ca.certPem);
     world.network.routeMetadata(await metadata.start(world.network.metadataAddress));
     assert.equal(run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", sshKey]).code, 0);
     env = offlineCliEnv(buildSharedCli(ROOT), dir);
@@ -262,6 +270,33 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.ok(cloud.commandOutput.has("matrix-ready"), "the readiness check ran");
   });
 
+  it("calls out of the box: the first deploy took the authorization service's SHA-256 from where it downloads, and the droplet runs what has it", async () => {
+    const pin = cloud.resources.find((r) => r.name === "matrix-rtc-auth-sha256")!;
+    assert.ok(pin, "the download pin was created");
+    assert.equal(pin.state.stdout, world.rtcAuthSha256, "the SHA-256 of the mirror's file, taken on this machine");
+    const droplet = [...cloud.droplets.values()][0];
+    assert.match(droplet.exec(["cat", PATHS.deployEnv]).stdout, new RegExp(`^RTC_AUTH_SHA256='${world.rtcAuthSha256}'$`, "m"));
+    for (const unit of ["matrix-livekit", "matrix-rtc-auth"]) assert.equal(droplet.exec(["systemctl", "is-active", unit]).stdout.trim(), "active", unit);
+    const resolver = new dns.Resolver();
+    resolver.setServers([world.address.hostIp]);
+    assert.deepEqual(await resolver.resolve4("rtc.example.test"), [reservedIp]);
+  });
+
+  it("a release it cannot download at deploy time is one clear error, and nothing is created", async () => {
+    const broken = newStack("broken", "broken.test", world.otherAddress!);
+    const missing = `${world.elementMirror.base}/no-such-lk-jwt-service`;
+    broken.configure(["config", "set", "rtcAuthServiceUrl", missing]);
+    const error = await broken.up().then(() => undefined, (e: Error) => e);
+    assert.ok(error, "pulumi up failed");
+    assert.match(error.message, new RegExp(`matrix-do: cannot take the SHA-256 of ${missing.replace(/[./]/g, "\\$&")}: HTTP 404 .*pulumi config set rtcAuthServiceSha256 <sha256>.*pulumi config set matrixRtc false`));
+    assert.equal(error.message.match(/matrix-do: cannot take/g)?.length, 1, `one error: ${error.message}`);
+    // The stack and the component are the engine's records, not things in the cloud.
+    const created = broken.cloud.resources.filter((r) => !["pulumi:pulumi:Stack", "matrix-do:index:MatrixServer"].includes(r.type));
+    assert.deepEqual(created.map((r) => `${r.type} ${r.name}`), [], "nothing was created");
+    assert.equal(broken.cloud.droplets.size, 0);
+    await broken.cloud.close();
+  });
+
   it("attached the volume as an ext4 block device after boot, which the payload waited for and mounted", () => {
     const droplet = [...cloud.droplets.values()][0];
     const mount = droplet.exec(["findmnt", "-n", "-o", "SOURCE,FSTYPE", PATHS.volume]).stdout.trim().split(/\s+/);
@@ -294,9 +329,10 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     // A service listening on every address, on a port the firewall does not open.
     const listener = droplet.execAsync(["timeout", "20", "python3", "-m", "http.server", "--bind", "0.0.0.0", "9999"], 25_000);
     await new Promise((r) => setTimeout(r, 1500));
-    const states = Object.fromEntries(await Promise.all([22, 80, 443, 8448, 9999, 5432, 8008].map(async (p) => [p, await probePort(reservedIp, p)])));
+    const states = Object.fromEntries(await Promise.all([22, 80, 443, 8448, LIVEKIT_TCP_PORT, 9999, 5432, 7880, 8080].map(async (p) => [p, await probePort(reservedIp, p)])));
     assert.equal(droplet.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:9999/"]).stdout, "200", "the listener is up");
-    assert.deepEqual(states, { 22: "open", 80: "open", 443: "open", 8448: "open", 9999: "filtered", 5432: "filtered", 8008: "filtered" });
+    // LiveKit's media port (calls are on by default); its signalling and the authorization service only behind Caddy.
+    assert.deepEqual(states, { 22: "open", 80: "open", 443: "open", 8448: "open", [LIVEKIT_TCP_PORT]: "open", 9999: "filtered", 5432: "filtered", 7880: "filtered", 8080: "filtered" });
     await listener;
   });
 
@@ -413,23 +449,13 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.equal((config.json() as Record<string, number>)["m.upload.size"], 80 * 1024 * 1024);
   });
 
-  it("turns calls (MatrixRTC) on in place: rtc.<domain> resolves, LiveKit's media ports open in the firewall and a call carries media through them; turned off, none of it is left", async () => {
+  it("a call's media crosses the firewall over UDP; turned off, none of calls is left; on again, in place, its SHA-256 taken anew", async () => {
     const droplet = [...cloud.droplets.values()][0];
     const https: Https = (url, options = {}) => request(url, world.trust, { address: reservedIp, ...options });
     const resolver = new dns.Resolver();
     resolver.setServers([world.address.hostIp]);
-    assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "filtered", "closed before");
-    // As README says, with the test's mirror for the downloads.
-    for (const [key, value] of Object.entries(matrixRtcArgs(world))) configure(["config", "set", key, String(value)]);
-    const took = await up();
-    log(`MatrixRTC turned on by pulumi up in ${took} s`);
-    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "same");
-    assert.equal(cloud.steps.get("digitalocean:index/firewall:Firewall::matrix-firewall"), "update");
-    assert.equal(cloud.steps.get("digitalocean:index/dnsRecord:DnsRecord::matrix-a-rtc"), "create");
-    assert.deepEqual(await resolver.resolve4("rtc.example.test"), [reservedIp]);
     await waitUntil("the authorization service at https://rtc.example.test/healthz", 120,
       async () => (await https("https://rtc.example.test/healthz").catch(() => undefined))?.status === 200, 2000);
-    assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "open", "LiveKit's TCP media port");
 
     // Two users' OpenID tokens become LiveKit tokens; their call's media comes through the firewall.
     const callers = await Promise.all(["caller1", "caller2"].map(async (user) => {
@@ -473,11 +499,28 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "filtered");
     assertNoMatrixRtc(droplet);
     assert.equal(RTC_FOCI_KEY in (await https("https://example.test/.well-known/matrix/client")).json(), false);
+    assert.equal(cloud.resources.some((r) => r.name === "matrix-rtc-auth-sha256"), false, "nothing to take while calls are off");
+
+    // On again (the default): in place, the SHA-256 taken anew (the mirror's file is the same).
+    configure(["config", "rm", "matrixRtc"]);
+    const took = await up();
+    log(`calls turned on again by pulumi up in ${took} s`);
+    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "same");
+    assert.equal(cloud.steps.get("command:local:Command::matrix-rtc-auth-sha256"), "create");
+    assert.equal(cloud.resources.find((r) => r.name === "matrix-rtc-auth-sha256")?.state.stdout, world.rtcAuthSha256);
+    await waitUntil("the authorization service at https://rtc.example.test/healthz", 120,
+      async () => (await https("https://rtc.example.test/healthz").catch(() => undefined))?.status === 200, 2000);
+    assert.equal(await probePort(reservedIp, LIVEKIT_TCP_PORT), "open");
   });
 
   it(`replaces the droplet when the payload changes without SSH: users, rooms, messages, signing key and certificate survive, away ≤ ${REPLACEMENT_DOWNTIME_S} s`, async () => {
-    // Whatever the tests before left on (calls, if theirs failed half way): this one turns it off.
-    configure(["config", "set", "matrixRtc", "false"]);
+    // Calls on (the default), whatever the tests before left. The mirror's file then changes: the
+    // stack keeps the SHA-256 its first deploy took, and the new droplet refuses the new file.
+    configure(["config", "rm", "matrixRtc"]);
+    const changed = path.join(dir, "changed-lk-jwt-service");
+    fs.writeFileSync(changed, Buffer.concat([fs.readFileSync(ensureRtcAuthStandIn()), Buffer.from("\nchanged after the first deploy\n")]));
+    const republished = world.elementMirror.publish("lk-jwt-service", changed);
+    assert.notEqual(republished.sha256, world.rtcAuthSha256);
     const keyBefore = (await request("https://matrix.example.test/_matrix/key/v2/server", world.trust, { address: reservedIp })).json().verify_keys;
     const certBefore = await certificateOf(reservedIp);
     configure(["config", "rm", "sshPrivateKey"]);
@@ -506,8 +549,47 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.equal(await certificateOf(reservedIp), certBefore, "the same certificate, from the volume");
     const config = await api(token, "GET", "/_matrix/client/v1/media/config");
     assert.equal((config.json() as Record<string, number>)["m.upload.size"], 60 * 1024 * 1024);
-    // Calls were turned off before: the new droplet has none of it.
-    assertNoMatrixRtc(fresh);
+    // The SHA-256 the first deploy took, from the state: not taken again, and the changed file refused.
+    assert.equal(cloud.steps.get("command:local:Command::matrix-rtc-auth-sha256"), "same");
+    assert.match(fresh.exec(["cat", PATHS.deployEnv]).stdout, new RegExp(`^RTC_AUTH_SHA256='${world.rtcAuthSha256}'$`, "m"));
+    assert.match(fresh.cloudInitOutput(400), new RegExp(`lk-jwt-service does not have the pinned SHA-256 ${world.rtcAuthSha256}`));
+    assert.notEqual(fresh.exec(["systemctl", "is-active", "matrix-rtc-auth"]).stdout.trim(), "active");
+    const status = fresh.exec(["matrixctl", "status"]);
+    assert.match(status.stdout, /pending install-rtc\.sh\s+failed since/, "calls show pending; the rest is well");
+    // Calls' two services wait for their part; nothing else is amiss.
+    const rest = status.stdout.split("\n").filter((line) => !/matrix-livekit|matrix-rtc-auth|pending install-rtc/.test(line)).join("\n");
+    assert.doesNotMatch(rest, /PROBLEM|inactive|failed/, status.stdout);
+  });
+
+  it("a SHA-256 the user gives goes before the first deploy's; a new version's is taken anew (in place)", async () => {
+    configure(["config", "set", "--secret", "sshPrivateKey"], fs.readFileSync(sshKey, "utf8"));
+    const droplet = () => [...cloud.droplets.values()][0];
+    const deployed = () => /^RTC_AUTH_SHA256='([0-9a-f]*)'$/m.exec(droplet().exec(["cat", PATHS.deployEnv]).stdout)?.[1];
+    const rtcAuthActive = () => waitUntil("the authorization service to run", 180, () => droplet().exec(["systemctl", "is-active", "matrix-rtc-auth"]).stdout.trim() === "active", 2000);
+    // The user's, for the file the mirror now serves: no pin to take, the file accepted.
+    const changedSha = crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, "changed-lk-jwt-service"))).digest("hex");
+    configure(["config", "set", "rtcAuthServiceSha256", changedSha]);
+    await up();
+    assert.equal(cloud.steps.get("digitalocean:index/droplet:Droplet::matrix-droplet"), "same", "in place");
+    assert.equal(cloud.resources.some((r) => r.name === "matrix-rtc-auth-sha256"), false, "the user's goes before the first deploy's");
+    assert.equal(deployed(), changedSha);
+    await rtcAuthActive();
+    // Nothing given again: taken on this deploy, from the file the URL serves now.
+    configure(["config", "rm", "rtcAuthServiceSha256"]);
+    await up();
+    assert.equal(cloud.steps.get("command:local:Command::matrix-rtc-auth-sha256"), "create");
+    assert.equal(cloud.resources.find((r) => r.name === "matrix-rtc-auth-sha256")?.state.stdout, changedSha);
+    // A new version, at its own URL: its SHA-256 taken anew.
+    const next = world.elementMirror.publish("lk-jwt-service-next", ensureRtcAuthStandIn());
+    configure(["config", "set", "rtcAuthServiceUrl", next.url]);
+    await up();
+    assert.equal(cloud.steps.get("command:local:Command::matrix-rtc-auth-sha256"), "replace");
+    assert.equal(cloud.resources.find((r) => r.name === "matrix-rtc-auth-sha256")?.state.stdout, next.sha256);
+    assert.equal(deployed(), next.sha256);
+    await rtcAuthActive();
+    // And only then: another deploy takes nothing.
+    await up();
+    assert.equal(cloud.steps.get("command:local:Command::matrix-rtc-auth-sha256"), "same");
   });
 
   it("opens SSH only to sshAllowCidrs, changing the firewall in place", async () => {

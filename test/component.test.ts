@@ -14,7 +14,8 @@ import { APPLY_COMMAND } from "../cloud-init/userData";
 import { VALID_ARGS, fileIn } from "./fixtures";
 
 const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
-import { DROPLET_IPV4, DROPLET_IPV6, Declared, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
+import { DROPLET_IPV4, DROPLET_IPV6, Declared, PINNED_SHA256, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
+import { RTC_AUTH_RELEASE, RTC_AUTH_VERSION } from "../cloud-init/versions";
 
 let MatrixServer: typeof MatrixServerClass;
 let counter = 0;
@@ -78,7 +79,7 @@ describe("MatrixServer component", () => {
     assert.equal(count(T.reservedIp), 1);
     assert.equal(count(T.ipAssignment), 1);
     assert.equal(count(T.domain), 1);
-    assert.equal(count(T.record), 3 + 3 + 2 + 1, "A and AAAA for apex/matrix/element, two SRV, one CAA");
+    assert.equal(count(T.record), 4 + 4 + 2 + 1, "A and AAAA for apex/matrix/element/rtc (calls are on by default), two SRV, one CAA");
     assert.equal(count(T.firewall), 1);
     assert.equal(count(T.password), 7, "postgres, macaroon key, form secret, admin, backup passwords, the TURN secret and LiveKit's secret");
     assert.equal(count(T.bytes), 1, "the signing key seed");
@@ -86,7 +87,7 @@ describe("MatrixServer component", () => {
     assert.equal(count(T.monitorAlert), 3, "CPU, memory, disk");
     assert.equal(count(T.uptimeCheck), 1);
     assert.equal(count(T.uptimeAlert), 2, "down, certificate expiring");
-    assert.equal(count(T.local), 1);
+    assert.equal(count(T.local), 2, "the readiness check, and the authorization service's SHA-256 taken on the first deploy");
     assert.equal(count(T.remote), 0, "no SSH wait without a private key");
     assert.equal(count(T.project), 0);
     for (const d of declared.filter((x) => x.type !== "matrix-do:index:MatrixServer")) {
@@ -142,7 +143,7 @@ describe("MatrixServer component", () => {
   });
 
   it("publishes A/AAAA, SRV on 8448 and CAA records with explicit names and read-back values", async () => {
-    const { declared } = deploy();
+    const { declared } = deploy({ matrixRtc: false });
     const [domain] = ofType(declared, T.domain);
     assert.equal(await valueOf(domain.props.name as string), "example.test");
     assert.equal(domain.props.ipAddress, undefined, "the droplet IP is never the Domain's ipAddress");
@@ -170,7 +171,7 @@ describe("MatrixServer component", () => {
   });
 
   it("leaves out AAAA records without IPv6, and the Domain when it already exists", async () => {
-    const { declared } = deploy({ ipv6: false, existingDomain: true, matrixSubdomain: "hs", elementSubdomain: "chat" });
+    const { declared } = deploy({ ipv6: false, existingDomain: true, matrixSubdomain: "hs", elementSubdomain: "chat", matrixRtc: false });
     assert.equal(ofType(declared, T.domain).length, 0);
     const all = await records(declared);
     assert.equal(all.filter((r) => r.type === "AAAA").length, 0);
@@ -180,7 +181,7 @@ describe("MatrixServer component", () => {
   });
 
   it("opens exactly SSH (from sshAllowCidrs), 80, 443, 8448 and ICMP", async () => {
-    const { declared } = deploy({ sshAllowCidrs: ["198.51.100.0/24"] });
+    const { declared } = deploy({ sshAllowCidrs: ["198.51.100.0/24"], matrixRtc: false });
     const [firewall] = ofType(declared, T.firewall);
     const inbound = (await valueOf(firewall.props.inboundRules as unknown[])) as Record<string, unknown>[];
     const rules = inbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}:${(r.sourceAddresses as string[]).join(",")}`).sort();
@@ -197,7 +198,7 @@ describe("MatrixServer component", () => {
   });
 
   it("with TURN: turn.<domain> points at the droplet's own IPv4; its ports open, and UDP out to any peer", async () => {
-    const { declared } = deploy({ turn: true });
+    const { declared } = deploy({ turn: true, matrixRtc: false });
     const turn = (await records(declared)).filter((r) => r.name === "turn");
     assert.deepEqual(turn.map((r) => [r.type, r.value]), [["A", DROPLET_IPV4]], "the droplet's address, not the reserved IP's anchor");
     const ttl = await valueOf(ofType(declared, T.record).find((r) => r.name.endsWith("-a-turn"))!.props.ttl as number);
@@ -220,11 +221,46 @@ describe("MatrixServer component", () => {
     assert.deepEqual(opened.filter((rule) => /:78\d\d:/.test(rule)), ["tcp:7881:0.0.0.0/0,::/0", "udp:7882:0.0.0.0/0,::/0"]);
     const outbound = (await valueOf(firewall.props.outboundRules as unknown[])) as Record<string, unknown>[];
     assert.deepEqual(outbound.map((r) => `${r.protocol}:${r.portRange ?? "-"}`).sort(), ["icmp:-", "tcp:1-65535", "udp:123", "udp:53"]);
-    // Off (the default): no record, no port.
-    const { declared: off } = deploy();
+    // Off: no record, no port.
+    const { declared: off } = deploy({ matrixRtc: false });
     assert.equal((await records(off)).some((r) => r.name === "rtc"), false);
     const offRules = (await valueOf(ofType(off, T.firewall)[0].props.inboundRules as unknown[])) as Record<string, unknown>[];
     assert.equal(offRules.some((r) => /^78\d\d$/.test(String(r.portRange))), false);
+  });
+
+  it("calls on by default: with no SHA-256 given, the authorization service's is taken on the first deploy, first of all, and the payload checks the download against it", async () => {
+    const { declared } = deploy();
+    const pins = ofType(declared, T.local).filter((c) => c.name.endsWith("-rtc-auth-sha256"));
+    assert.equal(pins.length, 1);
+    const [pin] = pins;
+    // On the deploying machine, by node; taken again only when its URL changes, not when this project's script does.
+    assert.deepEqual(await valueOf(pin.props.interpreter as string[]), ["node", "--input-type=module", "-e"]);
+    assert.deepEqual(await valueOf(pin.props.environment as Record<string, string>), {
+      MATRIX_DO_PIN_URL: RTC_AUTH_RELEASE.url, MATRIX_DO_PIN_VERSION: RTC_AUTH_VERSION, MATRIX_DO_PIN_SETTING: "rtcAuthServiceSha256", MATRIX_DO_PIN_WITHOUT: "matrixRtc false",
+    });
+    assert.deepEqual(pin.opts.ignoreChanges, ["create", "interpreter"]);
+    assert.match(await valueOf(pin.props.create as string), /createHash\("sha256"\)/);
+    // Nothing is created before it: should it fail, nothing is.
+    const children = declared.filter((d) => d !== pin && d.type !== "matrix-do:index:MatrixServer");
+    // Directly, or through a resource that does.
+    const waitsForPin = (d: Declared): boolean => ([] as pulumi.Resource[]).concat((d.opts.dependsOn ?? []) as pulumi.Resource[])
+      .some((dep) => dep === pin.resource || children.some((other) => other.resource === dep && waitsForPin(other)));
+    assert.ok(children.length > 20);
+    for (const d of children) assert.ok(waitsForPin(d), `${d.type} ${d.name} does not wait for the pin`);
+    const [droplet] = ofType(declared, T.droplet);
+    const env = fileIn(await valueOf(droplet.props.userData as string), "/etc/matrix/deploy.env");
+    assert.match(env, new RegExp(`^RTC_AUTH_SHA256='${PINNED_SHA256}'$`, "m"));
+    assert.match(env, new RegExp(`^RTC_AUTH_DOWNLOAD_URL='${RTC_AUTH_RELEASE.url.replace(/[./]/g, "\\$&")}'$`, "m"));
+  });
+
+  it("a SHA-256 the user gives goes before the first deploy's: no pin is taken, the payload has the user's", async () => {
+    const sha = "a".repeat(64);
+    const { declared } = deploy({ rtcAuthServiceSha256: sha });
+    assert.equal(ofType(declared, T.local).some((c) => c.name.endsWith("-rtc-auth-sha256")), false);
+    const [droplet] = ofType(declared, T.droplet);
+    assert.match(fileIn(await valueOf(droplet.props.userData as string), "/etc/matrix/deploy.env"), new RegExp(`^RTC_AUTH_SHA256='${sha}'$`, "m"));
+    // Calls off: nothing to take.
+    assert.equal(ofType(deploy({ matrixRtc: false }).declared, T.local).some((c) => c.name.endsWith("-rtc-auth-sha256")), false);
   });
 
   it("exposes the URLs, server name, admin login (password secret), reserved IP and SSH command", async () => {
@@ -241,7 +277,7 @@ describe("MatrixServer component", () => {
 
   it("waits for HTTPS at the reserved IP, and for cloud-init over SSH when a private key is set", async () => {
     const withoutKey = deploy();
-    const [ready] = ofType(withoutKey.declared, T.local);
+    const ready = ofType(withoutKey.declared, T.local).find((c) => c.name.endsWith("-ready"))!;
     const env = await valueOf(ready.props.environment as Record<string, string>);
     assert.deepEqual(env, {
       MATRIX_HOST: "matrix.example.test",
@@ -261,7 +297,7 @@ describe("MatrixServer component", () => {
     const script = await valueOf(remote.props.create as string);
     assert.match(script, /^WAIT_SECONDS=1200\nBOOTSTRAP_DONE=\/var\/lib\/matrix-do\/bootstrap\.done\n/, "the settings travel in the script: sshd drops custom environment");
     assert.match(script, /cloud-init status --wait/);
-    const [localWithKey] = ofType(withKey.declared, T.local);
+    const localWithKey = ofType(withKey.declared, T.local).find((c) => c.name.endsWith("-ready"))!;
     assert.equal(
       (localWithKey.opts.dependsOn as unknown[]).length,
       (ready.opts.dependsOn as unknown[]).length + 1,
@@ -269,7 +305,7 @@ describe("MatrixServer component", () => {
     );
 
     const noWait = deploy({ waitForReady: false });
-    assert.equal(ofType(noWait.declared, T.local).length, 0);
+    assert.equal(ofType(noWait.declared, T.local).filter((c) => c.name.endsWith("-ready")).length, 0);
   });
 
   it("with an SSH key, applies a changed payload in place: pinned host key, payload on stdin, droplet ignores user_data", async () => {

@@ -9,11 +9,18 @@ import { VALID_ARGS } from "../local/exampleArgs";
 
 export { VALID_ARGS };
 
+/** The SHA-256 the tests' first deploys take for the authorization service (settingsFor). */
+export const FIRST_DEPLOY_SHA256 = "f".repeat(64);
+
+/** Settings for `overrides`; with calls on and no SHA-256 given, the one a first deploy takes (FIRST_DEPLOY_SHA256). */
 export function settingsFor(overrides: Partial<PlainArgs> = {}): Settings {
-  return resolveArgs({ ...VALID_ARGS, ...overrides }).settings;
+  const { settings, cloud } = resolveArgs({ ...VALID_ARGS, ...overrides });
+  if (!cloud.rtcAuthPin) return settings;
+  const rtc = settings.matrixRtc!;
+  return { ...settings, matrixRtc: { ...rtc, authService: { ...rtc.authService, sha256: FIRST_DEPLOY_SHA256 } } };
 }
 
-/** MatrixRTC's settings for example.test (not a setting of its own yet: issue 15), downloads from `base`. */
+/** MatrixRTC's settings for example.test, downloads from `base`. */
 export function matrixRtcFor(base = "https://downloads.example.test"): MatrixRtcSettings {
   return {
     host: "rtc.example.test",

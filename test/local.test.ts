@@ -15,6 +15,8 @@ import { run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { startElementMirror } from "../local/elementMirror";
+import { livekitReleaseTarball } from "../local/livekit";
+import { ensureRtcAuthStandIn } from "../local/rtcAuthStandIn";
 import { createTestCa } from "../local/testCa";
 import { assertNothingLeft, assertPoweredOffFirst, leftoversBefore } from "./droplet/leftovers";
 
@@ -50,6 +52,12 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
     // Element's GitHub releases are out of reach here: the stacks point at a test-signed mirror
     // at this machine's address, which every local network reaches.
     const mirror = await startElementMirror(path.join(dir, "element"), [DEFAULT_ELEMENT_VERSION], ca, "0.0.0.0", 8444, machineAddress());
+    // Calls are on out of the box: their downloads from the mirror too (the authorization
+    // service's SHA-256 taken on the first deploy, on this machine, which trusts the mirror's CA).
+    const livekit = mirror.publish("livekit.tar.gz", livekitReleaseTarball(dir));
+    const rtcAuth = mirror.publish("lk-jwt-service", ensureRtcAuthStandIn());
+    const caFile = path.join(dir, "ca.pem");
+    fs.writeFileSync(caFile, ca.certPem);
     const runs: LocalRun[] = [];
     try {
       for (const { name, domain } of STACKS) {
@@ -67,13 +75,14 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
           ["domain", domain], ["adminEmail", `me@${domain}`], ["maxUploadMb", "20"],
           ["extraCaCertificates[0]", ca.certPem], ["elementDownloadBase", mirror.base], ["elementKeyUrl", mirror.keyUrl],
           ["elementKeyFingerprint", mirror.fingerprint],
+          ["livekitUrl", livekit.url], ["livekitSha256", livekit.sha256], ["rtcAuthServiceUrl", rtcAuth.url],
         ]) pulumiCli(["config", "set", "--path", key, "--", value]);
         // A key ID, as README says to set one (a bare number would be stored as an integer).
         pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
         // A key of the user's: the local run logs in with a local one instead.
         pulumiCli(["config", "set", "--secret", "sshPrivateKey"], "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-this-one\n-----END OPENSSH PRIVATE KEY-----\n");
         // Both at once, as two people (or two terminals) would.
-        const child = childProcess.spawn("bash", [path.join(ROOT, "scripts", "local.sh"), "--stack", name], { cwd: project, env });
+        const child = childProcess.spawn("bash", [path.join(ROOT, "scripts", "local.sh"), "--stack", name], { cwd: project, env: { ...env, NODE_EXTRA_CA_CERTS: caFile } });
         let output = "";
         child.stdout.on("data", (c) => (output += c));
         child.stderr.on("data", (c) => (output += c));
@@ -107,6 +116,9 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
       const ssh = run("bash", ["-c", `ssh -o BatchMode=yes ${sshLine} matrixctl status`]);
       assert.equal(ssh.code, 0, `matrixctl status: ${ssh.stdout}${ssh.stderr}`);
       assert.match(ssh.stdout, new RegExp(`certificate matrix\\.${runs[0].domain.replace(".", "\\.")}\\s+valid until`), ssh.stdout);
+      // Calls out of the box, the authorization service checked against the SHA-256 taken on this machine.
+      for (const unit of ["matrix-livekit", "matrix-rtc-auth"]) assert.match(ssh.stdout, new RegExp(`${unit}\\s+active`));
+      assert.match(runs[0].output(), /matrix-rtc-auth-sha256: exit 0/);
       for (const r of runs) {
         assert.equal(field(r, "Element"), `https://element.${r.domain}`);
         assert.equal(field(r, "Admin"), `@admin:${r.domain}`);

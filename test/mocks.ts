@@ -11,12 +11,15 @@ export const RESERVED_IP = "203.0.113.10";
 /** The droplet's own public IPv4 (TURN's address), unlike the reserved IP. */
 export const DROPLET_IPV4 = "203.0.113.20";
 export const DROPLET_IPV6 = "2001:db8::10";
+/** What the download pin takes under these mocks. */
+export const PINNED_SHA256 = "e".repeat(64);
 
 export interface Declared {
   type: string;
   name: string;
   props: Record<string, unknown>;
   opts: pulumi.CustomResourceOptions;
+  resource: pulumi.Resource;
 }
 
 /** Resources the mock engine was asked to create, in order. */
@@ -65,6 +68,10 @@ export async function installMocks(): Promise<void> {
           case "digitalocean:index/domain:Domain":
             state.domainUrn = `do:domain:${args.inputs.name}`;
             break;
+          case "command:local:Command":
+            // The download pin (components/downloadPin.ts) prints the file's SHA-256.
+            if (args.inputs.environment?.MATRIX_DO_PIN_URL) state.stdout = PINNED_SHA256;
+            break;
         }
         return { id: args.type.startsWith("digitalocean") ? String(1000 + created.length) : `${args.name}-id`, state };
       },
@@ -83,7 +90,7 @@ export function recording(into: Declared[]): pulumi.ComponentResourceOptions {
   return {
     transformations: [
       (a) => {
-        into.push({ type: a.type, name: a.name, props: a.props as Record<string, unknown>, opts: a.opts as pulumi.CustomResourceOptions });
+        into.push({ type: a.type, name: a.name, props: a.props as Record<string, unknown>, opts: a.opts as pulumi.CustomResourceOptions, resource: a.resource });
         return undefined;
       },
     ],

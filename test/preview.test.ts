@@ -74,10 +74,15 @@ describe("a first `pulumi preview`", () => {
     });
     // Resources register once their inputs are serialized: wait for the last of them.
     const deadline = Date.now() + 10_000;
-    while (!registered.some((r) => r.type === "command:local:Command") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!registered.some((r) => r.type === "command:local:Command" && r.name.endsWith("-ready")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
     const commands = registered.filter((r) => r.type.startsWith("command:"));
-    assert.deepEqual(commands.map((c) => c.type).sort(), ["command:local:Command", "command:remote:Command", "command:remote:Command"]);
+    assert.deepEqual(commands.map((c) => c.type).sort(), ["command:local:Command", "command:local:Command", "command:remote:Command", "command:remote:Command"]);
+    // Calls are on by default: the authorization service's SHA-256 is not taken yet, so the payload is unknown, and that is fine.
+    const pin = commands.find((c) => c.name.endsWith("-rtc-auth-sha256"));
+    assert.ok(pin, "the download pin is declared");
+    const droplet = registered.find((r) => r.type === "digitalocean:index/droplet:Droplet")!;
+    assert.ok(JSON.stringify(droplet.inputs.userData).includes(UNKNOWN), "the payload waits for the pin");
     const apply = commands.find((c) => c.name.endsWith("apply-config"))!;
     assert.ok(JSON.stringify(apply.inputs.triggers).includes(UNKNOWN), "the payload hash is unknown at a first preview");
     const bad = registered.flatMap((r) => nestedUnknownSecrets(r.inputs, `${r.type} ${r.name}`));

@@ -14,7 +14,8 @@ import { Secrets, Settings } from "../cloud-init/settings";
 import { STOCK_TUNING } from "../components/tuning";
 import { renderFiles, renderUserData } from "../cloud-init/userData";
 import { DEBIAN_PACKAGES, POSTGRESQL_MAJOR, readSynapseLock } from "../cloud-init/versions";
-import { fileIn, matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+import { VALID_ARGS, fileIn, matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
+import { resolveArgs } from "../components/settings";
 
 /** The secret strings in Secrets (the signing key's seed; the host key's private half). */
 function secretValues(secrets: Secrets): string[] {
@@ -159,6 +160,8 @@ describe("the payload as a whole", () => {
     assert.deepEqual(secretFiles.sort(), [
       "/etc/matrix/backup-password 0600",
       "/etc/matrix/postgres-setup.sql 0600",
+      "/etc/matrix/rtc/livekit-keys.yaml 0600",
+      "/etc/matrix/rtc/livekit-secret 0600",
       "/etc/synapse/admin-password 0600",
       "/etc/synapse/conf.d/10-secrets.yaml 0640",
       "/etc/synapse/signing.key 0640",
@@ -424,13 +427,22 @@ describe("quoting", () => {
 describe("MatrixRTC (calls through Element Call and Element X)", () => {
   const rtcOn: Settings = { ...settingsFor(), matrixRtc: matrixRtcFor() };
   const on = renderUserData(rtcOn, secrets);
+  const off = renderUserData(settingsFor({ matrixRtc: false }), secrets);
   const focus = { type: "livekit", livekit_service_url: "https://rtc.example.test" };
 
-  it("off: nothing in Synapse's, Element's or .well-known's config", () => {
-    for (const key of ["matrix_rtc", "experimental_features", "max_event_delay_duration", "rc_delayed_event_mgmt"]) assert.equal(key in homeserver, false, key);
-    const element = JSON.parse(fileIn(userData, PATHS.elementConfig));
+  it("on by default; off: nothing in Synapse's, Element's or .well-known's config", () => {
+    assert.deepEqual(YAML.parse(fileIn(userData, `${PATHS.synapseConfD}/00-homeserver.yaml`)).matrix_rtc, { transports: [focus] });
+    const offConfig = YAML.parse(fileIn(off, `${PATHS.synapseConfD}/00-homeserver.yaml`));
+    for (const key of ["matrix_rtc", "experimental_features", "max_event_delay_duration", "rc_delayed_event_mgmt"]) assert.equal(key in offConfig, false, key);
+    const element = JSON.parse(fileIn(off, PATHS.elementConfig));
     assert.equal("element_call" in element, false);
-    assert.doesNotMatch(fileIn(userData, PATHS.caddyfile), /rtc_foci/);
+    assert.doesNotMatch(fileIn(off, PATHS.caddyfile), /rtc_foci/);
+  });
+
+  it("refuses to render a payload with no SHA-256 for a download (the first deploy takes the authorization service's before)", () => {
+    const untaken = resolveArgs({ ...VALID_ARGS }).settings;
+    assert.equal(untaken.matrixRtc!.authService.sha256, "");
+    assert.throws(() => renderUserData(untaken, secrets), /no SHA-256 to check https:\/\/github\.com\/element-hq\/lk-jwt-service\/\S+ against/);
   });
 
   it("on: Synapse lists the call service as its transport, with MSC4143, MSC4222 and delayed events (24 h, rate-limited)", () => {
@@ -477,8 +489,8 @@ describe("MatrixRTC (calls through Element Call and Element X)", () => {
     assert.match(env, new RegExp(`^LIVEKIT_SHA256='${"1".repeat(64)}'$`, "m"));
     assert.match(env, new RegExp(`^RTC_AUTH_SHA256='${"2".repeat(64)}'$`, "m"));
     // Off: none of it.
-    assert.match(fileIn(userData, PATHS.deployEnv), /^RTC_ENABLED='0'$/m);
-    assert.deepEqual(renderFiles(settingsFor(), secrets).map((f) => f.path).filter((p) => /livekit|rtc/.test(p)), [`${PATHS.scriptsDir}/install-rtc.sh`]);
+    assert.match(fileIn(off, PATHS.deployEnv), /^RTC_ENABLED='0'$/m);
+    assert.deepEqual(renderFiles(settingsFor({ matrixRtc: false }), secrets).map((f) => f.path).filter((p) => /livekit|rtc/.test(p)), [`${PATHS.scriptsDir}/install-rtc.sh`]);
   });
 
   it("on with TURN: LiveKit names coturn to clients (UDP, TCP, TLS) with 1-hour credentials from the shared secret, handed to it as a credential", () => {
@@ -498,7 +510,7 @@ describe("MatrixRTC (calls through Element Call and Element X)", () => {
   it("on: Caddy serves the MatrixRTC host: the authorization service's routes, and LiveKit for the rest", () => {
     const caddyfile = fileIn(on, PATHS.caddyfile);
     const site = caddyfile.slice(caddyfile.indexOf("rtc.example.test {"));
-    assert.match(site, /@auth path \/sfu\/get \/get_token \/delegate_delayed_leave \/healthz/);
+    assert.match(site, /@auth path \/sfu\/get \/get_token \/healthz$/m);
     assert.match(site, /handle @auth \{\n\t\treverse_proxy 127\.0\.0\.1:8080\n\t\}/);
     assert.match(site, /handle \{\n\t\treverse_proxy 127\.0\.0\.1:7880\n\t\}/);
   });

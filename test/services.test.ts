@@ -22,9 +22,10 @@ import { deployEnv } from "../cloud-init/userData";
 import { matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 import { Postgres, ROOT, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { request } from "../local/https";
-import { SocketFetch, socketFetch, httpToSocket } from "../local/socketFetch";
+import { SocketFetch, socketFetch } from "../local/socketFetch";
 import { Livekit, ensureLivekitClient, placeCall, startLivekit } from "../local/livekit";
-import { RtcAuth, startRtcAuth } from "../local/rtcAuthStandIn";
+import { RtcAuth, RtcAuthOptions, ensureRtcAuthStandIn, rtcAuthEnv, startRtcAuth } from "../local/rtcAuthStandIn";
+import { Hosts } from "../local/process";
 
 // Mail goes to a local SMTP relay (STARTTLS, with a login), as to a real one on 587.
 const SMTP = { port: 25870, user: "synapse@example.test", password: "smtp-relay-password" };
@@ -590,34 +591,51 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
   });
 
   // A call as Element Call places one: OpenID tokens from this Synapse, exchanged at the
-  // authorization service (a stand-in keeping lk-jwt-service's contract) for LiveKit tokens,
+  // authorization service (a stand-in answering as lk-jwt-service 0.5.0 does) for LiveKit tokens,
   // then a call at LiveKit with the config the payload renders.
   describe("MatrixRTC: OpenID tokens from this Synapse, exchanged for LiveKit tokens, carry a call", () => {
     const KEY = "matrix-rtc";
     const LK_SECRET = crypto.randomBytes(32).toString("hex");
     const callers = [{ user: "caller1", password: crypto.randomBytes(12).toString("hex") }, { user: "caller2", password: crypto.randomBytes(12).toString("hex") }];
+    /** Where nothing listens: a stand-in that tries to make a room there answers 500, one that does not try answers 200. */
+    const NO_SFU = "ws://127.0.0.1:1";
     let livekit: Livekit;
     let auth: RtcAuth;
     let authUrl: string;
-    let federationPort: { port: number; close: () => Promise<void> };
+    let hosts: Hosts;
+    let trust: string;
+
+    /** A stand-in as the payload runs the real service, with `changes`. */
+    const standIn = (changes: Partial<RtcAuthOptions> = {}) => startRtcAuth({
+      livekitUrl: livekit.url, key: KEY, secret: LK_SECRET, fullAccessHomeservers: settings.serverName, hosts, trust, ...changes,
+    });
+    /** `use` of a stand-in with `changes` (its base URL), stopped afterwards. */
+    async function withStandIn<T>(changes: Partial<RtcAuthOptions>, use: (base: string) => Promise<T>): Promise<T> {
+      const started = await standIn(changes);
+      try {
+        return await use(`http://127.0.0.1:${started.port}`);
+      } finally {
+        await started.close();
+      }
+    }
 
     before(async () => {
       // Built now (minutes on a cold cache), not inside the timed call.
       ensureLivekitClient();
       livekit = await startLivekit(path.join(dir, "livekit"), { [KEY]: LK_SECRET }, "127.0.0.1");
-      // This Synapse's client socket serves the federation API (openid included), reached over
-      // TCP as through Caddy; other.test answers nothing.
-      federationPort = await httpToSocket(site.clientSocket);
-      auth = await startRtcAuth({
-        livekitUrl: livekit.url, key: KEY, secret: LK_SECRET, fullAccessHomeservers: [settings.serverName],
-        federation: { [settings.serverName]: `http://127.0.0.1:${federationPort.port}`, "other.test": "http://127.0.0.1:1" },
-      });
+      // As on the droplet, the service finds this server by its name, through a hosts file of its
+      // own (this machine's Caddy: .well-known on 443 naming matrix.example.test:443) and checks
+      // its certificate against the CA bundle it is given (here Caddy's local CA, SSL_CERT_FILE).
+      // other.test resolves here too: Caddy has no certificate for it, on 443 or on 8448.
+      trust = path.join(dir, "rtc-trust.pem");
+      fs.writeFileSync(trust, ca);
+      hosts = { dir, names: { [settings.serverName]: "127.0.0.1", [settings.matrixHost]: "127.0.0.1", "other.test": "127.0.0.1" } };
+      auth = await standIn();
       authUrl = `http://127.0.0.1:${auth.port}`;
       for (const c of callers) await createUser(c.user, c.password);
     });
     after(async () => {
       await auth?.close();
-      await federationPort?.close();
       await livekit?.stop();
     });
 
@@ -632,6 +650,43 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       });
       assert.equal(reply.status, 200, await reply.clone().text());
       return await reply.json() as Record<string, unknown>;
+    }
+    /** One OpenID token per caller (valid for an hour), so logins stay under the account's rate limit. */
+    const tokens = new Map<number, Record<string, unknown>>();
+    async function tokenOf(i: number): Promise<Record<string, unknown>> {
+      if (!tokens.has(i)) tokens.set(i, await openIdToken(callers[i].user, callers[i].password));
+      return tokens.get(i)!;
+    }
+
+    const post = (base: string, route: string, body: unknown) =>
+      fetch(`${base}${route}`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    const sfuGet = (body: unknown, base = authUrl) => post(base, "/sfu/get", body);
+    const getToken = (body: unknown, base = authUrl) => post(base, "/get_token", body);
+    /** A refusal: its status, errcode and message. */
+    async function refusal(reply: Response): Promise<string> {
+      const body = await reply.json() as { errcode: string; error: string };
+      return `${reply.status} ${body.errcode} ${body.error}`;
+    }
+    /** A LiveKit token's claims, once its signature checks out with `secret`. */
+    function claims(jwt: string, secret = LK_SECRET): Record<string, unknown> {
+      const [header, payload, signature] = jwt.split(".");
+      assert.equal(crypto.createHmac("sha256", secret).update(`${header}.${payload}`).digest("base64url"), signature, "signed with the secret");
+      assert.deepEqual(JSON.parse(Buffer.from(header, "base64url").toString()), { alg: "HS256", typ: "JWT" });
+      return JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
+    }
+    /** How the service names rooms and members: unpadded base64 of SHA-256 over the JSON array. */
+    const hashed = (...parts: string[]) => crypto.createHash("sha256").update(JSON.stringify(parts)).digest("base64").replace(/=+$/, "");
+    /** The rooms LiveKit has of these names, through its server API. */
+    async function roomsAtLivekit(names: string[]): Promise<{ name: string; empty_timeout?: number; departure_timeout?: number }[]> {
+      const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+      const now = Math.floor(Date.now() / 1000);
+      const unsigned = `${part({ alg: "HS256", typ: "JWT" })}.${part({ iss: KEY, nbf: now, exp: now + 60, video: { roomList: true } })}`;
+      const bearer = `${unsigned}.${crypto.createHmac("sha256", LK_SECRET).update(unsigned).digest("base64url")}`;
+      const reply = await fetch(`${livekit.httpBase}twirp/livekit.RoomService/ListRooms`, {
+        method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify({ names }),
+      });
+      assert.equal(reply.status, 200, await reply.clone().text());
+      return ((await reply.json()) as { rooms?: { name: string }[] }).rooms ?? [];
     }
 
     it("Synapse advertises what Element Call and Element X need, and lists the call service as its RTC transport", async () => {
@@ -653,16 +708,19 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       assert.deepEqual(await transports.json(), { rtc_transports: [{ type: "livekit", livekit_service_url: "https://rtc.example.test" }] });
     });
 
-    const sfuGet = (body: unknown) => fetch(`${authUrl}/sfu/get`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-
-    it("two users of this server get LiveKit tokens for their room and talk: every frame heard; token request to first packet timed", async () => {
+    it("two users of this server get LiveKit tokens for their room (made at the SFU) and talk: every frame heard; token request to first packet timed", async () => {
       const room = "!call:example.test";
       const started = Date.now();
       const jwts: string[] = [];
       for (const [i, c] of callers.entries()) {
-        const reply = await sfuGet({ room, openid_token: await openIdToken(c.user, c.password), device_id: `DEVICE${i}` });
+        tokens.set(i, await openIdToken(c.user, c.password));
+        const reply = await sfuGet({ room, openid_token: tokens.get(i), device_id: `DEVICE${i}` });
         assert.equal(reply.status, 200, await reply.clone().text());
-        const body = await reply.json() as { url: string; jwt: string };
+        assert.equal(reply.headers.get("content-type"), "application/json");
+        const text = await reply.text();
+        assert.ok(text.endsWith("}\n"), "the JSON ends with a newline");
+        const body = JSON.parse(text) as { url: string; jwt: string };
+        assert.deepEqual(Object.keys(body), ["url", "jwt"]);
         assert.equal(body.url, livekit.url);
         jwts.push(body.jwt);
       }
@@ -673,29 +731,186 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
       const setup = call.firstPacketAt - started;
       console.log(`  [rtc] token requests to first media packet: ${setup} ms (${call.packetsHeard} packets heard)`);
       assert.ok(setup < 10_000, `call setup took ${setup} ms`);
+      // The token: an hour, to join (publish, subscribe) the hashed room as <user>:<device>, not to make rooms.
+      const first = claims(jwts[0]);
+      assert.equal(first.iss, KEY);
+      assert.equal(first.sub, "@caller1:example.test:DEVICE0");
+      assert.equal(first.identity, first.sub);
+      assert.equal(Number(first.exp) - Number(first.nbf), 3600);
+      assert.deepEqual(first.video, { room: hashed(room, "m.call#ROOM"), roomJoin: true, canPublish: true, canSubscribe: true });
+      // This server is in LIVEKIT_FULL_ACCESS_HOMESERVERS: the room was made, with the service's timeouts.
+      const [made] = await roomsAtLivekit([hashed(room, "m.call#ROOM")]);
+      assert.equal(made?.empty_timeout, 300, JSON.stringify(made));
+      assert.equal(made?.departure_timeout, 20, JSON.stringify(made));
     });
 
-    it("a forged OpenID token, or one for another server's user, gets no LiveKit token", async () => {
-      const real = await openIdToken(callers[0].user, callers[0].password);
-      const forged = await sfuGet({ room: "!x:example.test", openid_token: { ...real, access_token: "forged" }, device_id: "D" });
-      assert.equal(forged.status, 401);
-      assert.equal((await forged.json() as { errcode: string }).errcode, "M_UNAUTHORIZED");
-      // Claiming another server for this server's token: that server does not vouch for it.
-      const elsewhere = await sfuGet({ room: "!x:example.test", openid_token: { ...real, matrix_server_name: "other.test" }, device_id: "D" });
-      assert.equal(elsewhere.status, 401);
+    it("a forged OpenID token, or one claimed for another server: 500 M_LOOKUP_FAILED at /sfu/get, 401 M_UNAUTHORIZED at /get_token", async () => {
+      const real = await tokenOf(0);
+      const lookupFailed = "500 M_LOOKUP_FAILED Failed to look up user info from homeserver";
+      const forged = { ...real, access_token: "forged" };
+      assert.equal(await refusal(await sfuGet({ room: "!x:example.test", openid_token: forged, device_id: "D" })), lookupFailed);
+      // Claiming another server for this server's token: that server (here, nothing with a certificate) does not vouch for it.
+      const elsewhere = { ...real, matrix_server_name: "other.test" };
+      assert.equal(await refusal(await sfuGet({ room: "!x:example.test", openid_token: elsewhere, device_id: "D" })), lookupFailed);
+      const member = { id: "m1", claimed_user_id: "@caller1:example.test", claimed_device_id: "D" };
+      for (const openid_token of [forged, elsewhere]) {
+        assert.match(await refusal(await getToken({ room_id: "!x:example.test", slot_id: "m.call#ROOM", openid_token, member })), /^401 M_UNAUTHORIZED /);
+      }
     });
 
-    it("keeps the service's contract: strict JSON, missing fields, methods, CORS, health", async () => {
-      const real = await openIdToken(callers[0].user, callers[0].password);
-      assert.equal((await sfuGet({ room: "!x:example.test", openid_token: real, device_id: "D", extra: 1 })).status, 400);
-      const missing = await sfuGet({ room: "!x:example.test", openid_token: real });
-      assert.equal(missing.status, 400);
-      assert.equal((await missing.json() as { errcode: string }).errcode, "M_BAD_JSON");
-      assert.equal((await fetch(`${authUrl}/sfu/get`)).status, 405);
-      const preflight = await fetch(`${authUrl}/get_token`, { method: "OPTIONS" });
-      assert.equal(preflight.status, 200);
-      assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
-      assert.equal((await fetch(`${authUrl}/healthz`)).status, 200);
+    it("/sfu/get does not need a device_id: the member is then `<user>:`", async () => {
+      const reply = await sfuGet({ room: "!nodevice:example.test", openid_token: await tokenOf(0) });
+      assert.equal(reply.status, 200, await reply.clone().text());
+      assert.equal(claims((await reply.json() as { jwt: string }).jwt).sub, "@caller1:example.test:");
+    });
+
+    it("/get_token's body, at /get_token and at /sfu/get: room and member hashed, delayed-leave fields accepted; a member claiming another user refused with 401", async () => {
+      const real = await tokenOf(1);
+      const request = {
+        room_id: "!slot:example.test", slot_id: "m.call#ROOM", openid_token: real,
+        member: { id: "member-1", claimed_user_id: "@caller2:example.test", claimed_device_id: "PHONE" },
+        delay_id: "syd_delay", delay_timeout: 10000, delay_cs_api_url: "https://matrix.example.test",
+      };
+      for (const reply of [await getToken(request), await sfuGet(request)]) {
+        assert.equal(reply.status, 200, await reply.clone().text());
+        const body = await reply.json() as { url: string; jwt: string };
+        assert.equal(body.url, livekit.url);
+        const granted = claims(body.jwt);
+        assert.equal(granted.sub, hashed("@caller2:example.test", "PHONE", "member-1"));
+        assert.equal(granted.identity, granted.sub);
+        assert.deepEqual(granted.video, { room: hashed("!slot:example.test", "m.call#ROOM"), roomJoin: true, canPublish: true, canSubscribe: true });
+      }
+      assert.equal((await roomsAtLivekit([hashed("!slot:example.test", "m.call#ROOM")])).length, 1, "the room was made");
+      const impostor = { ...request, member: { ...request.member, claimed_user_id: "@caller1:example.test" } };
+      assert.match(await refusal(await getToken(impostor)), /^401 M_UNAUTHORIZED /);
+      assert.match(await refusal(await sfuGet(impostor)), /^401 M_UNAUTHORIZED /);
+    });
+
+    it("reads JSON as 0.5.0 does: an unknown field is M_BAD_JSON at /sfu/get, M_NOT_JSON at /get_token; missing fields M_BAD_JSON", async () => {
+      const real = await tokenOf(0);
+      const malformed = /^400 M_BAD_JSON The request body was malformed/;
+      // /sfu/get: neither shape decodes.
+      assert.match(await refusal(await sfuGet({ room: "!x:example.test", openid_token: real, device_id: "D", extra: 1 })), malformed);
+      assert.match(await refusal(await sfuGet({ room: "!x:example.test", openid_token: { ...real, extra: 1 } })), malformed);
+      assert.match(await refusal(await sfuGet("")), malformed);
+      assert.match(await refusal(await sfuGet("not json")), malformed);
+      assert.match(await refusal(await sfuGet({ room: 7, openid_token: real })), malformed);
+      // A shape decodes, and its checks answer.
+      assert.equal(await refusal(await sfuGet({})), "400 M_BAD_JSON Missing room parameter");
+      assert.equal(await refusal(await sfuGet({ openid_token: real, device_id: "D" })), "400 M_BAD_JSON Missing room parameter");
+      assert.match(await refusal(await sfuGet({ room: "!x:example.test", device_id: "D" })), /^400 M_BAD_JSON /);
+      // /get_token: one strict decode.
+      const member = { id: "m", claimed_user_id: "@caller1:example.test", claimed_device_id: "D" };
+      const request = { room_id: "!x:example.test", slot_id: "m.call#ROOM", openid_token: real, member };
+      const notJson = "400 M_NOT_JSON Error reading request";
+      for (const body of [{ ...request, extra: 1 }, { ...request, member: { ...member, extra: 1 } }, { ...request, room: "!x:example.test" }, "", "not json", { ...request, slot_id: 1 }]) {
+        assert.equal(await refusal(await getToken(body)), notJson, JSON.stringify(body));
+      }
+      for (const body of [{}, { ...request, slot_id: "" }, { ...request, member: { ...member, id: "" } }, { ...request, openid_token: { ...real, access_token: "" } }]) {
+        assert.match(await refusal(await getToken(body)), /^400 M_BAD_JSON /, JSON.stringify(body));
+      }
+    });
+
+    it("answers as 0.5.0 does on its three routes (methods, CORS, health) and Go's plain 404 elsewhere", async () => {
+      const cors = {
+        "access-control-allow-origin": "*", "access-control-allow-methods": "POST",
+        "access-control-allow-headers": "Accept, Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token",
+      };
+      const headersOf = (reply: Response, names: string[]) => Object.fromEntries(names.map((n) => [n, reply.headers.get(n)]));
+      for (const route of ["/sfu/get", "/get_token"]) {
+        for (const [method, status] of [["OPTIONS", 200], ["GET", 405], ["PUT", 405], ["DELETE", 405]] as const) {
+          const reply = await fetch(`${authUrl}${route}`, { method });
+          assert.equal(reply.status, status, `${method} ${route}`);
+          assert.equal(await reply.text(), "", `${method} ${route}: no body`);
+          assert.deepEqual(headersOf(reply, [...Object.keys(cors), "content-type"]), { ...cors, "content-type": "application/json" }, `${method} ${route}`);
+        }
+        // Refusals carry them too.
+        const refused = await post(authUrl, route, "{}");
+        assert.equal(refused.status, 400);
+        assert.deepEqual(headersOf(refused, [...Object.keys(cors), "content-type"]), { ...cors, "content-type": "application/json" });
+      }
+      for (const method of ["GET", "HEAD"]) {
+        const health = await fetch(`${authUrl}/healthz`, { method });
+        assert.equal(health.status, 200, method);
+        assert.equal(await health.text(), "");
+        assert.equal(health.headers.get("content-type"), null);
+        assert.equal(health.headers.get("access-control-allow-origin"), null);
+      }
+      assert.equal((await fetch(`${authUrl}/healthz`, { method: "POST" })).status, 405);
+      // 0.5.0 has no /delegate_delayed_leave (its README does); nothing else is served either.
+      for (const route of ["/delegate_delayed_leave", "/", "/sfu/get/", "/get_token/x"]) {
+        const reply = await fetch(`${authUrl}${route}`, { method: "POST", body: "{}" });
+        assert.equal(reply.status, 404, route);
+        assert.equal(await reply.text(), "404 page not found\n");
+        assert.equal(reply.headers.get("content-type"), "text/plain; charset=utf-8");
+        assert.equal(reply.headers.get("x-content-type-options"), "nosniff");
+        assert.equal(reply.headers.get("access-control-allow-origin"), null);
+      }
+    });
+
+    it("makes the room only for LIVEKIT_FULL_ACCESS_HOMESERVERS: `*` alone is everyone, `*` among others nobody; a room the SFU will not make is 500 M_UNKNOWN", async () => {
+      const real = await tokenOf(0);
+      // With the SFU unreachable, a service that makes the room fails, one that does not answers.
+      const answers: Record<string, string> = {};
+      for (const servers of ["*", "*,example.test", "*,other.test", ",", "other.test example.test", "other.test"]) {
+        answers[servers] = await withStandIn({ livekitUrl: NO_SFU, fullAccessHomeservers: servers }, async (base) => {
+          const reply = await sfuGet({ room: "!x:example.test", openid_token: real, device_id: "D" }, base);
+          return reply.status === 200 ? "token, no room" : await refusal(reply);
+        });
+      }
+      const noRoom = "500 M_UNKNOWN Unable to create room on SFU";
+      assert.deepEqual(answers, {
+        "*": noRoom, "*,example.test": noRoom, "*,other.test": "token, no room", ",": "token, no room",
+        "other.test example.test": noRoom, "other.test": "token, no room",
+      });
+      // `*` alone, with the SFU there: the room is made.
+      await withStandIn({ fullAccessHomeservers: "*" }, async (everyone) => {
+        const reply = await sfuGet({ room: "!everyone:example.test", openid_token: real, device_id: "D" }, everyone);
+        assert.equal(reply.status, 200, await reply.clone().text());
+      });
+      assert.equal((await roomsAtLivekit([hashed("!everyone:example.test", "m.call#ROOM")])).length, 1);
+    });
+
+    it("verifies the homeserver's certificate against the system's roots unless told exactly YES_I_KNOW_WHAT_I_AM_DOING", async () => {
+      const real = await tokenOf(0);
+      // This machine's roots, without Caddy's local CA.
+      const ask = (skipVerify?: string) => withStandIn({ trust: undefined, env: skipVerify ? { LIVEKIT_INSECURE_SKIP_VERIFY_TLS: skipVerify } : {} }, async (base) => {
+        const reply = await sfuGet({ room: "!x:example.test", openid_token: real, device_id: "D" }, base);
+        return reply.status === 200 ? "200" : await refusal(reply);
+      });
+      assert.match(await ask(), /^500 M_LOOKUP_FAILED /);
+      assert.match(await ask("yes"), /^500 M_LOOKUP_FAILED /);
+      assert.equal(await ask("YES_I_KNOW_WHAT_I_AM_DOING"), "200");
+    });
+
+    it("reads the service's environment: LIVEKIT_KEY_FILE first, files trimmed; what 0.5.0 refuses to start with, it refuses", async () => {
+      const keyFile = path.join(dir, "rtc-key-file");
+      fs.writeFileSync(keyFile, "file-key:file-secret\r\n");
+      const secretFile = path.join(dir, "rtc-secret-file");
+      fs.writeFileSync(secretFile, "  secret-from-file \n");
+      const real = await tokenOf(0);
+      const jwtFrom = async (base: string) => {
+        const reply = await sfuGet({ room: "!x:example.test", openid_token: real, device_id: "D" }, base);
+        assert.equal(reply.status, 200, await reply.clone().text());
+        return (await reply.json() as { jwt: string }).jwt;
+      };
+      const fromKeyFile = await withStandIn({ livekitUrl: NO_SFU, fullAccessHomeservers: ",", env: { LIVEKIT_KEY_FILE: keyFile, LIVEKIT_SECRET_FROM_FILE: secretFile } }, jwtFrom);
+      assert.equal(claims(fromKeyFile, "file-secret").iss, "file-key");
+      const fromFile = await withStandIn({ livekitUrl: NO_SFU, fullAccessHomeservers: ",", env: { LIVEKIT_SECRET_FROM_FILE: secretFile } }, jwtFrom);
+      assert.equal(claims(fromFile, "secret-from-file").iss, KEY);
+      const badKeyFile = path.join(dir, "rtc-bad-key-file");
+      fs.writeFileSync(badKeyFile, "key-without-secret\n");
+      for (const [what, env] of Object.entries<Record<string, string>>({
+        "no LIVEKIT_URL": { LIVEKIT_URL: "" },
+        "an empty LIVEKIT_FULL_ACCESS_HOMESERVERS": { LIVEKIT_FULL_ACCESS_HOMESERVERS: "" },
+        "LIVEKIT_JWT_BIND and LIVEKIT_JWT_PORT": { LIVEKIT_JWT_PORT: "8081" },
+        "a LIVEKIT_KEY_FILE not key:secret": { LIVEKIT_KEY_FILE: badKeyFile },
+        "no secret": { LIVEKIT_SECRET: "" },
+      })) {
+        const options = { livekitUrl: livekit.url, key: KEY, secret: LK_SECRET, fullAccessHomeservers: settings.serverName, env };
+        const r = run(ensureRtcAuthStandIn(), [], { env: rtcAuthEnv(options, 1), timeoutMs: 10_000 });
+        assert.ok(r.code > 0, `${what}: exit ${r.code}\n${r.stderr}`);
+      }
     });
   });
 

@@ -4,8 +4,9 @@ import { describe, it } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { ARG_KINDS, ArgKind, DEFAULTS, PlainArgs, SettingsError, resolveArgs, resolveKnown } from "../components/settings";
-import { LIVEKIT_RELEASE, RTC_AUTH_RELEASE, SYNAPSE_VERSIONS } from "../cloud-init/versions";
+import * as pulumi from "@pulumi/pulumi";
+import { ARG_KINDS, ArgKind, DEFAULTS, PlainArgs, SettingsError, resolveArgs, resolveKnown, resolveShape, rtcAuthShaSource } from "../components/settings";
+import { LIVEKIT_RELEASE, RTC_AUTH_RELEASE, RTC_AUTH_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { UNSET_KEYS } from "../components/stackConfig";
 import { VALID_ARGS } from "./fixtures";
 
@@ -68,7 +69,6 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["TURN as a string", { turn: "yes" as unknown as boolean }, "turn"],
   ["TURN's name taken by Element", { turn: true, elementSubdomain: "turn" }, "elementSubdomain"],
   ["MatrixRTC's name taken by Synapse", { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), matrixSubdomain: "rtc" }, "matrixSubdomain"],
-  ["MatrixRTC without the authorization service's SHA-256", { matrixRtc: true }, "rtcAuthServiceSha256"],
   ["a SHA-256 that is not one", { matrixRtc: true, rtcAuthServiceSha256: "sha256:abc" }, "rtcAuthServiceSha256"],
   ["a LiveKit SHA-256 cut short", { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), livekitSha256: "a".repeat(63) }, "livekitSha256"],
   ["LiveKit from plain http", { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64), livekitUrl: "http://mirror.example.org/livekit.tar.gz" }, "livekitUrl"],
@@ -210,8 +210,32 @@ describe("settings validation", () => {
     assert.equal(settings.volume.device, "/dev/disk/by-id/scsi-0DO_Volume_matrix-example-test");
     assert.deepEqual(cloud.sshAllowCidrs, ["0.0.0.0/0", "::/0"]);
     assert.equal(shape.protectVolume, true);
-    assert.deepEqual(cloud.dns, { zone: "example.test", hostRecords: { apex: "@", matrix: "matrix", element: "element" } });
+    assert.deepEqual(cloud.dns, { zone: "example.test", hostRecords: { apex: "@", matrix: "matrix", element: "element" }, rtcRecord: "rtc" });
     assert.equal(cloud.caaIssuer, "letsencrypt.org");
+    // Calls are on, and the authorization service's SHA-256 is taken on the first deploy.
+    assert.equal(shape.matrixRtc, true);
+    assert.equal(shape.rtcAuthPin, true);
+    assert.deepEqual(cloud.rtcAuthPin, { url: RTC_AUTH_RELEASE.url, version: RTC_AUTH_VERSION });
+    assert.deepEqual(settings.matrixRtc!.authService, { url: RTC_AUTH_RELEASE.url, sha256: "" }, "until the first deploy takes it");
+  });
+
+  it("the authorization service's SHA-256: a pin in versions.ts, else the user's, else the first deploy's", () => {
+    const user = "a".repeat(64);
+    const pinned = "b".repeat(64);
+    assert.equal(rtcAuthShaSource(user, pinned), "versions");
+    assert.equal(rtcAuthShaSource(undefined, pinned), "versions");
+    assert.equal(rtcAuthShaSource(user, undefined), "setting");
+    assert.equal(rtcAuthShaSource(undefined, undefined), "first-deploy");
+    // The release in versions.ts today has none: the user's, else the first deploy's.
+    const given = resolveArgs({ ...VALID_ARGS, rtcAuthServiceSha256: user });
+    assert.equal(given.settings.matrixRtc!.authService.sha256, user);
+    assert.equal(given.cloud.rtcAuthPin, undefined);
+    assert.equal(given.shape.rtcAuthPin, false);
+    assert.equal(resolveShape({ ...VALID_ARGS, rtcAuthServiceSha256: pulumi.output(user) }).rtcAuthPin, false, "an Output counts as given");
+    // Another URL (a mirror, a newer version) is the one taken.
+    assert.deepEqual(resolveArgs({ ...VALID_ARGS, rtcAuthServiceUrl: "https://mirror.example.org/v0.6.0/lk-jwt-service" }).cloud.rtcAuthPin,
+      { url: "https://mirror.example.org/v0.6.0/lk-jwt-service", version: RTC_AUTH_VERSION });
+    assert.equal(resolveShape({ ...VALID_ARGS, matrixRtc: false }).rtcAuthPin, false);
   });
 
   it("turns presence off below 4 GB and on from 4 GB, unless set", () => {

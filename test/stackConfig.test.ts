@@ -13,6 +13,7 @@ import * as YAML from "yaml";
 import { resolveArgs } from "../components/settings";
 import { REQUIRED_CONFIG, STACK_CONFIG, UNSET, UNSET_KEYS, readStackConfig } from "../components/stackConfig";
 import { VALID_ARGS } from "./fixtures";
+import { RTC_AUTH_RELEASE } from "../cloud-init/versions";
 
 const ROOT = path.resolve(__dirname, "..");
 type ConfigSpec = { type: string; default?: unknown; secret?: boolean; items?: { type: string } };
@@ -92,9 +93,12 @@ describe("the stack's config", () => {
       /'readyTimeoutMinutes': expected only while waitForReady is on/);
   });
 
-  it("calls turned on without the authorization service's checksum: one error that says how to give it", () => {
-    assert.throws(() => resolveArgs(readWith(mergedConfig({ ...VALID_ARGS, matrixRtc: "true" })) as never), (e: Error & { problems?: string[] }) =>
-      e.problems!.length === 1 && /^'rtcAuthServiceSha256': expected the SHA-256 of https:\/\/github\.com\/element-hq\/lk-jwt-service\/.*pulumi config set rtcAuthServiceSha256/.test(e.problems![0]));
+  it("calls are on with nothing set; the authorization service's SHA-256 is then the first deploy's to take", () => {
+    const { settings, cloud } = resolveArgs(readWith(mergedConfig({ ...VALID_ARGS })) as never);
+    assert.equal(settings.matrixRtc?.authService.url, RTC_AUTH_RELEASE.url);
+    assert.equal(cloud.rtcAuthPin?.url, RTC_AUTH_RELEASE.url);
+    const off = resolveArgs(readWith(mergedConfig({ ...VALID_ARGS, matrixRtc: "false" })) as never);
+    assert.equal(off.settings.matrixRtc, undefined);
   });
 
   it("reads every kind of value as the CLI stores it, secrets as secrets", async () => {
