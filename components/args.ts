@@ -34,9 +34,11 @@ export interface MatrixServerArgs {
   sshAllowCidrs?: pulumi.Input<pulumi.Input<string>[]>;
   /** Private key, without a passphrase, for one of sshKeys: `pulumi up` then applies changes to the running droplet over SSH. Secret. */
   sshPrivateKey?: pulumi.Input<string>;
+  /** Where your deploy key (sshPrivateKey) is on your machine: the sshCommand output and the messages name it. Default: `~/.ssh/matrix-deploy`. */
+  sshKeyFile?: pulumi.Input<string>;
   /** Size of the data volume in GiB; it can grow, never shrink. Default: `20`. */
   volumeSizeGb?: pulumi.Input<number>;
-  /** Protect the data volume from deletion, `pulumi destroy` included. Default: `true`. */
+  /** Protect the data volume, and the secrets its data needs (passwords, signing key, host key), from deletion, `pulumi destroy` included. Default: `true`. */
   protectVolume?: boolean;
   /** Localpart of the admin account. Default: `admin`. */
   adminUser?: pulumi.Input<string>;
@@ -104,7 +106,7 @@ export interface MatrixServerArgs {
   acmeServer?: pulumi.Input<string>;
   /** CA allowed to issue certificates for the domain, published as a CAA record. Default: `letsencrypt.org`. */
   caaIssuer?: pulumi.Input<string>;
-  /** Extra CA certificates (PEM) for the droplet to trust, e.g. a private ACME CA's root. */
+  /** Extra CA certificates (PEM) for the droplet, and for the readiness check of `pulumi up`, to trust, e.g. a private ACME server's root. */
   extraCaCertificates?: pulumi.Input<pulumi.Input<string>[]>;
   /** Private networks (CIDRs) Synapse may federate with; Synapse refuses private addresses otherwise. */
   privateFederationCidrs?: pulumi.Input<pulumi.Input<string>[]>;

@@ -38,9 +38,9 @@ export function declareDownloadPin(name: string, args: DownloadPinArgs, opts: pu
     create: fs.readFileSync(SCRIPT, "utf8"),
     environment: { MATRIX_DO_PIN_URL: args.url, MATRIX_DO_PIN_VERSION: args.version, MATRIX_DO_PIN_SETTING: args.setting, MATRIX_DO_PIN_WITHOUT: args.without },
   }, { ...opts, ignoreChanges: ["create", "interpreter"] });
-  const sha256 = taken.stdout.apply((out) => {
-    const sha = out.trim();
-    if (!SHA256_RE.test(sha)) throw new Error(`${name}: expected a SHA-256 from ${SCRIPT}, got ${JSON.stringify(out.slice(0, 200))}`);
+  const sha256 = taken.stdout.apply((out: string | undefined) => {
+    const sha = (out ?? "").trim();
+    if (!SHA256_RE.test(sha)) throw new Error(`${name}: expected a SHA-256 from ${SCRIPT}, got ${JSON.stringify((out ?? "nothing").slice(0, 200))}`);
     return sha;
   });
   return { resource: taken, sha256 };

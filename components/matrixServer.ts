@@ -15,9 +15,10 @@ import { declareDns } from "./dns";
 import { declareFirewall } from "./firewall";
 import { declareDownloadPin } from "./downloadPin";
 import { declareMonitoring } from "./monitoring";
+import { readinessTrust } from "./readinessTrust";
 import { generateSecrets } from "./secrets";
 import {
-  ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resolveShape, SettingsError, typeProblem,
+  ACME_DIRECTORIES, ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resolveShape, SettingsError, typeProblem,
 } from "./settings";
 import { asset } from "../cloud-init/assets";
 import { Settings } from "../cloud-init/settings";
@@ -35,8 +36,9 @@ const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest
  * What `pulumi up` runs over SSH to wait for the first boot (wait-cloud-init.sh). Its settings
  * travel in the script: sshd passes no custom environment (AcceptEnv).
  */
-export function cloudInitWaitScript(timeoutSeconds: string): string {
-  return `WAIT_SECONDS=${timeoutSeconds}\nBOOTSTRAP_DONE=${PATHS.bootstrapDone}\n${readinessScript("wait-cloud-init.sh")}`;
+export function cloudInitWaitScript(timeoutSeconds: string, localCaRoot?: string): string {
+  const ca = localCaRoot ? `LOCAL_CA_ROOT=${localCaRoot}\n` : "";
+  return `WAIT_SECONDS=${timeoutSeconds}\nBOOTSTRAP_DONE=${PATHS.bootstrapDone}\n${ca}${readinessScript("wait-cloud-init.sh")}`;
 }
 
 export class MatrixServer extends pulumi.ComponentResource {
@@ -80,7 +82,10 @@ export class MatrixServer extends pulumi.ComponentResource {
     const payloadSettings = pin ? pulumi.all([s, pin.sha256]).apply(([settings, sha256]) => withAuthServiceSha256(settings, sha256)) : s;
     const child = { parent: this, ...(pin ? { dependsOn: [pin.resource] } : {}) };
 
-    const secrets = generateSecrets(name, child, {
+    // The secrets the volume's data needs (its database's passwords, the backups' password, the
+    // signing key, the host key) are protected with it: `pulumi destroy --exclude-protected` keeps
+    // them too, and a later `pulumi up` brings the server back as it was.
+    const secrets = generateSecrets(name, { ...child, protect: shape.protectVolume }, {
       offsiteSecretKey: args.spacesSecretKey === undefined ? undefined : secretArg("spacesSecretKey", args.spacesSecretKey),
       smtpPassword: args.smtpPassword === undefined ? undefined : secretArg("smtpPassword", args.smtpPassword),
     });
@@ -178,7 +183,11 @@ export class MatrixServer extends pulumi.ComponentResource {
 
     const deployed = [attachment, ipAssignment, firewall, ...dns.records];
     const timeoutSeconds = c.readyTimeoutMinutes.apply((m) => String(m * 60));
+    // The quick start's deploy key is not one ssh tries by itself: the command names it.
+    const sshCommand = pulumi.all([c.sshKeyFile, reservedIp.ipAddress]).apply(([file, ip]) => file ? `ssh -i ${file} root@${ip}` : `ssh root@${ip}`);
     let cloudInitDone: pulumi.Resource | undefined;
+    // What the first-boot wait printed: with acmeServer internal, the droplet's own CA root.
+    let bootOutput: pulumi.Output<string> | undefined;
     if (inPlace) {
       const connection = {
         host: reservedIp.ipAddress,
@@ -190,9 +199,11 @@ export class MatrixServer extends pulumi.ComponentResource {
       };
       const booted = new command.remote.Command(`${name}-cloud-init`, {
         connection,
-        create: timeoutSeconds.apply(cloudInitWaitScript),
+        create: pulumi.all([timeoutSeconds, s]).apply(([seconds, settings]) =>
+          cloudInitWaitScript(seconds, settings.acme.directoryUrl === ACME_DIRECTORIES.internal ? PATHS.caddyLocalCaRoot : undefined)),
         triggers: [droplet.id],
       }, { ...child, dependsOn: deployed });
+      bootOutput = booted.stdout;
       // The payload, applied to the running droplet whenever it changes: the files are
       // rewritten and only the services whose files changed restart (apply-config.py).
       cloudInitDone = new command.remote.Command(`${name}-apply-config`, {
@@ -203,15 +214,22 @@ export class MatrixServer extends pulumi.ComponentResource {
       }, { ...child, dependsOn: [booted] });
     }
     if (shape.waitForReady) {
+      const trust = pulumi.all([s, bootOutput]).apply(([settings, booted]) =>
+        readinessTrust(settings.acme.directoryUrl, settings.extraCaCertificates, booted));
+      trust.apply((t) => t.unverified && pulumi.log.warn(`the readiness check does not verify the homeserver's certificate: ${t.unverified}`, this));
       new command.local.Command(`${name}-ready`, {
         create: `node ${path.relative(process.cwd(), path.join(READINESS_DIR, "wait-for-homeserver.mjs"))}`,
-        environment: {
-          MATRIX_HOST: s.matrixHost,
-          MATRIX_ADDRESS: reservedIp.ipAddress,
+        environment: pulumi.all([s, reservedIp.ipAddress, timeoutSeconds, sshCommand, trust]).apply(([settings, ip, seconds, ssh, t]) => ({
+          MATRIX_HOST: settings.matrixHost,
+          MATRIX_ADDRESS: ip,
           MATRIX_PORT: String(HTTPS_PORT),
-          MATRIX_DOMAIN: s.serverName,
-          MATRIX_TIMEOUT_SECONDS: timeoutSeconds,
-        },
+          MATRIX_DOMAIN: settings.serverName,
+          MATRIX_TIMEOUT_SECONDS: seconds,
+          MATRIX_SSH_COMMAND: ssh,
+          // Only when there is something to say.
+          ...(t.caCertificates ? { MATRIX_CA_CERTIFICATES: t.caCertificates } : {}),
+          ...(t.unverified ? { MATRIX_UNVERIFIED: t.unverified } : {}),
+        })),
         // Checked again after every change applied in place, too.
         triggers: inPlace ? [droplet.id, payloadHash] : [droplet.id],
       }, { ...child, dependsOn: cloudInitDone ? [...deployed, cloudInitDone] : deployed });
@@ -223,7 +241,7 @@ export class MatrixServer extends pulumi.ComponentResource {
     this.adminUserId = pulumi.interpolate`@${s.adminUser}:${s.serverName}`;
     this.adminPassword = secrets.adminPassword;
     this.reservedIp = reservedIp.ipAddress;
-    this.sshCommand = pulumi.interpolate`ssh root@${reservedIp.ipAddress}`;
+    this.sshCommand = sshCommand;
     this.dropletId = droplet.id;
     this.volumeId = volume.id;
     this.sshHostKey = secrets.sshHostPublicKey;

@@ -44,7 +44,7 @@ export const SIZES: Record<string, number> = {
   "c-2": 4096, "c-4": 8192, "g-2vcpu-8gb": 8192, "m-2vcpu-16gb": 16384,
 };
 
-const ACME_DIRECTORIES: Record<string, string> = {
+export const ACME_DIRECTORIES: Record<string, string> = {
   letsencrypt: "https://acme-v02.api.letsencrypt.org/directory",
   "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
   // Caddy's own CA: for a server nobody outside reaches (local trials, tests).
@@ -155,6 +155,8 @@ export interface CloudOptions {
   /** Set when the resources are grouped in a DigitalOcean project (Shape.project). */
   projectName?: string;
   readyTimeoutMinutes: number;
+  /** With sshPrivateKey: where that key is on the user's machine (for sshCommand and messages). */
+  sshKeyFile?: string;
   caaIssuer: string;
   dropletBackups: (typeof DROPLET_BACKUP_PLANS)[number];
   alertEmails: string[];
@@ -340,6 +342,9 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   if (a.projectName !== undefined && !PROJECT_RE.test(a.projectName)) {
     bad("projectName", "a project name of 1 to 175 characters", a.projectName);
   }
+  requireKey(a, bad, "sshPrivateKey", ["sshKeyFile"], "logging in with the deploy key");
+  const sshKeyFile = a.sshKeyFile ?? DEFAULTS.sshKeyFile;
+  if (!/^[^\s'"$`\\]+$/.test(sshKeyFile)) bad("sshKeyFile", "a file path without spaces or quotes, e.g. ~/.ssh/matrix-deploy", sshKeyFile);
   const readyTimeoutMinutes = a.readyTimeoutMinutes ?? DEFAULTS.readyTimeoutMinutes;
   if (!Number.isInteger(readyTimeoutMinutes) || readyTimeoutMinutes < 1 || readyTimeoutMinutes > 120) {
     bad("readyTimeoutMinutes", "a whole number of minutes from 1 to 120", readyTimeoutMinutes);
@@ -387,6 +392,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
     sshAllowCidrs: [...sshAllowCidrs],
     ...(a.projectName !== undefined ? { projectName: a.projectName } : {}),
     readyTimeoutMinutes,
+    ...(a.sshPrivateKey !== undefined ? { sshKeyFile } : {}),
     caaIssuer,
     dropletBackups: dropletBackups as CloudOptions["dropletBackups"],
     alertEmails: [...alertEmails],

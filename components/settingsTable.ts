@@ -124,6 +124,13 @@ export const SETTINGS = {
     readme: "Private key, without a passphrase, for one of `sshKeys` (`pulumi config set --secret sshPrivateKey < key`). With it, `pulumi up` applies config changes to the running droplet instead of replacing it (see Operations), and waits for cloud-init over SSH, showing its errors if the first boot failed.",
     usedBy: ["components/matrixServer.ts"],
   },
+  sshKeyFile: {
+    kind: "string",
+    default: "~/.ssh/matrix-deploy",
+    description: "Where your deploy key (sshPrivateKey) is on your machine: the sshCommand output and the messages name it.",
+    readme: "Where your deploy key (`sshPrivateKey`) is on your machine; `sshCommand` and the messages of `pulumi up` use it (`ssh -i <file> root@…`).",
+    usedBy: ["components/matrixServer.ts"],
+  },
   volumeSizeGb: {
     kind: "integer",
     default: 20,
@@ -133,7 +140,7 @@ export const SETTINGS = {
   protectVolume: {
     kind: "boolean",
     default: true,
-    description: "Protect the data volume from deletion, `pulumi destroy` included.",
+    description: "Protect the data volume, and the secrets its data needs (passwords, signing key, host key), from deletion, `pulumi destroy` included.",
     usedBy: ["components/matrixServer.ts"],
   },
   adminUser: {
@@ -348,7 +355,7 @@ export const SETTINGS = {
   },
   extraCaCertificates: {
     kind: "list",
-    description: "Extra CA certificates (PEM) for the droplet to trust, e.g. a private ACME CA's root.",
+    description: "Extra CA certificates (PEM) for the droplet, and for the readiness check of `pulumi up`, to trust, e.g. a private ACME server's root.",
     usedBy: ["cloud-init/userData.ts"],
   },
   privateFederationCidrs: {
@@ -399,6 +406,27 @@ export const SETTINGS = {
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;
+
+/**
+ * How README groups the settings (each key in exactly one group); the last group's go to
+ * docs/configuration.md instead, where README links.
+ */
+export const SETTING_GROUPS: readonly { title: string; keys: readonly SettingKey[] }[] = [
+  { title: "Basics", keys: ["domain", "adminEmail", "sshKeys", "sshPrivateKey", "sshKeyFile", "sshAllowCidrs", "region", "size", "volumeSizeGb", "protectVolume", "adminUser", "registration", "maxUploadMb"] },
+  { title: "Domain, DNS and certificates", keys: ["existingDomain", "matrixSubdomain", "elementSubdomain", "ipv6", "acmeServer", "caaIssuer"] },
+  { title: "Email", keys: ["smtpHost", "smtpPort", "smtpUser", "smtpPassword", "emailFrom"] },
+  { title: "Backups", keys: ["backupTime", "backupKeepDaily", "backupKeepWeekly", "spacesBucket", "spacesRegion", "spacesAccessKeyId", "spacesSecretKey", "spacesEndpoint", "dropletBackups"] },
+  { title: "Calls", keys: ["matrixRtc", "turn", "rtcAuthServiceSha256"] },
+  { title: "Monitoring", keys: ["alerts", "alertEmails"] },
+  {
+    title: "Advanced",
+    keys: [
+      "image", "tags", "projectName", "synapseVersion", "elementVersion", "presence", "localMediaRetentionDays", "remoteMediaRetentionDays",
+      "forgottenRoomRetentionDays", "rtcAuthServiceUrl", "livekitUrl", "livekitSha256", "extraCaCertificates", "privateFederationCidrs",
+      "elementDownloadBase", "elementKeyUrl", "elementKeyFingerprint", "waitForReady", "readyTimeoutMinutes",
+    ],
+  },
+];
 
 /** The keys that have a default, with its type. */
 type Defaulted = { [K in SettingKey as (typeof SETTINGS)[K] extends { default: unknown } ? K : never]: Widen<(typeof SETTINGS)[K] extends { default: infer D } ? D : never> };

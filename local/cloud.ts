@@ -38,7 +38,7 @@ export const DIFFERENCES = [
   "Reserved IPs are DNAT to the droplet's address on this machine; DigitalOcean routes them to the droplet's anchor address. Traffic from the droplet to its own reserved IP is not routed back.",
   "DNS serves the declared A and SRV records (the zone answers nothing else); CAA records are validated against the API spec, not served, as the local ACME server does not check them. There is no IPv6, so no AAAA records.",
   "The firewall's rules are enforced by nftables on the droplet's link of this machine, for traffic from this machine and from other local droplets; IPv6 rules have nothing to act on.",
-  "The readiness check trusts the local ACME server's root (NODE_EXTRA_CA_CERTS), where on DigitalOcean Let's Encrypt's root is trusted by default; the download pin trusts what this machine's environment says (the tests add the test CA their mirror's certificate is signed by).",
+  "Local commands (the readiness check, the download pin) run with this machine's trust, as on the user's; the tests add the test CA their mirror's certificate is signed by (NODE_EXTRA_CA_CERTS). The readiness check trusts the local ACME server's root as it would a private ACME server's for a user: the stack's extraCaCertificates hold it.",
   "Monitoring alerts, uptime checks and projects are validated against DigitalOcean's API spec (test/openapi.test.ts) and recorded, not run.",
   "A droplet is replaced for a change of size, image or region alike (DigitalOcean resizes in place), and one droplet runs at a time per local cloud.",
 ];
@@ -88,12 +88,6 @@ export interface CloudOptions {
   dir: string;
   /** DigitalOcean SSH key fingerprint or ID → public key (the account's keys). */
   sshKeys: Record<string, string>;
-  /**
-   * CA certificates (PEM) the readiness check trusts, besides the system's (the droplets' ACME
-   * server's root); asked for when it runs. Other local commands (the download pin) run with this
-   * machine's trust, as they would on the user's (NODE_EXTRA_CA_CERTS of `env`).
-   */
-  trust: string | (() => Promise<string>);
   /** Where generated values (random, tls) are kept, so a later run of the same stack finds the same secrets (mode 0600). */
   stateFile?: string;
   /** Public DNS shared with other local clouds; without it, records are served at `address` alone. */
@@ -117,6 +111,11 @@ export interface Realized {
 }
 
 const key = (type: string, name: string) => `${type}::${name}`;
+/** A resource's URN (urn:pulumi:STACK::PROJECT::PARENT-TYPE$TYPE::NAME) as a key. */
+const urnKey = (urn: string) => {
+  const [, , qualifiedType, ...name] = urn.split("::");
+  return key(qualifiedType.split("$").at(-1)!, name.join("::"));
+};
 
 /** Inputs the provider changes in place; a change to any other input replaces the resource. */
 const IN_PLACE: Record<string, string[]> = {
@@ -169,6 +168,8 @@ interface ResourceOptions {
   ignoreChanges: string[];
   deleteBeforeReplace: boolean;
   protect: boolean;
+  /** What it depends on (dependsOn, its inputs' resources, its parent), as keys of registrations. */
+  dependsOn: string[];
 }
 
 export class LocalCloud {
@@ -238,17 +239,46 @@ export class LocalCloud {
     return resolved;
   }
 
-  /** The options of each registration (ignoreChanges, deleteBeforeReplace, protect), as sent to the engine. */
+  /** The options of each registration (ignoreChanges, deleteBeforeReplace, protect, what it depends on), as sent to the engine. */
   private captureOptions(): void {
-    type Request = { getType(): string; getName(): string; getIgnorechangesList(): string[]; getDeletebeforereplace(): boolean; getProtect(): boolean | undefined };
+    type Request = {
+      getType(): string; getName(): string; getIgnorechangesList(): string[]; getDeletebeforereplace(): boolean; getProtect(): boolean | undefined;
+      getDependenciesList(): string[]; getParent(): string;
+    };
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: Request, cb: unknown) => unknown };
     const original = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, cb) => {
       this.registered.set(key(req.getType(), req.getName()), {
         ignoreChanges: req.getIgnorechangesList(), deleteBeforeReplace: req.getDeletebeforereplace(), protect: req.getProtect() === true,
+        dependsOn: [...req.getDependenciesList(), ...(req.getParent() ? [req.getParent()] : [])].map(urnKey),
       });
       return original(req, cb);
     };
+  }
+
+  /**
+   * `pulumi destroy`: every resource goes, newest first. With excludeProtected (the CLI's
+   * --exclude-protected), the protected ones stay, and so does everything they depend on, as the
+   * CLI excludes a protected resource's transitive dependencies with it. Protected resources
+   * without it: an error, nothing deleted (as the engine refuses).
+   */
+  async destroy({ excludeProtected = false } = {}): Promise<void> {
+    const kept = new Set<string>();
+    const keep = (k: string) => {
+      if (kept.has(k)) return;
+      kept.add(k);
+      for (const dependency of this.registered.get(k)?.dependsOn ?? []) keep(dependency);
+    };
+    for (const [k, options] of this.registered) if (options.protect) keep(k);
+    if (!excludeProtected && kept.size > 0) {
+      const names = this.resources.filter((r) => this.registered.get(key(r.type, r.name))?.protect).map((r) => r.name);
+      throw new Error(`resources are protected: ${names.join(", ")} (destroy --exclude-protected keeps them)`);
+    }
+    this.steps.clear();
+    for (const gone of [...this.resources].reverse().filter((r) => !kept.has(key(r.type, r.name)))) {
+      this.log(`deleting ${gone.name}`);
+      await this.remove(gone);
+    }
   }
 
   /** The mocks to pass to pulumi.runtime.setMocks. */
@@ -571,8 +601,7 @@ export class LocalCloud {
   }
 
   private async runLocal(name: string, inputs: Record<string, unknown>): Promise<string> {
-    const readiness = String(inputs.create).includes("wait-for-homeserver");
-    const env = { ...(this.options.env ?? process.env), ...(inputs.environment as Record<string, string> | undefined), ...(readiness ? { NODE_EXTRA_CA_CERTS: await this.trustFile() } : {}) };
+    const env = { ...(this.options.env ?? process.env), ...(inputs.environment as Record<string, string> | undefined) };
     // As the provider runs it: its interpreter (default `sh -c`) with the command as the last argument.
     const [program, ...args] = (inputs.interpreter as string[] | undefined) ?? ["sh", "-c"];
     return this.spawn(name, program, [...args, String(inputs.create)], env, inputs.stdin as string | undefined);
@@ -605,13 +634,6 @@ export class LocalCloud {
       }
     }
     return ssh(String(inputs.create), inputs.stdin as string | undefined);
-  }
-
-  private async trustFile(): Promise<string> {
-    const file = path.join(this.options.dir, "trust.pem");
-    const trust = this.options.trust;
-    fs.writeFileSync(file, typeof trust === "string" ? trust : await trust());
-    return file;
   }
 
   private spawn(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<string> {

@@ -42,9 +42,22 @@ export interface StackConfigValue {
  * The stack's config as the CLI hands it to the program: Pulumi.yaml's defaults merged with
  * Pulumi.<stack>.yaml, secrets decrypted (they stay marked secret).
  */
+/**
+ * Under plain `sudo`, HOME is root's: the CLI finds neither the user's login (~/.pulumi) nor
+ * PULUMI_CONFIG_PASSPHRASE. `sudo -E` keeps both.
+ */
+export function sudoHint(env: NodeJS.ProcessEnv): string {
+  if (!env.SUDO_USER || env.SUDO_USER === "root") return "";
+  const missing = [
+    ...(env.HOME === "/root" ? ["HOME (your Pulumi login is in ~/.pulumi)"] : []),
+    ...(!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE ? ["PULUMI_CONFIG_PASSPHRASE (if your stack has one)"] : []),
+  ];
+  return missing.length > 0 ? `\n(run under sudo as ${env.SUDO_USER} without ${missing.join(" and ")}: use \`sudo -E npm run local …\`, which keeps your environment)` : "";
+}
+
 export function cliStackConfig(projectDir: string, stack: string, env: NodeJS.ProcessEnv = process.env): Record<string, StackConfigValue> {
   const r = run("pulumi", ["config", "--json", "--show-secrets", "--stack", stack, "--cwd", projectDir], { env });
-  if (r.code !== 0) throw new Error(`pulumi config --stack ${stack}: ${r.stderr.trim()}`);
+  if (r.code !== 0) throw new Error(`pulumi config --stack ${stack}: ${r.stderr.trim()}${sudoHint(env)}`);
   const parsed = JSON.parse(r.stdout) as Record<string, { value?: string; secret: boolean }>;
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, { value: v.value ?? "", secret: v.secret }]));
 }

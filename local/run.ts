@@ -6,7 +6,7 @@
  * own local CA instead of Let's Encrypt (the one setting changed), and a local SSH key stands
  * in for your DigitalOcean keys. Prints the addresses and the admin login; Ctrl-C stops it.
  *
- *   sudo npm run local -- [--stack NAME]      (Linux, as root; the `pulumi` CLI on PATH)
+ *   sudo -E npm run local -- [--stack NAME]   (Linux, as root; the `pulumi` CLI on PATH)
  *
  * Generated secrets and the data are kept in .cache/local/<stack>/, so the next run finds the
  * same server; delete that directory to start afresh.
@@ -34,9 +34,6 @@ export function stackName(projectDir: string, argv: string[]): string {
   if (files.length === 1) return files[0].split(".")[1];
   throw new Error(`name the stack: --stack NAME (found ${files.join(", ") || "no Pulumi.<stack>.yaml"})`);
 }
-
-/** Where Caddy keeps its local CA's root on the droplet (its home is on the volume). */
-const CADDY_ROOT = `${PATHS.caddyData}/.local/share/caddy/pki/authorities/local/root.crt`;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run it as root (it boots a container and sets up its network)");
@@ -73,15 +70,6 @@ async function main(): Promise<void> {
     dir: path.join(home, "cloud"),
     stateFile: path.join(home, "state.json"),
     sshKeys: Object.fromEntries(declaredKeys.map((k) => [k, publicKey])),
-    trust: async () => {
-      await waitUntil("Caddy's local certificate authority", 600, () => {
-        const inside = [...cloud.droplets.values()][0]?.file(CADDY_ROOT);
-        if (!inside || !fs.existsSync(inside)) return false;
-        fs.copyFileSync(inside, caFile);
-        return true;
-      }, 1000);
-      return fs.readFileSync(caFile, "utf8");
-    },
   });
 
   let stopping = false;
@@ -115,6 +103,12 @@ async function main(): Promise<void> {
     return;
   }
   log(`ready in ${Math.round((Date.now() - started) / 1000)} s`);
+  await waitUntil("Caddy's local certificate authority", 600, () => {
+    const inside = [...cloud.droplets.values()][0]?.file(PATHS.caddyLocalCaRoot);
+    if (!inside || !fs.existsSync(inside)) return false;
+    fs.copyFileSync(inside, caFile);
+    return true;
+  }, 1000);
   const hosts = cloud.dnsRecords().hosts;
   // The droplet's host key is the stack's (an output): pinned, as `pulumi up` pins it.
   const knownHosts = path.join(home, "known_hosts");

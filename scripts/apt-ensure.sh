@@ -8,8 +8,6 @@ for pkg in "$@"; do
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 [ "$(id -u)" -eq 0 ] || { echo "apt-ensure: need root to install: ${missing[*]}" >&2; exit 1; }
-# cloud-init is only ever a validator on this machine: never let it act on the next boot.
-mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
 echo "apt-ensure: apt-get install ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

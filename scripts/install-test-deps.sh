@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the test suite runs for real: Caddy, cloud-init, shellcheck, nftables,
+# Installs what the test suite runs for real: Caddy, shellcheck, nftables,
 # PostgreSQL and coturn (for its TURN test client) from Debian, and the pinned Synapse (from
-# its hash-pinned lock) in a cached virtualenv. Idempotent; fails loudly when it cannot install something.
+# its hash-pinned lock) in a cached virtualenv. Idempotent; fails loudly when it cannot install
+# something. Not cloud-init: the tests run the droplet's own, in the local droplet's Debian root
+# (installed on this machine, it could act at its next boot).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly TEST_DEBIAN_PACKAGES="caddy cloud-init shellcheck postgresql nftables openssl curl gnupg systemd-container debootstrap dnsmasq-base iproute2 coturn"
+readonly TEST_DEBIAN_PACKAGES="caddy shellcheck postgresql nftables openssl curl gnupg systemd-container debootstrap dnsmasq-base iproute2 coturn"
 
 # shellcheck disable=SC2086 # a list of package names
 bash "$root/scripts/apt-ensure.sh" $TEST_DEBIAN_PACKAGES

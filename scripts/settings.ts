@@ -1,12 +1,13 @@
 /**
  * `npm run settings`: writes what the settings table (components/settingsTable.ts) gives to the
  * files that describe the settings: components/args.ts, Pulumi.yaml's `config:` and `template:`
- * blocks and README's configuration table. test/settingsTable.test.ts checks that they are up to date.
+ * blocks, README's configuration tables and docs/configuration.md (the advanced settings).
+ * test/settingsTable.test.ts checks that they are up to date.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ArgKind, SETTINGS, SettingSpec } from "../components/settingsTable";
+import { ArgKind, SETTINGS, SETTING_GROUPS, SettingSpec } from "../components/settingsTable";
 import { UNSET } from "../components/stackConfig";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -14,6 +15,7 @@ export const FILES = {
   args: path.join(ROOT, "components", "args.ts"),
   project: path.join(ROOT, "Pulumi.yaml"),
   readme: path.join(ROOT, "README.md"),
+  configurationDoc: path.join(ROOT, "docs", "configuration.md"),
 };
 
 const specs = () => Object.entries(SETTINGS as Record<string, SettingSpec>);
@@ -84,14 +86,47 @@ export function renderProjectConfig(): string {
   return YAML.stringify({ config }, { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
 }
 
-/** README's configuration table. */
-export function renderReadmeTable(): string {
-  const rows = specs().map(([key, spec]) => {
+/** A table of settings: key, default, meaning. `link` turns README's own anchors into links from docs/. */
+function renderTable(keys: readonly string[], link = (text: string) => text): string {
+  const all = SETTINGS as Record<string, SettingSpec>;
+  const rows = keys.map((key) => {
+    const spec = all[key];
     const shown = spec.required ? "(required)" : shownDefault(spec) ?? "none";
-    const meaning = `${spec.kind === "secret" ? "(secret) " : ""}${spec.readme ?? spec.description}`;
+    const meaning = `${spec.kind === "secret" ? "(secret) " : ""}${link(spec.readme ?? spec.description)}`;
     return `| \`${key}\` | ${shown} | ${meaning} |`;
   });
-  return ["| Key | Default | Meaning |", "| --- | --- | --- |", ...rows, ""].join("\n");
+  return ["| Key | Default | Meaning |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+const README_TABLES_BEGIN = "<!-- The tables below are written by `npm run settings` from components/settingsTable.ts. -->";
+const README_TABLES_END = "<!-- End of the settings tables. -->";
+
+/** README's configuration tables, one per group; the last (advanced) group is in docs/configuration.md. */
+export function renderReadmeTable(): string {
+  const groups = SETTING_GROUPS.slice(0, -1).map((g) => `#### ${g.title}\n\n${renderTable(g.keys)}`);
+  const advanced = SETTING_GROUPS.at(-1)!;
+  return [
+    README_TABLES_BEGIN, "", ...groups.flatMap((g) => [g, ""]),
+    `#### ${advanced.title}\n\n${advanced.keys.map((k) => `\`${k}\``).join(", ")}: see [docs/configuration.md](docs/configuration.md).`,
+    "", README_TABLES_END,
+  ].join("\n");
+}
+
+/** docs/configuration.md: the advanced settings. */
+export function renderConfigurationDoc(): string {
+  const advanced = SETTING_GROUPS.at(-1)!;
+  const link = (text: string) => text.replace(/\]\(#/g, "](../README.md#");
+  return [
+    "# Advanced settings",
+    "",
+    "<!-- Written by `npm run settings` from components/settingsTable.ts: change that, not this file. -->",
+    "",
+    "The settings most servers never change, set like the others with `pulumi config set` (README's",
+    "[Configuration](../README.md#configuration) has the rest and the rules they all follow).",
+    "",
+    renderTable(advanced.keys, link),
+    "",
+  ].join("\n");
 }
 
 /** What `pulumi new` asks for (the required settings), and says when it is done. */
@@ -126,19 +161,19 @@ export function withProjectConfig(text: string): string {
   return replaceBlock(replaceBlock(text, "template", renderTemplate()), "config", renderProjectConfig());
 }
 
-/** README with its configuration table (the first table under "## Configuration") replaced. */
+/** README with its configuration tables (between the two markers under "## Configuration") replaced. */
 export function withReadmeTable(text: string): string {
   const section = text.indexOf("\n## Configuration\n");
-  const start = text.indexOf("\n| Key | Default | Meaning |\n", section);
-  if (section < 0 || start < 0) throw new Error("README has no configuration table under ## Configuration");
-  let end = start + 1;
-  while (text.startsWith("|", end)) end = text.indexOf("\n", end) + 1;
-  return text.slice(0, start + 1) + renderReadmeTable() + text.slice(end);
+  const start = text.indexOf(README_TABLES_BEGIN, section);
+  const end = text.indexOf(README_TABLES_END, start);
+  if (section < 0 || start < 0 || end < 0) throw new Error(`README has no settings tables under ## Configuration (between "${README_TABLES_BEGIN}" and "${README_TABLES_END}")`);
+  return text.slice(0, start) + renderReadmeTable() + text.slice(end + README_TABLES_END.length);
 }
 
 if (require.main === module) {
   fs.writeFileSync(FILES.args, renderArgs());
   fs.writeFileSync(FILES.project, withProjectConfig(fs.readFileSync(FILES.project, "utf8")));
   fs.writeFileSync(FILES.readme, withReadmeTable(fs.readFileSync(FILES.readme, "utf8")));
-  console.log("settings: wrote components/args.ts, Pulumi.yaml's config and template blocks and README's configuration table");
+  fs.writeFileSync(FILES.configurationDoc, renderConfigurationDoc());
+  console.log("settings: wrote components/args.ts, Pulumi.yaml's config and template blocks, README's configuration tables and docs/configuration.md");
 }

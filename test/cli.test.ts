@@ -133,6 +133,14 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     assert.ok(!fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8").includes("hunter2"), "stored encrypted");
   });
 
+  it("npm run local under plain sudo: the CLI's refusal comes with how to keep the user's login and passphrase (sudo -E)", () => {
+    // sudo resets HOME to root's and drops PULUMI_CONFIG_PASSPHRASE; the stack's secrets need it.
+    const { PULUMI_CONFIG_PASSPHRASE: _passphrase, ...rest } = env;
+    assert.throws(() => cliStackConfig(project, "prod", { ...rest, SUDO_USER: "alice", HOME: "/root" }),
+      /pulumi config --stack prod: [\s\S]*passphrase[\s\S]*\n\(run under sudo as alice without HOME \(your Pulumi login is in ~\/\.pulumi\) and PULUMI_CONFIG_PASSPHRASE \(if your stack has one\): use `sudo -E npm run local …`/);
+    assert.doesNotThrow(() => cliStackConfig(project, "prod", { ...env, SUDO_USER: "alice" }), "sudo -E: the same environment");
+  });
+
   it("checks the type of a typed key before the program runs", () => {
     assert.equal(bash("pulumi config set volumeSizeGb big").status, 0);
     const r = bash("pulumi preview");

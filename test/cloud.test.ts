@@ -124,6 +124,8 @@ interface Stack {
   configure(args: string[], input?: string): void;
   /** `pulumi up` of index.ts into the local cloud; seconds it took. */
   up(): Promise<number>;
+  /** `pulumi destroy [--exclude-protected]`. */
+  destroy(options: { excludeProtected?: boolean }): Promise<void>;
 }
 
 /**
@@ -185,7 +187,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     const stackCloud = new LocalCloud({
       network: world.network, address, dir: path.join(dir, `${name}-cloud`), cwd: ROOT, log,
       sshKeys: { [fingerprint(`${sshKey}.pub`)]: fs.readFileSync(`${sshKey}.pub`, "utf8").trim() },
-      trust: world.trust, metadata, dns: publicDns,
+      metadata, dns: publicDns,
       // The machine that runs `pulumi up` trusts the CA of the mirror it downloads from (the test CA).
       env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
     });
@@ -206,6 +208,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
         }, "matrix-do", name);
         return seconds(Date.now() - started);
       },
+      destroy: (options) => stackCloud.destroy(options),
     };
     return stack;
   }
@@ -590,6 +593,37 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     // And only then: another deploy takes nothing.
     await up();
     assert.equal(cloud.steps.get("command:local:Command::matrix-rtc-auth-sha256"), "same");
+  });
+
+  it("README's Destroy: `pulumi destroy --exclude-protected` keeps the volume and the secrets its data needs; `pulumi up` then brings back the same server: signing key, backups listed and restorable, messages", async () => {
+    const droplet = () => [...cloud.droplets.values()][0];
+    const backup = droplet().exec(["matrixctl", "backup"]);
+    assert.equal(backup.code, 0, backup.stdout + backup.stderr);
+    const snapshotIds = (text: string) => [...text.matchAll(/^([0-9a-f]{8})\s/gm)].map((m) => m[1]);
+    const before = snapshotIds(droplet().exec(["matrixctl", "backups"]).stdout);
+    assert.ok(before.length > 0, "a backup to find again");
+    const keyBefore = (await request("https://matrix.example.test/_matrix/key/v2/server", world.trust, { address: reservedIp })).json().verify_keys;
+
+    await main.destroy({ excludeProtected: true });
+    assert.equal(cloud.droplets.size, 0, "the droplet is gone");
+    const left = new Set(cloud.resources.map((r) => r.type.split(":").at(-1)));
+    for (const gone of ["Droplet", "ReservedIp", "Firewall", "Domain", "DnsRecord", "VolumeAttachment"]) assert.ok(!left.has(gone), `${gone} deleted`);
+    for (const kept of ["Volume", "RandomPassword", "RandomBytes", "PrivateKey"]) assert.ok(left.has(kept), `${kept} kept`);
+
+    await up();
+    reservedIp = outputs.reservedIp as string;
+    assert.equal(outputs.adminPassword, adminPassword, "the same secrets");
+    const keyAfter = (await request("https://matrix.example.test/_matrix/key/v2/server", world.trust, { address: reservedIp })).json().verify_keys;
+    assert.deepEqual(keyAfter, keyBefore, "the same signing key");
+    // The backups, read with the same password: listed, and the latest restored.
+    const listed = droplet().exec(["matrixctl", "backups"]);
+    assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+    assert.deepEqual(before.filter((id) => !snapshotIds(listed.stdout).includes(id)), [], listed.stdout);
+    const restored = droplet().exec(["matrixctl", "restore", "--yes"]);
+    assert.equal(restored.code, 0, restored.stdout + restored.stderr);
+    const token = await adminToken();
+    const messages = await api(token, "GET", `/_matrix/client/v3/rooms/${roomId}/messages?dir=b&limit=10`);
+    assert.ok((messages.json() as { chunk: { content?: { body?: string } }[] }).chunk.some((e) => e.content?.body === "kept"), "the messages are there");
   });
 
   it("opens SSH only to sshAllowCidrs, changing the firewall in place", async () => {

@@ -14,7 +14,7 @@ import { APPLY_COMMAND } from "../cloud-init/userData";
 import { VALID_ARGS, fileIn } from "./fixtures";
 
 const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
-import { DROPLET_IPV4, DROPLET_IPV6, Declared, PINNED_SHA256, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
+import { DROPLET_CA_PEM, DROPLET_IPV4, DROPLET_IPV6, Declared, PINNED_SHA256, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
 import { RTC_AUTH_RELEASE, RTC_AUTH_VERSION } from "../cloud-init/versions";
 
 let MatrixServer: typeof MatrixServerClass;
@@ -133,6 +133,12 @@ describe("MatrixServer component", () => {
 
     const unprotected = deploy({ protectVolume: false });
     assert.equal(ofType(unprotected.declared, T.volume)[0].opts.protect, false);
+    // The secrets the volume's data needs go with it: kept by `pulumi destroy --exclude-protected`.
+    const secretTypes = ["random:index/randomPassword:RandomPassword", "random:index/randomBytes:RandomBytes", "random:index/randomString:RandomString", "tls:index/privateKey:PrivateKey"];
+    const secrets = declared.filter((d) => secretTypes.includes(d.type));
+    assert.equal(secrets.length, 10);
+    for (const secret of secrets) assert.equal(secret.opts.protect, true, `${secret.name} protected with the volume`);
+    for (const secret of unprotected.declared.filter((d) => secretTypes.includes(d.type))) assert.equal(secret.opts.protect, false);
   });
 
   it("assigns the reserved IP to the droplet", async () => {
@@ -272,7 +278,31 @@ describe("MatrixServer component", () => {
     assert.match(await valueOf(server.adminPassword), /^[A-Za-z0-9]{24}$/);
     assert.equal(await isSecret(server.adminPassword), true);
     assert.equal(await valueOf(server.reservedIp), RESERVED_IP);
-    assert.equal(await valueOf(server.sshCommand), `ssh root@${RESERVED_IP}`);
+    assert.equal(await valueOf(server.sshCommand), `ssh root@${RESERVED_IP}`, "without a deploy key, the account's own keys");
+    // The quick start's deploy key is not one ssh tries by itself: the command names it.
+    assert.equal(await valueOf(deploy({ sshPrivateKey: FAKE_KEY }).server.sshCommand), `ssh -i ~/.ssh/matrix-deploy root@${RESERVED_IP}`);
+    assert.equal(await valueOf(deploy({ sshPrivateKey: FAKE_KEY, sshKeyFile: "/keys/chat" }).server.sshCommand), `ssh -i /keys/chat root@${RESERVED_IP}`);
+  });
+
+  it("the readiness check trusts the roots of the ACME server in use, and says when it cannot verify", async () => {
+    const env = async (overrides: Parameters<typeof deploy>[0]) => {
+      const ready = ofType(deploy(overrides).declared, T.local).find((c) => c.name.endsWith("-ready"))!;
+      return valueOf(ready.props.environment as Record<string, string>);
+    };
+    // Let's Encrypt: Node's roots alone.
+    assert.equal((await env({})).MATRIX_CA_CERTIFICATES, undefined);
+    // Staging: its pinned roots, four of them.
+    assert.equal((await env({ acmeServer: "letsencrypt-staging" })).MATRIX_CA_CERTIFICATES.match(/BEGIN CERTIFICATE/g)?.length, 4);
+    // A private ACME server: its root is one of extraCaCertificates, trusted as they all are.
+    const privateCa = "-----BEGIN CERTIFICATE-----\nUFJJVkFURSBDQQ==\n-----END CERTIFICATE-----";
+    assert.equal((await env({ acmeServer: "https://acme.example.test/dir", extraCaCertificates: [privateCa] })).MATRIX_CA_CERTIFICATES, `${privateCa}\n`);
+    // Caddy's own CA: the droplet's root, printed over SSH by the wait for the first boot.
+    const internal = await env({ acmeServer: "internal", sshPrivateKey: FAKE_KEY });
+    assert.equal(internal.MATRIX_CA_CERTIFICATES, DROPLET_CA_PEM);
+    assert.equal(internal.MATRIX_UNVERIFIED, undefined);
+    assert.equal(internal.MATRIX_SSH_COMMAND, `ssh -i ~/.ssh/matrix-deploy root@${RESERVED_IP}`);
+    // Without SSH, nothing to read it with: said, not hidden.
+    assert.match((await env({ acmeServer: "internal" })).MATRIX_UNVERIFIED, /acmeServer is internal and the stack has no sshPrivateKey/);
   });
 
   it("waits for HTTPS at the reserved IP, and for cloud-init over SSH when a private key is set", async () => {
@@ -285,6 +315,7 @@ describe("MatrixServer component", () => {
       MATRIX_PORT: "443",
       MATRIX_DOMAIN: "example.test",
       MATRIX_TIMEOUT_SECONDS: "1200",
+      MATRIX_SSH_COMMAND: `ssh root@${RESERVED_IP}`,
     });
     assert.match(await valueOf(ready.props.create as string), /^node \S*wait-for-homeserver\.mjs$/);
 

@@ -21,20 +21,33 @@ function sh(cmd: string, args: string[], cwd: string) {
   return r.stdout;
 }
 
-/** A new project that installs `spec` (a tarball or a git URL) as its only dependency. */
-function consumer(dir: string, spec: string): string {
+/** A new project that installs `spec` (a tarball or a git URL), after `first` (its own packages, if any). */
+function consumer(dir: string, spec: string, first: string[] = []): string {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer-stack", version: "1.0.0", private: true }));
+  // As `pulumi new typescript` makes one: TypeScript 5 and Node's types among its own packages.
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer-stack", version: "1.0.0", private: true, devDependencies: { typescript: "5.9.3", "@types/node": "24.19.4" } }));
+  if (first.length > 0) sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...first], dir);
   sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", spec], dir);
   return dir;
 }
+
+/** Where the project has @pulumi/pulumi installed, and at which version. */
+function pulumiCopies(dir: string): string[] {
+  const parsable = childProcess.spawnSync("npm", ["ls", "@pulumi/pulumi", "--all", "--parseable", "--long"], { cwd: dir, encoding: "utf8" }).stdout;
+  return [...new Set(parsable.split("\n").filter(Boolean).map((line) => path.relative(dir, line.split(":")[0]) + " " + line.split(":")[1]))];
+}
+
+/** The oldest @pulumi/pulumi the package supports (package.json's peerDependencies), which this test installs. */
+const OLDEST_SDK = "3.250.0";
 
 const PROGRAM = `
   import * as pulumi from "@pulumi/pulumi";
   pulumi.runtime.setMocks({
     newResource: (a) => ({ id: a.name + "-id", state: { ...a.inputs, result: "x".repeat(a.inputs.length || 4),
       base64: Buffer.alloc(32, 7).toString("base64"), ipAddress: "203.0.113.5",
-      privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\\n", publicKeyOpenssh: "ssh-ed25519 AAAA\\n" } }),
+      privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\\n", publicKeyOpenssh: "ssh-ed25519 AAAA\\n",
+      // What a command prints: here, the SHA-256 the first deploy takes of the calls' download.
+      stdout: "e".repeat(64) } }),
     call: () => ({}),
   }, "consumer", "dev", false);
   import { MatrixServer, MatrixServerArgs, SettingsError } from "matrix-do";
@@ -51,7 +64,7 @@ const PROGRAM = `
 `;
 
 /** Type-check and run the consumer's program against the package it installed. */
-function useIt(dir: string) {
+function useIt(dir: string): string {
   fs.writeFileSync(path.join(dir, "index.ts"), PROGRAM);
   fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
     compilerOptions: { strict: true, module: "commonjs", moduleResolution: "node", target: "es2022", skipLibCheck: true, outDir: "bin" },
@@ -68,6 +81,7 @@ function useIt(dir: string) {
   for (const file of ["cloud-init/scripts/bootstrap.sh", "components/readiness/wait-for-homeserver.mjs", "LICENSE"]) {
     assert.ok(fs.existsSync(path.join(dir, "node_modules", "matrix-do", file)), file);
   }
+  return dir;
 }
 
 describe("MatrixServer installed by another project", { timeout: 15 * 60_000 }, () => {
@@ -90,7 +104,26 @@ describe("MatrixServer installed by another project", { timeout: 15 * 60_000 }, 
     const repo = path.join(dir, "repo");
     sh("npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], repo);
     const tarball = sh("npm", ["pack", "--pack-destination", dir], repo).trim().split("\n").at(-1)!;
-    useIt(consumer(path.join(dir, "from-pack"), path.join(dir, tarball)));
+    const from = useIt(consumer(path.join(dir, "from-pack"), path.join(dir, tarball)));
+    // README's TypeScript, as a stack that installed the package has it: it type-checks.
+    const blocks = [...fs.readFileSync(path.join(ROOT, "README.md"), "utf8").matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    assert.ok(blocks.length > 0, "README has TypeScript");
+    blocks.forEach((code, i) => fs.writeFileSync(path.join(from, `readme-${i}.ts`), code));
+    fs.writeFileSync(path.join(from, "tsconfig.readme.json"), JSON.stringify({
+      compilerOptions: { strict: true, module: "commonjs", moduleResolution: "node", target: "es2022", skipLibCheck: true, noEmit: true },
+      files: blocks.map((_, i) => `readme-${i}.ts`),
+    }));
+    sh(process.execPath, [TSC, "-p", "tsconfig.readme.json"], from);
+    assert.deepEqual(pulumiCopies(from), ["node_modules/@pulumi/pulumi @pulumi/pulumi@3.276.0"], "npm installs the SDK it peers with, once");
+  });
+
+  it("into a stack on another @pulumi/pulumi minor: one copy of the SDK (the stack's), which the component registers with", () => {
+    const peers = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).peerDependencies as Record<string, string>;
+    assert.equal(peers["@pulumi/pulumi"], `^${OLDEST_SDK}`, "the range this test proves");
+    const tarball = fs.readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
+    const from = useIt(consumer(path.join(dir, "older-sdk"), path.join(dir, tarball), [`@pulumi/pulumi@${OLDEST_SDK}`]));
+    // One copy: the mocks the stack sets are the ones the component's resources meet (useIt resolved the reserved IP through them).
+    assert.deepEqual(pulumiCopies(from), [`node_modules/@pulumi/pulumi @pulumi/pulumi@${OLDEST_SDK}`]);
   });
 
   it("from a git URL: npm builds it on install, and a TypeScript stack type-checks and deploys it", () => {

@@ -12,6 +12,8 @@ export const RESERVED_IP = "203.0.113.10";
 export const DROPLET_IPV4 = "203.0.113.20";
 export const DROPLET_IPV6 = "2001:db8::10";
 /** What the download pin takes under these mocks. */
+/** The root of Caddy's own CA that a mock droplet prints (not a real certificate: only its shape counts). */
+export const DROPLET_CA_PEM = "-----BEGIN CERTIFICATE-----\nTU9DSyBEUk9QTEVUIENB\n-----END CERTIFICATE-----\n";
 export const PINNED_SHA256 = "e".repeat(64);
 
 export interface Declared {
@@ -71,6 +73,10 @@ export async function installMocks(): Promise<void> {
           case "command:local:Command":
             // The download pin (components/downloadPin.ts) prints the file's SHA-256.
             if (args.inputs.environment?.MATRIX_DO_PIN_URL) state.stdout = PINNED_SHA256;
+            break;
+          case "command:remote:Command":
+            // The wait for the first boot prints Caddy's own root with acmeServer internal.
+            if (String(args.inputs.create).includes("LOCAL_CA_ROOT=")) state.stdout = `cloud-init finished; bootstrap done at now\n${DROPLET_CA_PEM}`;
             break;
         }
         return { id: args.type.startsWith("digitalocean") ? String(1000 + created.length) : `${args.name}-id`, state };

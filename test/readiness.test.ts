@@ -7,6 +7,10 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import * as childProcess from "node:child_process";
+import * as crypto from "node:crypto";
+import { readinessTrust, pemCertificates } from "../components/readinessTrust";
+import { ACME_DIRECTORIES } from "../components/settings";
 import { run, scratchDir } from "./fixtures";
 import { ROOT, freePort } from "./local-services";
 
@@ -106,6 +110,25 @@ describe("readiness check (wait-for-homeserver.mjs)", () => {
     assert.match(readiness.delegationMessage("example.test", await readiness.checkDelegation("example.test", failing))!, /nameservers are none \(ENOTFOUND\)/);
   });
 
+  it("as a command, trusts the roots it is handed besides Node's, says when a CA is not trusted, and names the SSH command", async () => {
+    // Not spawnSync: the server it asks is in this process.
+    const run = (program: string, args: string[], options: { env: NodeJS.ProcessEnv }) => new Promise<{ code: number; stderr: string }>((resolve) => {
+      childProcess.execFile(program, args, options, (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }));
+    });
+    const base = { ...process.env, MATRIX_HOST: "matrix.example.test", MATRIX_ADDRESS: "127.0.0.1", MATRIX_PORT: String(port), MATRIX_DOMAIN: "example.invalid", MATRIX_TIMEOUT_SECONDS: "1" };
+    answering = true;
+    const trusted = await run(process.execPath, [SCRIPT], { env: { ...base, MATRIX_CA_CERTIFICATES: `# a comment, as in a PEM file\n${pki.ca}` } });
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stderr, /https:\/\/matrix\.example\.test answers/);
+    const untrusted = await run(process.execPath, [SCRIPT], { env: { ...base, MATRIX_SSH_COMMAND: "ssh -i ~/.ssh/matrix-deploy root@127.0.0.1" } });
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /last: UNABLE_TO_VERIFY_LEAF_SIGNATURE\)\. Its certificate is signed by a CA this machine does not trust: with an acmeServer of your own, put its root in extraCaCertificates\./);
+    assert.match(untrusted.stderr, /The first boot.s log: ssh -i ~\/\.ssh\/matrix-deploy root@127\.0\.0\.1 cat \/var\/log\/cloud-init-output\.log/);
+    const unverified = await run(process.execPath, [SCRIPT], { env: { ...base, MATRIX_UNVERIFIED: "no way to read the droplet's CA" } });
+    assert.equal(unverified.code, 0, unverified.stderr);
+    assert.match(unverified.stderr, /warning: the certificate of https:\/\/matrix\.example\.test is not verified: no way to read the droplet's CA/);
+  });
+
   it("runs as a command, exiting non-zero with the reason when it times out", () => {
     const r = run(process.execPath, [SCRIPT], {
       env: { ...process.env, MATRIX_HOST: "matrix.example.test", MATRIX_ADDRESS: "127.0.0.1", MATRIX_PORT: String(port), MATRIX_DOMAIN: "example.invalid", MATRIX_TIMEOUT_SECONDS: "1" },
@@ -114,5 +137,42 @@ describe("readiness check (wait-for-homeserver.mjs)", () => {
     assert.match(r.stderr, /https:\/\/matrix\.example\.test did not answer with a valid certificate within 1s/);
     const missing = run(process.execPath, [SCRIPT], { env: { PATH: process.env.PATH } });
     assert.match(missing.stderr, /MATRIX_HOST is not set/);
+  });
+});
+
+describe("what the readiness check trusts (components/readinessTrust.ts)", () => {
+  const pki = certificates(scratchDir("matrix-trust-"), ["matrix.example.test"]);
+  const FINGERPRINTS = {
+    "(STAGING) Pretend Pear X1": "E7:05:70:A9:89:F8:56:5A:AB:DF:7C:AE:27:AB:D1:62:18:72:D6:A3:F8:11:E3:FE:F2:7E:3D:BA:02:91:21:98",
+    "(STAGING) Bogus Broccoli X2": "9B:2A:33:9F:E6:A3:E8:55:85:C4:CD:75:53:6C:B8:C1:CF:7C:D6:03:B9:A6:4B:EC:25:21:85:8A:E4:8D:A8:5D",
+    "(STAGING) Yearning Yucca Root YE": "B5:9B:FC:0B:A5:2D:AF:84:98:53:B7:32:4A:91:E8:2F:03:1D:B3:39:7F:35:64:41:57:35:2C:DE:63:84:B5:6C",
+    "(STAGING) Yonder Yam Root YR": "EF:11:5F:B5:9E:04:0F:F3:9D:15:FD:8F:3E:F5:40:63:C7:04:32:1D:83:CB:08:12:13:27:2F:77:D3:09:16:72",
+  };
+  const staging = readinessTrust(ACME_DIRECTORIES["letsencrypt-staging"], [], undefined);
+  const roots = pemCertificates(staging.caCertificates).map((pem) => new crypto.X509Certificate(pem));
+
+  it("Let's Encrypt's staging: its four self-signed roots, as letsencrypt.org publishes them, valid for years", () => {
+    assert.deepEqual(Object.fromEntries(roots.map((c) => [c.subject.match(/CN=(.*)/)![1], c.fingerprint256])), FINGERPRINTS);
+    for (const root of roots) {
+      assert.ok(root.verify(root.publicKey), `${root.subject} is self-signed`);
+      assert.ok(new Date(root.validTo).getTime() > Date.now() + 5 * 365 * 86400_000, `${root.subject} is valid for five years more`);
+    }
+  });
+
+  it("staging's current intermediates (2026: YE2, YR2) are signed by those roots", () => {
+    const pems = pemCertificates(fs.readFileSync(path.join(ROOT, "test", "certificates", "letsencrypt-staging-intermediates.pem"), "utf8"));
+    assert.equal(pems.length, 2);
+    for (const pem of pems) {
+      const intermediate = new crypto.X509Certificate(pem);
+      assert.ok(roots.some((root) => intermediate.checkIssued(root) && intermediate.verify(root.publicKey)), `${intermediate.subject} chains to a pinned root`);
+    }
+  });
+
+  it("Let's Encrypt: Node's roots and extraCaCertificates; internal: the droplet's CA, or a reason it is not verified", () => {
+    assert.deepEqual(readinessTrust(ACME_DIRECTORIES.letsencrypt, [], undefined), { caCertificates: "" });
+    assert.deepEqual(readinessTrust("https://acme.example.test/dir", [pki.ca], undefined), { caCertificates: pki.ca });
+    assert.deepEqual(readinessTrust("internal", [], `cloud-init finished\n${pki.ca}`), { caCertificates: pki.ca });
+    assert.match(readinessTrust("internal", [], undefined).unverified!, /no sshPrivateKey/);
+    assert.throws(() => readinessTrust("internal", [], "cloud-init finished\n"), /printed no root of Caddy's own CA/);
   });
 });

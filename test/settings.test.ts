@@ -51,6 +51,7 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["a short key fingerprint", { elementKeyFingerprint: "ABCD" }, "elementKeyFingerprint"],
   ["a plain-http Element mirror", { elementDownloadBase: "http://mirror.example.org" }, "elementDownloadBase"],
   ["a timeout out of range", { readyTimeoutMinutes: 0 }, "readyTimeoutMinutes"],
+  ["a deploy key path with a space", { sshPrivateKey: "[secret]", sshKeyFile: "~/my keys/deploy" }, "sshKeyFile"],
   ["open registration", { registration: "open" }, "registration"],
   ["SMTP on port 25", { smtpHost: "smtp.example.org", smtpPort: 25 }, "smtpPort"],
   ["a bad SMTP host", { smtpHost: "smtp example" }, "smtpHost"],
@@ -96,6 +97,7 @@ const DEPENDENT: [Partial<PlainArgs>, string, string][] = [
     "spacesRegion", "spacesEndpoint"],
   [{ alerts: false, alertEmails: ["ops@example.test"] }, "alertEmails", "alerts"],
   [{ waitForReady: false, readyTimeoutMinutes: 30 }, "readyTimeoutMinutes", "waitForReady"],
+  [{ sshKeyFile: "~/.ssh/chat" }, "sshKeyFile", "sshPrivateKey"],
 ];
 
 /** A value of the wrong type for each kind, and what the error says the kind expects. */
@@ -316,6 +318,7 @@ describe("defaults", () => {
   const calls = { matrixRtc: true, rtcAuthServiceSha256: "a".repeat(64) };
   const CONTEXT: Partial<Record<string, Partial<PlainArgs>>> = {
     smtpPort: { smtpHost: "smtp.example.org" }, livekitUrl: calls, livekitSha256: calls, rtcAuthServiceUrl: calls,
+    sshKeyFile: { sshPrivateKey: "[secret]" },
   };
 
   it("Pulumi.yaml declares a default for every setting the component defaults", () => {

@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import * as YAML from "yaml";
-import { FILES, renderArgs, withProjectConfig, withReadmeTable } from "../scripts/settings";
-import { SETTINGS, SettingSpec } from "../components/settingsTable";
+import { FILES, renderArgs, renderConfigurationDoc, withProjectConfig, withReadmeTable } from "../scripts/settings";
+import { SETTINGS, SETTING_GROUPS, SettingSpec } from "../components/settingsTable";
 
 const FIX = "run `npm run settings` (and change components/settingsTable.ts, not the file)";
 
@@ -23,9 +23,16 @@ describe("the settings table is the one source", () => {
     assert.equal(text, withProjectConfig(text), `Pulumi.yaml's config block differs from the table: ${FIX}`);
   });
 
-  it("README's configuration table is written from it", () => {
+  it("README's configuration tables and docs/configuration.md are written from it", () => {
     const text = fs.readFileSync(FILES.readme, "utf8");
-    assert.equal(text, withReadmeTable(text), `README's configuration table differs from the table: ${FIX}`);
+    assert.equal(text, withReadmeTable(text), `README's configuration tables differ from the table: ${FIX}`);
+    assert.equal(fs.readFileSync(FILES.configurationDoc, "utf8"), renderConfigurationDoc(), `docs/configuration.md differs from the table: ${FIX}`);
+  });
+
+  it("groups every setting exactly once", () => {
+    const grouped = SETTING_GROUPS.flatMap((g) => g.keys as readonly string[]);
+    assert.deepEqual([...grouped].sort(), Object.keys(SETTINGS).sort());
+    assert.equal(new Set(grouped).size, grouped.length);
   });
 
   it("Pulumi.prod.yaml, the example stack, says the defaults for what it sets beyond the required keys", () => {

@@ -1,6 +1,7 @@
 /**
- * The rendered payload checked by the real tools it will meet: cloud-init's schema, Caddy's
- * config adapter, shellcheck and nft.
+ * The rendered payload checked by the real tools it will meet: cloud-init's schema (the
+ * droplet's own cloud-init, run in the local droplet's Debian 13 root: never installed on this
+ * machine, where it could act at the next boot), Caddy's config adapter, shellcheck and nft.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -11,10 +12,22 @@ import { PATHS } from "../cloud-init/paths";
 import { USER_DATA_LIMIT_BYTES, renderUserData } from "../cloud-init/userData";
 import { cargo } from "../local/elementX";
 import { go } from "../local/goBuild";
+import { ensureRootfs } from "../local/rootfs";
 import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 
 const ROOT = path.resolve(__dirname, "..");
-const CLOUD_INIT_SCHEMA = "/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json";
+const CLOUD_INIT_SCHEMA = "usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json";
+
+/** The droplet's Debian 13 root (the local droplet's cached one), unpacked into dir once. */
+function dropletRoot(dir: string): string {
+  const root = path.join(dir, "droplet-root");
+  if (!fs.existsSync(path.join(root, "usr"))) {
+    fs.mkdirSync(root, { recursive: true });
+    const r = run("tar", ["-C", root, "-xf", ensureRootfs()]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  return root;
+}
 
 /** A PEM certificate made by openssl, for the extra-CA setting. */
 function testCertificate(dir: string, name: string): string {
@@ -27,8 +40,8 @@ function testCertificate(dir: string, name: string): string {
 }
 
 /** Keys cloud-init's schema knows at the top level (it ignores unknown ones without a word). */
-function knownTopLevelKeys(): Set<string> {
-  const schema = JSON.parse(fs.readFileSync(CLOUD_INIT_SCHEMA, "utf8"));
+function knownTopLevelKeys(root: string): Set<string> {
+  const schema = JSON.parse(fs.readFileSync(path.join(root, CLOUD_INIT_SCHEMA), "utf8"));
   const keys = new Set<string>();
   const collect = (node: Record<string, unknown>) => {
     const ref = node.$ref as string | undefined;
@@ -63,15 +76,17 @@ describe("rendered payload, checked by the real tools", () => {
 
   for (const [name, userData] of Object.entries(payloads)) {
     it(`${name} user_data passes \`cloud-init schema\``, () => {
-      const file = path.join(dir, `${name}.yaml`);
-      fs.writeFileSync(file, userData);
-      const r = run("cloud-init", ["schema", "-c", file]);
+      const root = dropletRoot(dir);
+      fs.writeFileSync(path.join(root, "tmp", `${name}.yaml`), userData);
+      const r = run("chroot", [root, "cloud-init", "schema", "-c", `/tmp/${name}.yaml`]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /Valid cloud-config/);
+      assert.match(r.stdout, /^Valid schema \/tmp\//m);
+      // Nothing the droplet's cloud-init calls deprecated either.
+      assert.doesNotMatch(r.stdout + r.stderr, /deprecat/i);
     });
 
     it(`${name} user_data uses only top-level keys cloud-init knows`, () => {
-      const known = knownTopLevelKeys();
+      const known = knownTopLevelKeys(dropletRoot(dir));
       assert.ok(known.has("write_files") && known.has("runcmd"), "the schema was read");
       const unknown = Object.keys(YAML.parse(userData)).filter((k) => !known.has(k));
       assert.deepEqual(unknown, []);
@@ -156,5 +171,18 @@ describe("rendered payload, checked by the real tools", () => {
     assert.match(r.stderr, /only uids 0, 64998 may reach it/);
     const statuses = Object.fromEntries(r.stdout.trim().split("\n").map((line) => line.split("=")));
     assert.deepEqual(statuses, { 0: "200", 64998: "200", 65534: "000", 61184: "000", 64001: "000" });
+  });
+
+  it("the scripts that install Debian packages on this machine change nothing else on it (no cloud-init switch, nothing under /etc)", () => {
+    // In a mount namespace of its own with an empty /etc, and apt-get a stand-in: what
+    // apt-ensure.sh leaves under /etc is what it would leave on the user's machine.
+    const stubs = path.join(dir, "apt-stubs");
+    fs.mkdirSync(stubs, { recursive: true });
+    fs.writeFileSync(path.join(stubs, "apt-get"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const r = run("unshare", ["--mount", "--propagation", "private", "sh", "-c",
+      `mount -t tmpfs none /etc && PATH=${stubs}:$PATH bash ${path.join(ROOT, "scripts", "apt-ensure.sh")} matrix-do-no-such-package && find /etc -mindepth 1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /apt-ensure: apt-get install matrix-do-no-such-package/);
+    assert.equal(r.stdout.trim(), "", "nothing written under /etc");
   });
 });

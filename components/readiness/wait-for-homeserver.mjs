@@ -5,9 +5,13 @@
 // cache cannot fool it; and it says plainly when the domain is not delegated to DigitalOcean,
 // the usual reason certificates never arrive.
 //
-// Environment: MATRIX_HOST, MATRIX_ADDRESS, MATRIX_PORT, MATRIX_DOMAIN, MATRIX_TIMEOUT_SECONDS.
+// Environment: MATRIX_HOST, MATRIX_ADDRESS, MATRIX_PORT, MATRIX_DOMAIN, MATRIX_TIMEOUT_SECONDS;
+// MATRIX_CA_CERTIFICATES (PEM): roots trusted besides Node's, those of the ACME server the
+// droplet uses (Let's Encrypt's staging, the droplet's own CA, a private one); MATRIX_UNVERIFIED:
+// why the certificate cannot be verified, when it cannot (then it is not, and that is said).
 import dns from "node:dns/promises";
 import https from "node:https";
+import tls from "node:tls";
 import { pathToFileURL } from "node:url";
 
 export const DIGITALOCEAN_NAMESERVERS = ["ns1.digitalocean.com", "ns2.digitalocean.com", "ns3.digitalocean.com"];
@@ -33,11 +37,26 @@ export function delegationMessage(domain, result) {
   );
 }
 
+/** Node's roots and the given PEM roots, as TLS's `ca` takes them; undefined for Node's alone. */
+export function trustedRoots(pem) {
+  const extra = (pem ?? "").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return extra.length > 0 ? [...tls.rootCertificates, ...extra] : undefined;
+}
+
+/** The certificate errors that mean "signed by a CA this machine does not trust". */
+const UNTRUSTED = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "CERT_UNTRUSTED",
+]);
+
 /** One attempt: resolves to {ok: true} or {ok: false, reason}. */
-export function probe({ address, host, port, timeoutMs = 10000, ca }) {
+export function probe({ address, host, port, timeoutMs = 10000, ca, verify = true }) {
   return new Promise((resolve) => {
     const req = https.get(
-      { host: address, port, servername: host, path: "/_matrix/client/versions", headers: { host }, timeout: timeoutMs, ca },
+      {
+        host: address, port, servername: host, path: "/_matrix/client/versions", headers: { host }, timeout: timeoutMs, ca,
+        rejectUnauthorized: verify,
+      },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -60,17 +79,18 @@ export function probe({ address, host, port, timeoutMs = 10000, ca }) {
 
 /** Poll until the homeserver answers or the deadline passes; throws with what was seen. */
 export async function waitForHomeserver({
-  address, host, domain, port, timeoutSeconds, intervalMs = 5000, ca, resolveNs, log = console.error,
+  address, host, domain, port, timeoutSeconds, intervalMs = 5000, ca, unverified, resolveNs, log = console.error, sshHint,
 }) {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const delegation = await checkDelegation(domain, resolveNs);
   const warning = delegationMessage(domain, delegation);
   if (warning) log(`warning: ${warning}`);
+  if (unverified) log(`warning: the certificate of https://${host} is not verified: ${unverified}`);
   let last = "no attempt";
   let attempts = 0;
   for (;;) {
     attempts += 1;
-    const result = await probe({ address, host, port, ca });
+    const result = await probe({ address, host, port, ca, verify: !unverified });
     if (result.ok) {
       log(`https://${host} answers (${attempts} attempt${attempts === 1 ? "" : "s"}); client API versions ${result.versions.at(-1)}`);
       return result;
@@ -80,9 +100,13 @@ export async function waitForHomeserver({
     if (Date.now() + intervalMs > deadline) break;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+  const untrusted = UNTRUSTED.has(last)
+    ? " Its certificate is signed by a CA this machine does not trust: with an acmeServer of your own, put its root in extraCaCertificates."
+    : "";
   throw new Error(
-    `https://${host} did not answer with a valid certificate within ${timeoutSeconds}s (last: ${last}).` +
-      (warning ? ` ${warning}` : " Check the droplet: ssh root@" + address + " cat /var/log/cloud-init-output.log"),
+    `https://${host} did not answer with a valid certificate within ${timeoutSeconds}s (last: ${last}).${untrusted}` +
+      (warning ? ` ${warning}` : "") +
+      ` The first boot's log: ${sshHint ?? `ssh root@${address}`} cat /var/log/cloud-init-output.log`,
   );
 }
 
@@ -97,6 +121,9 @@ async function main() {
     port: Number(env.MATRIX_PORT),
     domain: env.MATRIX_DOMAIN,
     timeoutSeconds: Number(env.MATRIX_TIMEOUT_SECONDS),
+    ca: trustedRoots(env.MATRIX_CA_CERTIFICATES),
+    unverified: env.MATRIX_UNVERIFIED || undefined,
+    sshHint: env.MATRIX_SSH_COMMAND || undefined,
   });
 }
 
