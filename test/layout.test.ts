@@ -40,3 +40,30 @@ describe("imports go one way", () => {
     });
   }
 });
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+
+describe("README and docs/ link to what exists", () => {
+  const files = ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const anchors = (file: string) => new Set([...fs.readFileSync(path.join(ROOT, file), "utf8").matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1])));
+
+  it("every link to a file of the repository names one that exists, and every #anchor a heading it has", () => {
+    const broken: string[] = [];
+    let checked = 0;
+    for (const file of files) {
+      // Outside code blocks only.
+      const text = fs.readFileSync(path.join(ROOT, file), "utf8").replace(/^```[\s\S]*?^```$/gm, "");
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        checked += 1;
+        const [where, anchor] = target.split("#");
+        const linked = where ? path.normalize(path.join(path.dirname(file), where)) : file;
+        if (!fs.existsSync(path.join(ROOT, linked))) broken.push(`${file}: ${target} (no ${linked})`);
+        else if (anchor && linked.endsWith(".md") && !anchors(linked).has(anchor)) broken.push(`${file}: ${target} (no heading #${anchor} in ${linked})`);
+      }
+    }
+    assert.ok(checked > 10, `only ${checked} links read`);
+    assert.deepEqual(broken, []);
+  });
+});
