@@ -36,9 +36,13 @@ const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest
  * What `pulumi up` runs over SSH to wait for the first boot (wait-cloud-init.sh). Its settings
  * travel in the script: sshd passes no custom environment (AcceptEnv).
  */
-export function cloudInitWaitScript(timeoutSeconds: string, localCaRoot?: string): string {
-  const ca = localCaRoot ? `LOCAL_CA_ROOT=${localCaRoot}\n` : "";
-  return `WAIT_SECONDS=${timeoutSeconds}\nBOOTSTRAP_DONE=${PATHS.bootstrapDone}\n${ca}${readinessScript("wait-cloud-init.sh")}`;
+export function cloudInitWaitScript(timeoutSeconds: string): string {
+  return `WAIT_SECONDS=${timeoutSeconds}\nBOOTSTRAP_DONE=${PATHS.bootstrapDone}\n${readinessScript("wait-cloud-init.sh")}`;
+}
+
+/** What `pulumi up` runs over SSH once the payload is applied: with acmeServer internal, print Caddy's own root. */
+export function localCaScript(directoryUrl: string): string {
+  return directoryUrl === ACME_DIRECTORIES.internal ? `LOCAL_CA_ROOT=${PATHS.caddyLocalCaRoot}\n${readinessScript("print-local-ca.sh")}` : "true";
 }
 
 export class MatrixServer extends pulumi.ComponentResource {
@@ -186,8 +190,8 @@ export class MatrixServer extends pulumi.ComponentResource {
     // The quick start's deploy key is not one ssh tries by itself: the command names it.
     const sshCommand = pulumi.all([c.sshKeyFile, reservedIp.ipAddress]).apply(([file, ip]) => file ? `ssh -i ${file} root@${ip}` : `ssh root@${ip}`);
     let cloudInitDone: pulumi.Resource | undefined;
-    // What the first-boot wait printed: with acmeServer internal, the droplet's own CA root.
-    let bootOutput: pulumi.Output<string> | undefined;
+    // What the droplet printed of its own CA (acmeServer internal), when there is SSH to ask it.
+    let dropletCaOutput: pulumi.Output<string> | undefined;
     if (inPlace) {
       const connection = {
         host: reservedIp.ipAddress,
@@ -199,11 +203,9 @@ export class MatrixServer extends pulumi.ComponentResource {
       };
       const booted = new command.remote.Command(`${name}-cloud-init`, {
         connection,
-        create: pulumi.all([timeoutSeconds, s]).apply(([seconds, settings]) =>
-          cloudInitWaitScript(seconds, settings.acme.directoryUrl === ACME_DIRECTORIES.internal ? PATHS.caddyLocalCaRoot : undefined)),
+        create: timeoutSeconds.apply(cloudInitWaitScript),
         triggers: [droplet.id],
       }, { ...child, dependsOn: deployed });
-      bootOutput = booted.stdout;
       // The payload, applied to the running droplet whenever it changes: the files are
       // rewritten and only the services whose files changed restart (apply-config.py).
       cloudInitDone = new command.remote.Command(`${name}-apply-config`, {
@@ -212,9 +214,16 @@ export class MatrixServer extends pulumi.ComponentResource {
         stdin: userData,
         triggers: [droplet.id, payloadHash],
       }, { ...child, dependsOn: [booted] });
+      // With acmeServer internal, the root of the droplet's own CA, for the readiness check: read
+      // after each apply (the config that makes Caddy create it comes with the payload).
+      dropletCaOutput = new command.remote.Command(`${name}-local-ca`, {
+        connection,
+        create: s.apply((settings) => localCaScript(settings.acme.directoryUrl)),
+        triggers: [droplet.id, payloadHash],
+      }, { ...child, dependsOn: [cloudInitDone] }).stdout;
     }
     if (shape.waitForReady) {
-      const trust = pulumi.all([s, bootOutput]).apply(([settings, booted]) =>
+      const trust = pulumi.all([s, dropletCaOutput]).apply(([settings, booted]) =>
         readinessTrust(settings.acme.directoryUrl, settings.extraCaCertificates, booted));
       trust.apply((t) => t.unverified && pulumi.log.warn(`the readiness check does not verify the homeserver's certificate: ${t.unverified}`, this));
       new command.local.Command(`${name}-ready`, {

@@ -1,7 +1,7 @@
 /**
  * What the readiness check trusts: the roots of the ACME server the droplet gets its
  * certificates from. Let's Encrypt's are Node's own; its staging roots are pinned here; Caddy's
- * own CA (`internal`) is the droplet's, read over SSH as the first boot ends; a private ACME
+ * own CA (`internal`) is the droplet's, read over SSH once the payload is applied; a private ACME
  * server's root is one of extraCaCertificates (which are always trusted too).
  */
 import * as fs from "fs";
@@ -26,8 +26,8 @@ export function pemCertificates(text: string): string[] {
 }
 
 /**
- * dropletCa: what the first-boot wait printed (it holds Caddy's root with `internal`), or
- * undefined when the stack has no SSH to the droplet.
+ * dropletCa: what the droplet printed over SSH (print-local-ca.sh: Caddy's root with `internal`),
+ * or undefined when the stack has no SSH to the droplet.
  */
 export function readinessTrust(directoryUrl: string, extraCaCertificates: string[], dropletCa: string | undefined): ReadinessTrust {
   const roots = [...extraCaCertificates];
@@ -36,7 +36,7 @@ export function readinessTrust(directoryUrl: string, extraCaCertificates: string
     roots.unshift(...pemCertificates(fs.readFileSync(STAGING_ROOTS_FILE, "utf8")));
   } else if (directoryUrl === ACME_DIRECTORIES.internal) {
     const own = pemCertificates(dropletCa ?? "");
-    if (dropletCa !== undefined && own.length === 0) throw new Error("the wait for the first boot printed no root of Caddy's own CA (acmeServer internal)");
+    if (dropletCa !== undefined && own.length === 0) throw new Error("the droplet printed no root of Caddy's own CA (acmeServer internal)");
     if (own.length > 0) roots.unshift(...own);
     else unverified = "acmeServer is internal and the stack has no sshPrivateKey to read the droplet's own CA with; set sshPrivateKey to have it verified";
   }

@@ -301,6 +301,14 @@ describe("MatrixServer component", () => {
     assert.equal(internal.MATRIX_CA_CERTIFICATES, DROPLET_CA_PEM);
     assert.equal(internal.MATRIX_UNVERIFIED, undefined);
     assert.equal(internal.MATRIX_SSH_COMMAND, `ssh -i ~/.ssh/matrix-deploy root@${RESERVED_IP}`);
+    // Read after each apply (the config that makes Caddy create its CA comes with the payload), never before.
+    const { declared } = deploy({ acmeServer: "internal", sshPrivateKey: FAKE_KEY });
+    const localCa = ofType(declared, T.remote).find((r) => r.name.endsWith("-local-ca"))!;
+    const apply = ofType(declared, T.remote).find((r) => r.name.endsWith("-apply-config"))!;
+    assert.deepEqual(localCa.opts.dependsOn, [apply.resource]);
+    assert.deepEqual(await valueOf(localCa.props.triggers as string[]), await valueOf(apply.props.triggers as string[]));
+    assert.match(await valueOf(localCa.props.create as string), /^LOCAL_CA_ROOT=\/var\/lib\/caddy\/\.local\/share\/caddy\/pki\/authorities\/local\/root\.crt\n/);
+    assert.equal(await valueOf(ofType(deploy({ sshPrivateKey: FAKE_KEY }).declared, T.remote).find((r) => r.name.endsWith("-local-ca"))!.props.create as string), "true");
     // Without SSH, nothing to read it with: said, not hidden.
     assert.match((await env({ acmeServer: "internal" })).MATRIX_UNVERIFIED, /acmeServer is internal and the stack has no sshPrivateKey/);
   });

@@ -67,3 +67,19 @@ describe("README and docs/ link to what exists", () => {
     assert.deepEqual(broken, []);
   });
 });
+
+describe("what npm installs", () => {
+  it("the SDK and the providers are peer dependencies, pinned by the lock, and installed without the dev ones (npm ci --omit=dev)", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8"));
+    for (const name of ["@pulumi/pulumi", "@pulumi/command", "@pulumi/digitalocean", "@pulumi/random", "@pulumi/tls"]) {
+      assert.ok(pkg.peerDependencies?.[name], `${name} is a peer dependency: a stack that imports the component keeps one copy`);
+      assert.equal(pkg.dependencies?.[name] ?? pkg.devDependencies?.[name], undefined, `${name} only as a peer`);
+      const locked = lock.packages[`node_modules/${name}`];
+      assert.ok(locked?.version, `${name} pinned by the lock`);
+      assert.notEqual(locked.dev, true, `${name} stays with --omit=dev`);
+    }
+    // The Pulumi host compiles index.ts with the project's TypeScript (its vendored 3.8 cannot read `satisfies`).
+    assert.ok(pkg.dependencies.typescript);
+  });
+});

@@ -75,8 +75,8 @@ export async function installMocks(): Promise<void> {
             if (args.inputs.environment?.MATRIX_DO_PIN_URL) state.stdout = PINNED_SHA256;
             break;
           case "command:remote:Command":
-            // The wait for the first boot prints Caddy's own root with acmeServer internal.
-            if (String(args.inputs.create).includes("LOCAL_CA_ROOT=")) state.stdout = `cloud-init finished; bootstrap done at now\n${DROPLET_CA_PEM}`;
+            // print-local-ca.sh prints Caddy's own root with acmeServer internal.
+            if (String(args.inputs.create).includes("LOCAL_CA_ROOT=")) state.stdout = DROPLET_CA_PEM;
             break;
         }
         return { id: args.type.startsWith("digitalocean") ? String(1000 + created.length) : `${args.name}-id`, state };

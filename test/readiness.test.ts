@@ -122,7 +122,7 @@ describe("readiness check (wait-for-homeserver.mjs)", () => {
     assert.match(trusted.stderr, /https:\/\/matrix\.example\.test answers/);
     const untrusted = await run(process.execPath, [SCRIPT], { env: { ...base, MATRIX_SSH_COMMAND: "ssh -i ~/.ssh/matrix-deploy root@127.0.0.1" } });
     assert.equal(untrusted.code, 1);
-    assert.match(untrusted.stderr, /last: UNABLE_TO_VERIFY_LEAF_SIGNATURE\)\. Its certificate is signed by a CA this machine does not trust: with an acmeServer of your own, put its root in extraCaCertificates\./);
+    assert.match(untrusted.stderr, /last: UNABLE_TO_VERIFY_LEAF_SIGNATURE\)\. Its certificate is signed by a CA this machine does not trust \(with an acmeServer of your own, its root belongs in extraCaCertificates\)\./);
     assert.match(untrusted.stderr, /The first boot.s log: ssh -i ~\/\.ssh\/matrix-deploy root@127\.0\.0\.1 cat \/var\/log\/cloud-init-output\.log/);
     const unverified = await run(process.execPath, [SCRIPT], { env: { ...base, MATRIX_UNVERIFIED: "no way to read the droplet's CA" } });
     assert.equal(unverified.code, 0, unverified.stderr);

@@ -12,12 +12,6 @@ timeout "$wait_seconds" cloud-init status --wait --long || status=$?
 
 if { [ "$status" -eq 0 ] || [ "$status" -eq 2 ]; } && [ -f "$BOOTSTRAP_DONE" ]; then
   echo "cloud-init finished; bootstrap done at $(cat "$BOOTSTRAP_DONE")"
-  # With acmeServer internal, the root of Caddy's own CA (set before this script), printed for the
-  # readiness check to trust: Caddy makes it when it first starts.
-  if [ -n "${LOCAL_CA_ROOT:-}" ]; then
-    for _ in $(seq 120); do [ -s "$LOCAL_CA_ROOT" ] && break; sleep 1; done
-    cat "$LOCAL_CA_ROOT" || { echo "Caddy made no local CA root ($LOCAL_CA_ROOT)" >&2; exit 1; }
-  fi
   exit 0
 fi
 

@@ -37,10 +37,15 @@ export function delegationMessage(domain, result) {
   );
 }
 
-/** Node's roots and the given PEM roots, as TLS's `ca` takes them; undefined for Node's alone. */
+/**
+ * What Node trusts by default (its roots, and NODE_EXTRA_CA_CERTS where Node can say: 22.15 and
+ * newer) and the given PEM roots, as TLS's `ca` takes them; undefined for Node's default alone.
+ */
 export function trustedRoots(pem) {
   const extra = (pem ?? "").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return extra.length > 0 ? [...tls.rootCertificates, ...extra] : undefined;
+  if (extra.length === 0) return undefined;
+  const defaults = typeof tls.getCACertificates === "function" ? tls.getCACertificates("default") : tls.rootCertificates;
+  return [...defaults, ...extra];
 }
 
 /** The certificate errors that mean "signed by a CA this machine does not trust". */
@@ -101,7 +106,7 @@ export async function waitForHomeserver({
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   const untrusted = UNTRUSTED.has(last)
-    ? " Its certificate is signed by a CA this machine does not trust: with an acmeServer of your own, put its root in extraCaCertificates."
+    ? " Its certificate is signed by a CA this machine does not trust (with an acmeServer of your own, its root belongs in extraCaCertificates)."
     : "";
   throw new Error(
     `https://${host} did not answer with a valid certificate within ${timeoutSeconds}s (last: ${last}).${untrusted}` +
