@@ -77,7 +77,8 @@ describe("a first `pulumi preview`", () => {
     while (!registered.some((r) => r.type === "command:local:Command" && r.name.endsWith("-ready")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
     const commands = registered.filter((r) => r.type.startsWith("command:"));
-    assert.deepEqual(commands.map((c) => c.type).sort(), ["command:local:Command", "command:local:Command", "command:remote:Command", "command:remote:Command"]);
+    // Local: the download pin and the readiness check; remote: the first-boot wait, the apply, the droplet's CA.
+    assert.deepEqual(commands.map((c) => c.type).sort(), ["command:local:Command", "command:local:Command", "command:remote:Command", "command:remote:Command", "command:remote:Command"]);
     // Calls are on by default: the authorization service's SHA-256 is not taken yet, so the payload is unknown, and that is fine.
     const pin = commands.find((c) => c.name.endsWith("-rtc-auth-sha256"));
     assert.ok(pin, "the download pin is declared");
