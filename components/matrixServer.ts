@@ -223,8 +223,8 @@ export class MatrixServer extends pulumi.ComponentResource {
       }, { ...child, dependsOn: [cloudInitDone] }).stdout;
     }
     if (shape.waitForReady) {
-      const trust = pulumi.all([s, dropletCaOutput]).apply(([settings, booted]) =>
-        readinessTrust(settings.acme.directoryUrl, settings.extraCaCertificates, booted));
+      const trust = pulumi.all([s, dropletCaOutput]).apply(([settings, dropletCa]) =>
+        readinessTrust(settings.acme.directoryUrl, settings.extraCaCertificates, dropletCa));
       trust.apply((t) => t.unverified && pulumi.log.warn(`the readiness check does not verify the homeserver's certificate: ${t.unverified}`, this));
       new command.local.Command(`${name}-ready`, {
         create: `node ${path.relative(process.cwd(), path.join(READINESS_DIR, "wait-for-homeserver.mjs"))}`,
