@@ -14,6 +14,11 @@ export function go(): string {
   return [process.env.GOROOT ? path.join(process.env.GOROOT, "bin", "go") : "", "/usr/local/go/bin/go"].find((g) => g && fs.existsSync(g)) ?? "go";
 }
 
+/** The gofmt beside that `go`. */
+export function gofmt(): string {
+  return go() === "go" ? "gofmt" : path.join(path.dirname(go()), "gofmt");
+}
+
 /** `go install module@version` into .cache/go-bin/<name>/ (each its own directory: binaries may share a name). */
 export function goInstall(name: string, moduleAtVersion: string, binary: string): string {
   const dir = path.join(BIN, name);

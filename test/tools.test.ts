@@ -11,7 +11,7 @@ import * as YAML from "yaml";
 import { PATHS } from "../cloud-init/paths";
 import { USER_DATA_LIMIT_BYTES, renderUserData } from "../cloud-init/userData";
 import { cargo } from "../local/elementX";
-import { go } from "../local/goBuild";
+import { go, gofmt } from "../local/goBuild";
 import { ensureRootfs } from "../local/rootfs";
 import { fileIn, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
 
@@ -125,11 +125,12 @@ describe("rendered payload, checked by the real tools", () => {
   });
 
   it("the Go test programs are gofmt-clean and pass go vet; the stand-in's tests pass", () => {
-    const gofmtTool = go() === "go" ? "gofmt" : path.join(path.dirname(go()), "gofmt");
-    for (const program of ["test/livekit-client", "test/rtc-auth-stand-in"].map((p) => path.join(ROOT, p))) {
-      const gofmt = run(gofmtTool, ["-l", program]);
-      assert.equal(gofmt.code, 0, gofmt.stderr);
-      assert.equal(gofmt.stdout.trim(), "", `${program}: not gofmt-formatted`);
+    const programs = fs.readdirSync(path.join(ROOT, "test")).filter((d) => fs.existsSync(path.join(ROOT, "test", d, "go.mod")));
+    assert.deepEqual(programs.sort(), ["livekit-client", "rtc-auth-stand-in", "sdk-gen"]);
+    for (const program of programs.map((p) => path.join(ROOT, "test", p))) {
+      const formatted = run(gofmt(), ["-l", program]);
+      assert.equal(formatted.code, 0, formatted.stderr);
+      assert.equal(formatted.stdout.trim(), "", `${program}: not gofmt-formatted`);
       const vet = run(go(), ["-C", program, "vet", "."]);
       assert.equal(vet.code, 0, `${program}: ${vet.stderr}`);
     }
