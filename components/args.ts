@@ -12,8 +12,10 @@ export interface MatrixServerArgs {
   domain: pulumi.Input<string>;
   /** Contact address for Let's Encrypt and the admin account. Required. */
   adminEmail: pulumi.Input<string>;
-  /** DigitalOcean SSH key fingerprints (aa:bb:…) or IDs allowed to log in as root. At least one. Required. */
-  sshKeys: pulumi.Input<pulumi.Input<string>[]>;
+  /** The deploy key's public half (one line: ssh-ed25519 AAAA…): the stack adds it to your DigitalOcean account and lets it log in as root. Needed unless sshKeys names a key. */
+  sshPublicKey?: pulumi.Input<string>;
+  /** SSH keys already in your DigitalOcean account (fingerprints aa:bb:… or IDs) that may log in as root, besides sshPublicKey. Default: none. */
+  sshKeys?: pulumi.Input<pulumi.Input<string>[]>;
   /** DigitalOcean region slug. Default: `nyc3`. */
   region?: pulumi.Input<string>;
   /** Droplet size slug with at least 1 GB RAM. Default: `s-1vcpu-1gb`. */
@@ -32,7 +34,7 @@ export interface MatrixServerArgs {
   elementSubdomain?: pulumi.Input<string>;
   /** CIDRs allowed to reach SSH on port 22. Default: everywhere. */
   sshAllowCidrs?: pulumi.Input<pulumi.Input<string>[]>;
-  /** Private key, without a passphrase, for one of sshKeys: `pulumi up` then applies changes to the running droplet over SSH. Secret. */
+  /** The deploy key's private half, without a passphrase (sshPublicKey's, or that of one of sshKeys): `pulumi up` then applies changes to the running droplet over SSH. Secret. */
   sshPrivateKey?: pulumi.Input<string>;
   /** Where your deploy key (sshPrivateKey) is on your machine: the sshCommand output and the messages name it. Default: `~/.ssh/matrix-deploy`. */
   sshKeyFile?: pulumi.Input<string>;

@@ -2,7 +2,7 @@
  * MatrixServer: one DigitalOcean droplet running Synapse, Element Web, Caddy and PostgreSQL,
  * with its data volume, reserved IP, domain, DNS records and firewall.
  *
- *   const chat = new MatrixServer("chat", { domain: "example.org", adminEmail: "me@example.org", sshKeys: [...] });
+ *   const chat = new MatrixServer("chat", { domain: "example.org", adminEmail: "me@example.org", sshPublicKey: "ssh-ed25519 AAAA…" });
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -18,7 +18,7 @@ import { declareMonitoring } from "./monitoring";
 import { readinessTrust } from "./readinessTrust";
 import { generateSecrets } from "./secrets";
 import {
-  ACME_DIRECTORIES, ARG_KINDS, PlainArgs, Resolved, resolveArgs, resolveKnown, resolveShape, SettingsError, typeProblem,
+  ACME_DIRECTORIES, ARG_KINDS, deployKeyPairProblem, PlainArgs, Resolved, resolveArgs, resolveKnown, resolveShape, SettingsError, typeProblem,
 } from "./settings";
 import { asset } from "../cloud-init/assets";
 import { Settings } from "../cloud-init/settings";
@@ -124,6 +124,23 @@ export class MatrixServer extends pulumi.ComponentResource {
       tags: s.droplet.tags,
     }, { ...child, protect: shape.protectVolume });
 
+    // The deploy key, added to the account by the stack (sshPublicKey); it waits for the check
+    // that sshPrivateKey is its other half, and so does the droplet.
+    const keyPairChecked = args.sshPrivateKey === undefined ? pulumi.output(true)
+      : pulumi.unsecret(pulumi.all([secretArg("sshPrivateKey", args.sshPrivateKey), c]).apply(([privateKey, cloud]) => {
+        const problem = deployKeyPairProblem(privateKey, cloud);
+        if (problem) throw new SettingsError([problem]);
+        return true;
+      }));
+    const deployKey = shape.deployKey
+      ? new digitalocean.SshKey(`${name}-deploy-key`, {
+        name: pulumi.interpolate`${s.droplet.name} deploy key`,
+        publicKey: pulumi.all([c, keyPairChecked]).apply(([cloud]) => cloud.sshPublicKey!),
+      }, child)
+      : undefined;
+    const sshKeys = pulumi.all([c.sshKeys, deployKey?.fingerprint, keyPairChecked])
+      .apply(([keys, deployed]) => deployed === undefined ? keys : [...keys, deployed]);
+
     // A changed user_data replaces the droplet. Delete the old one first (gracefully, so
     // PostgreSQL shuts down cleanly) so the volume is free to move to the new one.
     const droplet = new digitalocean.Droplet(`${name}-droplet`, {
@@ -131,7 +148,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       image: s.droplet.image,
       region: s.droplet.region,
       size: s.droplet.size,
-      sshKeys: c.sshKeys,
+      sshKeys,
       ipv6: s.droplet.ipv6,
       monitoring: true,
       gracefulShutdown: true,

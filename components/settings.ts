@@ -6,6 +6,7 @@
  */
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
+import { parsePublicKey, publicKeyOfPrivate } from "./sshKeys";
 import { MatrixServerArgs } from "./args";
 import { ARG_KINDS, ArgKind, DEFAULTS, SettingKey } from "./settingsTable";
 import { BackupSettings, MatrixRtcSettings, Settings } from "../cloud-init/settings";
@@ -151,6 +152,8 @@ export function resourceBaseName(domain: string): string {
 /** What the component needs besides the renderers' Settings: the values its resources take. */
 export interface CloudOptions {
   sshKeys: string[];
+  /** With Shape.deployKey: the public key the stack adds to the account (and to the droplet's keys). */
+  sshPublicKey?: string;
   sshAllowCidrs: string[];
   /** Set when the resources are grouped in a DigitalOcean project (Shape.project). */
   projectName?: string;
@@ -195,6 +198,8 @@ export interface Shape {
   waitForReady: boolean;
   /** sshPrivateKey is set: changes are applied to the running droplet over SSH. */
   applyInPlace: boolean;
+  /** sshPublicKey is set: the stack adds it to the account (a digitalocean.SshKey). */
+  deployKey: boolean;
   /** projectName is set: the resources are grouped in a DigitalOcean project. */
   project: boolean;
   /** Calls are on and nothing gives the authorization service's SHA-256: the stack takes it (CloudOptions.rtcAuthPin). */
@@ -208,7 +213,7 @@ export interface Resolved {
 }
 
 /** The arguments' Shape: only plain flags and whether a key is set at all (an Output counts as set). */
-export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]?: MatrixServerArgs[K] } & Pick<MatrixServerArgs, "sshPrivateKey" | "projectName" | "rtcAuthServiceSha256">): Shape {
+export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]?: MatrixServerArgs[K] } & Pick<MatrixServerArgs, "sshPrivateKey" | "sshPublicKey" | "projectName" | "rtcAuthServiceSha256">): Shape {
   const matrixRtc = args.matrixRtc ?? DEFAULTS.matrixRtc;
   return {
     ipv6: args.ipv6 ?? DEFAULTS.ipv6,
@@ -219,6 +224,7 @@ export function resolveShape(args: { [K in keyof Shape & keyof MatrixServerArgs]
     alerts: args.alerts ?? DEFAULTS.alerts,
     waitForReady: args.waitForReady ?? DEFAULTS.waitForReady,
     applyInPlace: args.sshPrivateKey !== undefined,
+    deployKey: args.sshPublicKey !== undefined,
     project: args.projectName !== undefined,
     rtcAuthPin: matrixRtc && rtcAuthShaSource(args.rtcAuthServiceSha256) === "first-deploy",
   };
@@ -266,10 +272,10 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   const adminEmail = a.adminEmail!;
   if (!EMAIL_RE.test(adminEmail ?? "")) bad("adminEmail", "an email address such as admin@example.org", adminEmail);
   const sshKeys = a.sshKeys ?? [];
-  if (sshKeys.length === 0) bad("sshKeys", "at least one DigitalOcean SSH key (fingerprint aa:bb:… or numeric ID)", a.sshKeys);
   for (const key of sshKeys) {
     if (!SSH_KEY_RE.test(key)) bad("sshKeys", "an SSH key fingerprint (16 hex pairs joined by ':') or a numeric key ID", key);
   }
+  resolveDeployKey(a, sshKeys, bad);
 
   const region = a.region ?? DEFAULTS.region;
   if (!REGIONS.includes(region)) bad("region", `one of ${REGIONS.join(", ")}`, region, didYouMean(region, REGIONS));
@@ -389,6 +395,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   const base = resourceBaseName(domain);
   const cloud: CloudOptions = {
     sshKeys: [...sshKeys],
+    ...(a.sshPublicKey !== undefined ? { sshPublicKey: a.sshPublicKey.trim() } : {}),
     sshAllowCidrs: [...sshAllowCidrs],
     ...(a.projectName !== undefined ? { projectName: a.projectName } : {}),
     readyTimeoutMinutes,
@@ -454,6 +461,33 @@ function requireKey(args: PlainArgs, bad: Bad, main: Key, others: Key[], what: s
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
+
+const DEPLOY_KEY_FIX = 'pulumi config set sshPublicKey "$(cat ~/.ssh/matrix-deploy.pub)"';
+
+/** Who may log in as root: sshPublicKey (added to the account by the stack) and sshKeys (in it already), at least one. */
+function resolveDeployKey(args: PlainArgs, sshKeys: readonly string[], bad: Bad): void {
+  if (args.sshPublicKey === undefined) {
+    if (sshKeys.length === 0) {
+      bad(["sshPublicKey", "sshKeys"], "a key that may log in as root: sshPublicKey (the deploy key's public half, which the stack adds to your DigitalOcean account) or sshKeys (keys already there)", undefined, DEPLOY_KEY_FIX);
+    }
+    return;
+  }
+  const publicKey = parsePublicKey(args.sshPublicKey);
+  if (typeof publicKey === "string") bad("sshPublicKey", `${publicKey}, as in ~/.ssh/matrix-deploy.pub`, args.sshPublicKey.slice(0, 40), DEPLOY_KEY_FIX);
+}
+
+/**
+ * sshPrivateKey against the keys that may log in: when sshPublicKey is the only one, the private
+ * key must be its other half (an OpenSSH private key stores its public half), or every SSH step
+ * of `pulumi up` would fail. Checked when the secret resolves, before anything uses it.
+ */
+export function deployKeyPairProblem(privateKey: string, cloud: Pick<CloudOptions, "sshKeys" | "sshPublicKey">): string | undefined {
+  if (cloud.sshPublicKey === undefined || cloud.sshKeys.length > 0) return undefined;
+  const publicKey = parsePublicKey(cloud.sshPublicKey);
+  const privateHalf = publicKeyOfPrivate(privateKey);
+  if (typeof publicKey === "string" || !privateHalf || privateHalf.base64 === publicKey.base64) return undefined;
+  return `'sshPrivateKey': expected the private half of sshPublicKey (the deploy key), got that of another key pair; set both from one pair: ${DEPLOY_KEY_FIX} and pulumi config set --secret sshPrivateKey < ~/.ssh/matrix-deploy`;
+}
 
 /**
  * Where the authorization service's SHA-256 comes from, the first that has one: a verified pin in

@@ -29,6 +29,8 @@ export interface SettingSpec {
   kind: ArgKind;
   /** Every stack must set it (Pulumi.yaml declares it without a default). */
   required?: true;
+  /** `pulumi new` asks for it (the required settings are asked for too). */
+  prompt?: true;
   /** What applies when it is not set; none: the setting's part is off, or derived (readmeDefault). */
   default?: string | number | boolean | readonly string[];
   /** One sentence: the argument's doc comment and Pulumi.yaml's description. */
@@ -55,11 +57,18 @@ export const SETTINGS = {
     description: "Contact address for Let's Encrypt and the admin account.",
     usedBy: ["cloud-init/caddy.ts", "components/monitoring.ts"],
   },
+  sshPublicKey: {
+    kind: "string",
+    prompt: true,
+    description: "The deploy key's public half (one line: ssh-ed25519 AAAA…): the stack adds it to your DigitalOcean account and lets it log in as root. Needed unless sshKeys names a key.",
+    readme: "The deploy key's public half (`\"$(cat ~/.ssh/matrix-deploy.pub)\"`); the stack adds it to your DigitalOcean account. A key the account has already goes in `sshKeys` instead.",
+    usedBy: ["components/matrixServer.ts"],
+  },
   sshKeys: {
     kind: "list",
-    required: true,
-    description: "DigitalOcean SSH key fingerprints (aa:bb:…) or IDs allowed to log in as root. At least one.",
-    readme: "DigitalOcean SSH key fingerprints (`aa:bb:…`) or IDs allowed to log in as root. An ID needs `--type string`: `pulumi config set --type string --path 'sshKeys[0]' 12345`.",
+    description: "SSH keys already in your DigitalOcean account (fingerprints aa:bb:… or IDs) that may log in as root, besides sshPublicKey.",
+    readme: "Keys already in your DigitalOcean account (fingerprints `aa:bb:…`, or IDs with `--type string`) that may log in as root, besides `sshPublicKey`.",
+    readmeDefault: "none",
     usedBy: ["components/matrixServer.ts"],
   },
   region: {
@@ -120,8 +129,8 @@ export const SETTINGS = {
   },
   sshPrivateKey: {
     kind: "secret",
-    description: "Private key, without a passphrase, for one of sshKeys: `pulumi up` then applies changes to the running droplet over SSH.",
-    readme: "Private key, without a passphrase, for one of `sshKeys` (`pulumi config set --secret sshPrivateKey < key`). With it, `pulumi up` applies config changes to the running droplet instead of replacing it (see Operations), and waits for cloud-init over SSH, showing its errors if the first boot failed.",
+    description: "The deploy key's private half, without a passphrase (sshPublicKey's, or that of one of sshKeys): `pulumi up` then applies changes to the running droplet over SSH.",
+    readme: "The deploy key, without a passphrase (`< ~/.ssh/matrix-deploy`): `pulumi up` then applies changes to the running droplet instead of replacing it, and shows the first boot's errors.",
     usedBy: ["components/matrixServer.ts"],
   },
   sshKeyFile: {
@@ -241,13 +250,13 @@ export const SETTINGS = {
     kind: "boolean",
     default: true,
     description: `Calls in Element X and Element Call (MatrixRTC): LiveKit and Element's authorization service at rtc.<domain>, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT}.`,
-    readme: `Calls in Element X and Element Call (MatrixRTC): the LiveKit SFU and Element's authorization service at \`rtc.<domain>\`, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT} (opened only when on). \`false\` turns calls off; see [Calls](#calls-element-x-and-element-call).`,
+    readme: `Calls in Element X and Element Call (MatrixRTC): the LiveKit SFU and Element's authorization service at \`rtc.<domain>\`, media on TCP ${LIVEKIT_TCP_PORT} and UDP ${LIVEKIT_UDP_PORT} (opened only when on). \`false\` turns calls off; see [Calls](docs/calls.md#calls-for-your-users).`,
     usedBy: ["cloud-init/matrixRtc.ts", "cloud-init/livekit.ts", "cloud-init/rtcAuth.ts", "components/dns.ts", "components/firewall.ts"],
   },
   rtcAuthServiceSha256: {
     kind: "string",
     description: `SHA-256 (hex) of the authorization service's binary (lk-jwt-service ${RTC_AUTH_VERSION}, linux amd64), if you verified one yourself; unset, the stack takes it on its first deploy and keeps it.`,
-    readme: `SHA-256 of \`lk-jwt-service_linux_amd64\` ${RTC_AUTH_VERSION}, which the droplet checks before running it. Unset: the stack takes it on its first deploy and keeps it; see [Calls](#calls-element-x-and-element-call).`,
+    readme: `SHA-256 of \`lk-jwt-service_linux_amd64\` ${RTC_AUTH_VERSION}, which the droplet checks before running it. Unset: the stack takes it on its first deploy and keeps it; see [Calls](docs/calls.md#calls-for-your-users).`,
     readmeDefault: "taken on the first deploy",
     usedBy: ["cloud-init/userData.ts"],
   },
@@ -408,11 +417,11 @@ export const SETTINGS = {
 export type SettingKey = keyof typeof SETTINGS;
 
 /**
- * How README groups the settings (each key in exactly one group); the last group's go to
- * docs/configuration.md instead, where README links.
+ * How the settings are grouped (each key in exactly one group): README has the first group's
+ * table, docs/configuration.md one section for each of the others, which README links.
  */
 export const SETTING_GROUPS: readonly { title: string; keys: readonly SettingKey[] }[] = [
-  { title: "Basics", keys: ["domain", "adminEmail", "sshKeys", "sshPrivateKey", "sshKeyFile", "sshAllowCidrs", "region", "size", "volumeSizeGb", "protectVolume", "adminUser", "registration", "maxUploadMb"] },
+  { title: "Basics", keys: ["domain", "adminEmail", "sshPublicKey", "sshPrivateKey", "sshKeys", "region", "size", "volumeSizeGb", "protectVolume", "registration", "maxUploadMb"] },
   { title: "Domain, DNS and certificates", keys: ["existingDomain", "matrixSubdomain", "elementSubdomain", "ipv6", "acmeServer", "caaIssuer"] },
   { title: "Email", keys: ["smtpHost", "smtpPort", "smtpUser", "smtpPassword", "emailFrom"] },
   { title: "Backups", keys: ["backupTime", "backupKeepDaily", "backupKeepWeekly", "spacesBucket", "spacesRegion", "spacesAccessKeyId", "spacesSecretKey", "spacesEndpoint", "dropletBackups"] },
@@ -421,7 +430,7 @@ export const SETTING_GROUPS: readonly { title: string; keys: readonly SettingKey
   {
     title: "Advanced",
     keys: [
-      "image", "tags", "projectName", "synapseVersion", "elementVersion", "presence", "localMediaRetentionDays", "remoteMediaRetentionDays",
+      "sshKeyFile", "sshAllowCidrs", "adminUser", "image", "tags", "projectName", "synapseVersion", "elementVersion", "presence", "localMediaRetentionDays", "remoteMediaRetentionDays",
       "forgottenRoomRetentionDays", "rtcAuthServiceUrl", "livekitUrl", "livekitSha256", "extraCaCertificates", "privateFederationCidrs",
       "elementDownloadBase", "elementKeyUrl", "elementKeyFingerprint", "waitForReady", "readyTimeoutMinutes",
     ],

@@ -5,6 +5,7 @@
  *
  * - Droplet: a local droplet (localDroplet.ts) booted with the declared `userData`, the public
  *   keys of the declared `sshKeys`, on its own address of the local network;
+ * - SshKey: a key added to the account (options.sshKeys: those it had), by its MD5 fingerprint;
  * - Volume: an ext4 image that outlives droplets, attached as a block device after the
  *   droplet has booted (VolumeAttachment), so the payload waits for it and mounts it;
  * - ReservedIp + ReservedIpAssignment: an address routed (DNAT) to the droplet, as DigitalOcean
@@ -30,6 +31,7 @@ import { run } from "./process";
 import { rootfsTarball } from "./rootfs";
 import { onTeardown } from "./teardown";
 import { newSshHostKey } from "./secrets";
+import { md5Fingerprint, parsePublicKey } from "../components/sshKeys";
 
 export const DIFFERENCES = [
   "cloud-init's DigitalOcean datasource reads user_data, hostname and SSH keys from the metadata service at 169.254.169.254 (metadata.ts), as on a droplet. It first recognizes a droplet by its VM's SMBIOS strings, which a container lacks, and it ignores DMI data in a container: for cloud-init's process alone, the local droplet answers dmidecode with a droplet's strings and does not look like a container (localDroplet.ts).",
@@ -127,6 +129,7 @@ const IN_PLACE: Record<string, string[]> = {
   "digitalocean:index/uptimeCheck:UptimeCheck": ["name", "target", "regions", "enabled", "type"],
   "digitalocean:index/uptimeAlert:UptimeAlert": ["name", "threshold", "comparison", "period", "notifications", "type"],
   "digitalocean:index/project:Project": ["name", "description", "purpose", "resources"],
+  "digitalocean:index/sshKey:SshKey": ["name"],
 };
 
 /** The local network's number of a droplet address (10.S.N.2 → N). */
@@ -415,6 +418,9 @@ export class LocalCloud {
       case "digitalocean:index/domain:Domain":
         state.domainUrn = `do:domain:${inputs.name}`;
         break;
+      case "digitalocean:index/sshKey:SshKey":
+        state.fingerprint = this.addAccountKey(String(inputs.publicKey));
+        break;
       case "digitalocean:index/dnsRecord:DnsRecord":
         state.fqdn = inputs.name === "@" ? inputs.domain : `${inputs.name}.${inputs.domain}`;
         break;
@@ -470,10 +476,26 @@ export class LocalCloud {
     this.loops.delete(id);
   }
 
+  /** The account's SSH keys by fingerprint and ID: those it had (options.sshKeys) and those a stack added. */
+  private accountKeys(): Record<string, string> {
+    const added = this.ofType("digitalocean:index/sshKey:SshKey").flatMap((r) => [[String(r.state.fingerprint), String(r.inputs.publicKey)], [r.id, String(r.inputs.publicKey)]]);
+    return { ...this.options.sshKeys, ...Object.fromEntries(added) };
+  }
+
+  /** An SshKey created: its fingerprint, or DigitalOcean's refusal of a key the account has already. */
+  private addAccountKey(line: string): string {
+    const key = parsePublicKey(line);
+    if (typeof key === "string") throw new Error(`422 Key invalid, type not supported (expected ${key})`);
+    const fingerprint = md5Fingerprint(key);
+    const present = Object.values(this.accountKeys()).some((other) => other.trim().split(/\s+/)[1] === key.base64);
+    if (present) throw new Error("422 SSH Key is already in use on your account");
+    return fingerprint;
+  }
+
   private async bootDroplet(id: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.droplets.size > 0) throw new Error("the local cloud boots one droplet at a time");
     const keys = (inputs.sshKeys as string[]).map((k) => {
-      const key = this.options.sshKeys[k];
+      const key = this.accountKeys()[k];
       if (!key) throw new Error(`sshKeys: no SSH key ${k} in this account`);
       return key;
     });

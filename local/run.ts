@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const home = path.join(PACKAGE_ROOT, ".cache", "local", stack);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
 
-  // A local key stands in for the account's SSH keys (and for sshPrivateKey, if set).
+  // A local key stands in for the account's SSH keys (and for sshPublicKey and sshPrivateKey, if set).
   const sshKey = path.join(home, "ssh-key");
   if (!fs.existsSync(sshKey)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "npm-run-local", "-f", sshKey]);
   const publicKey = fs.readFileSync(`${sshKey}.pub`, "utf8").trim();
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   values[key("acmeServer")] = "internal"; // nobody outside can reach this server: Caddy's own CA signs
   values[key("extraCaCertificates")] = JSON.stringify([...JSON.parse(values[key("extraCaCertificates")] || "[]"), ...hostCaCertificates()]);
   if (values[key("sshPrivateKey")] !== undefined) values[key("sshPrivateKey")] = fs.readFileSync(sshKey, "utf8");
+  if (values[key("sshPublicKey")]) values[key("sshPublicKey")] = publicKey;
 
   const log = (line: string) => console.log(`local: ${line}`);
   ensureRootfs(log);

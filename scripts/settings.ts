@@ -1,7 +1,7 @@
 /**
  * `npm run settings`: writes what the settings table (components/settingsTable.ts) gives to the
  * files that describe the settings: components/args.ts, Pulumi.yaml's `config:` and `template:`
- * blocks, README's configuration tables and docs/configuration.md (the advanced settings).
+ * blocks, README's table of the basic settings and docs/configuration.md (the others, by topic).
  * test/settingsTable.test.ts checks that they are up to date.
  */
 import * as fs from "fs";
@@ -101,38 +101,47 @@ function renderTable(keys: readonly string[], link = (text: string) => text): st
 const README_TABLES_BEGIN = "<!-- The tables below are written by `npm run settings` from components/settingsTable.ts. -->";
 const README_TABLES_END = "<!-- End of the settings tables. -->";
 
-/** README's configuration tables, one per group; the last (advanced) group is in docs/configuration.md. */
+/** A heading's anchor as GitHub makes it ("Domain, DNS and certificates" → domain-dns-and-certificates). */
+function anchor(heading: string): string {
+  return heading.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-");
+}
+
+/** README's configuration: the first group's table; the other groups are in docs/configuration.md, linked by topic. */
 export function renderReadmeTable(): string {
-  const groups = SETTING_GROUPS.slice(0, -1).map((g) => `#### ${g.title}\n\n${renderTable(g.keys)}`);
-  const advanced = SETTING_GROUPS.at(-1)!;
+  const [basics, ...rest] = SETTING_GROUPS;
+  const links = rest.map((g) => `[${g.title}](docs/configuration.md#${anchor(g.title)})`).join(" · ");
   return [
-    README_TABLES_BEGIN, "", ...groups.flatMap((g) => [g, ""]),
-    `#### ${advanced.title}\n\n${advanced.keys.map((k) => `\`${k}\``).join(", ")}: see [docs/configuration.md](docs/configuration.md).`,
+    README_TABLES_BEGIN, "", `#### ${basics.title}`, "", renderTable(basics.keys), "",
+    `The other settings, by topic, in docs/configuration.md: ${links}.`,
     "", README_TABLES_END,
   ].join("\n");
 }
 
-/** docs/configuration.md: the advanced settings. */
+/** docs/configuration.md: every group but README's first, one section each. */
 export function renderConfigurationDoc(): string {
-  const advanced = SETTING_GROUPS.at(-1)!;
-  const link = (text: string) => text.replace(/\]\(#/g, "](../README.md#");
+  // README-relative links, from docs/: README's anchors, and the docs beside this one.
+  const link = (text: string) => text.replace(/\]\(#/g, "](../README.md#").replace(/\]\(docs\//g, "](");
   return [
-    "# Advanced settings",
+    "# Settings",
     "",
     "<!-- Written by `npm run settings` from components/settingsTable.ts: change that, not this file. -->",
     "",
-    "The settings most servers never change, set like the others with `pulumi config set` (README's",
-    "[Configuration](../README.md#configuration) has the rest and the rules they all follow).",
+    "The settings beyond README's [Basics](../README.md#configuration), set the same way:",
+    "`pulumi config set <key> <value>` (lists with `--path 'key[0]'`, secrets with `--secret`). Every",
+    "value is checked before anything is created; a bad one stops `pulumi up` with one error that names",
+    "the key, what it expects and, where that is plain, how to write it. A key that means something only",
+    "with another is refused without it: the `smtp…` keys and `emailFrom` without `smtpHost` (and",
+    "`smtpPassword` without `smtpUser`), the `spaces…` keys without `spacesBucket` (and `spacesRegion`",
+    "with `spacesEndpoint`), `alertEmails` with `alerts` off, `readyTimeoutMinutes` when nothing waits.",
     "",
-    renderTable(advanced.keys, link),
-    "",
+    ...SETTING_GROUPS.slice(1).flatMap((g) => [`## ${g.title}`, "", renderTable(g.keys, link), ""]),
   ].join("\n");
 }
 
-/** What `pulumi new` asks for (the required settings), and says when it is done. */
+/** What `pulumi new` asks for (the required settings and those marked `prompt`), and says when it is done. */
 export function renderTemplate(): string {
   const config: Record<string, { description: string }> = {};
-  for (const [key, spec] of specs().filter(([, spec]) => spec.required)) {
+  for (const [key, spec] of specs().filter(([, spec]) => spec.required || spec.prompt)) {
     // The CLI saves an answer as text: a list must come as --config-path -c 'key[0]=…' instead.
     const list = spec.kind === "list" ? ` A list: give it to pulumi new as --config-path -c '${key}[0]=…' (an answer typed here is saved as text, which the CLI refuses; then: pulumi config set --path '${key}[0]' …).` : "";
     config[key] = { description: `${spec.description}${list}` };
@@ -141,7 +150,7 @@ export function renderTemplate(): string {
     displayName: "Matrix homeserver on DigitalOcean",
     description: "A self-hosted Matrix homeserver (Synapse, Element Web, Caddy, PostgreSQL) on one DigitalOcean droplet",
     config,
-    quickstart: "Next: export DIGITALOCEAN_TOKEN=dop_v1_…, `pulumi config set --secret sshPrivateKey < <deploy key>`, then `pulumi up`. README.md lists every setting.",
+    quickstart: "Next: export DIGITALOCEAN_TOKEN=dop_v1_…, `pulumi config set --secret sshPrivateKey < ~/.ssh/matrix-deploy`, then `pulumi up`. README.md lists every setting.",
   };
   return YAML.stringify({ template }, { lineWidth: 0, version: "1.1" });
 }

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { resolveArgs } from "../components/settings";
+import { deployKeyPairProblem, resolveArgs } from "../components/settings";
 import { readStackConfig } from "../components/stackConfig";
 import { RTC_AUTH_RELEASE } from "../cloud-init/versions";
 import { buildSharedCli, cliStackConfig, offlineCliEnv } from "../local/pulumiCli";
@@ -21,10 +21,10 @@ import { ROOT } from "./local-services";
 
 const NO_LANGUAGE_HOST = /failed to load language plugin nodejs/;
 
-/** The shell lines of a README section (its ```sh blocks, up to the next heading), continuation lines joined. */
+/** The shell lines of a section of README (or a doc), its ```sh blocks up to the next heading, continuation lines joined. */
 function sectionCommands(readme: string, heading: string): string[] {
   const start = readme.indexOf(`${heading}\n`);
-  assert.ok(start >= 0, `README has no section ${heading}`);
+  assert.ok(start >= 0, `no section ${heading}`);
   // Up to the next heading of level 2 or 3 (a single # is a comment in a block).
   const end = readme.slice(start + heading.length).search(/\n#{2,3} /);
   const section = readme.slice(start, end < 0 ? undefined : start + heading.length + end);
@@ -47,7 +47,6 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
 
   before(() => {
     const bin = buildSharedCli(ROOT);
-    // doctl as the README uses it: it uploads the deploy key (here: keeps a copy of what it was given).
     const tools = path.join(dir, "tools");
     fs.mkdirSync(tools);
     // curl as README's Calls section uses it: GitHub is out of reach, so the download is a stand-in file.
@@ -55,11 +54,6 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
       "#!/bin/sh",
       `[ "$1 $2" = "-fsSLO ${RTC_AUTH_RELEASE.url}" ] && [ "$#" = 2 ] || exit 2`,
       'echo "a stand-in for lk-jwt-service" > "${2##*/}"',
-    ].join("\n") + "\n", { mode: 0o755 });
-    fs.writeFileSync(path.join(tools, "doctl"), [
-      "#!/bin/sh",
-      '[ "$1 $2 $3 $4 $5" = "compute ssh-key import matrix-deploy --public-key-file" ] && [ "$#" = 6 ] || exit 2',
-      `cp "$6" ${JSON.stringify(path.join(dir, "uploaded.pub"))}`,
     ].join("\n") + "\n", { mode: 0o755 });
     // The user's home, where the deploy key is made.
     fs.mkdirSync(home);
@@ -78,10 +72,10 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     fs.mkdirSync(path.join(forgetful, ".backend"));
     const ownEnv = { ...env, PULUMI_BACKEND_URL: `file://${path.join(forgetful, ".backend")}` };
     const inForgetful = (script: string) => childProcess.spawnSync("bash", ["-c", script], { cwd: forgetful, env: ownEnv, encoding: "utf8" });
-    assert.equal(inForgetful("pulumi stack init prod && pulumi config set domain example.net && pulumi config set adminEmail me@example.net").status, 0);
+    assert.equal(inForgetful("pulumi stack init prod && pulumi config set domain example.net").status, 0);
     const r = inForgetful("pulumi preview");
     assert.notEqual(r.status, 0);
-    assert.match(r.stdout + r.stderr, /sshKeys/, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /missing configuration value 'adminEmail'/, r.stdout + r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, NO_LANGUAGE_HOST, "refused before the program");
   });
 
@@ -94,21 +88,21 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     const output = r.stdout + r.stderr;
     assert.doesNotMatch(output, /validating stack config|missing configuration/, output);
     assert.match(output, NO_LANGUAGE_HOST, output);
-    // The deploy key: made without a passphrase, its public half uploaded, its fingerprint as
-    // DigitalOcean shows it (MD5) in sshKeys, its private half a secret of the stack.
+    // The deploy key: made without a passphrase, its public half for the stack to add to the
+    // account (one line, as the program checks it), its private half a secret of the stack.
     const key = path.join(home, ".ssh", "matrix-deploy");
     assert.equal(childProcess.spawnSync("ssh-keygen", ["-y", "-P", "", "-f", key]).status, 0, "the deploy key opens without a passphrase");
-    assert.equal(fs.readFileSync(path.join(dir, "uploaded.pub"), "utf8"), fs.readFileSync(`${key}.pub`, "utf8"));
-    const md5 = /MD5:(\S+)/.exec(childProcess.execFileSync("ssh-keygen", ["-l", "-E", "md5", "-f", `${key}.pub`], { encoding: "utf8" }))![1];
     const stack = YAML.parse(fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8"));
-    const { "matrix-do:sshPrivateKey": privateKey, "matrix-do:domain": domain, "matrix-do:adminEmail": adminEmail, "matrix-do:sshKeys": sshKeys } = stack.config;
-    assert.deepEqual({ domain, adminEmail, sshKeys }, { domain: "example.org", adminEmail: "you@example.org", sshKeys: [md5] });
+    const { "matrix-do:sshPrivateKey": privateKey, "matrix-do:domain": domain, "matrix-do:adminEmail": adminEmail, "matrix-do:sshPublicKey": sshPublicKey } = stack.config;
+    assert.deepEqual({ domain, adminEmail, sshPublicKey }, { domain: "example.org", adminEmail: "you@example.org", sshPublicKey: fs.readFileSync(`${key}.pub`, "utf8").trim() });
+    assert.equal(stack.config["matrix-do:sshKeys"], undefined, "no key of the account is needed");
+    assert.equal(deployKeyPairProblem(fs.readFileSync(key, "utf8"), { sshKeys: [], sshPublicKey }), undefined, "the two halves of one pair");
     assert.ok(privateKey?.secure, `sshPrivateKey is stored encrypted: ${JSON.stringify(privateKey)}`);
     assert.equal(cliStackConfig(project, "prod", env)["matrix-do:sshPrivateKey"].value.trim(), fs.readFileSync(key, "utf8").trim());
   });
 
-  it("README's Calls commands put the downloaded binary's checksum in the config and turn calls on", () => {
-    const commands = sectionCommands(fs.readFileSync(path.join(ROOT, "README.md"), "utf8"), "### Calls: Element X and Element Call");
+  it("the Calls doc's commands put the downloaded binary's checksum in the config and turn calls on", () => {
+    const commands = sectionCommands(fs.readFileSync(path.join(ROOT, "docs", "calls.md"), "utf8"), "## Calls for your users");
     assert.equal(commands.at(-1), "pulumi up");
     const r = bash(["set -euo pipefail", ...commands].join("\n"));
     assert.match(r.stdout + r.stderr, NO_LANGUAGE_HOST, r.stdout + r.stderr);

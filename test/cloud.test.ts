@@ -161,8 +161,12 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
   const caFile = path.join(dir, "test-ca.pem");
   let env: NodeJS.ProcessEnv;
 
-  /** A stack of this project for `domain`, configured as a user would, in a local cloud at `address`. */
-  function newStack(name: string, domain: string, address: DropletAddress): Stack {
+  /**
+   * A stack of this project for `domain`, configured as a user would, in a local cloud at `address`;
+   * its deploy key given as README's quick start does (sshPublicKey: the stack adds it to the
+   * account), or as an older stack has it (sshKeys: in the account already).
+   */
+  function newStack(name: string, domain: string, address: DropletAddress, deployKey: "sshPublicKey" | "sshKeys" = "sshKeys"): Stack {
     const project = path.join(dir, name);
     fs.mkdirSync(project);
     fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
@@ -174,7 +178,8 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     // The README's keys, and the test world's stand-ins for Let's Encrypt and the download hosts.
     const t = world.testArgs;
     const set: [string, string][] = [
-      ["domain", domain], ["adminEmail", `admin@${domain}`], ["sshKeys[0]", fingerprint(`${sshKey}.pub`)],
+      ["domain", domain], ["adminEmail", `admin@${domain}`],
+      deployKey === "sshKeys" ? ["sshKeys[0]", fingerprint(`${sshKey}.pub`)] : ["sshPublicKey", fs.readFileSync(`${sshKey}.pub`, "utf8").trim()],
       ["acmeServer", t.acmeServer!], ["caaIssuer", "pebble.test"], ["privateFederationCidrs[0]", world.network.cidr],
       ["elementDownloadBase", t.elementDownloadBase!], ["elementKeyUrl", t.elementKeyUrl!], ["elementKeyFingerprint", t.elementKeyFingerprint!],
       // Calls (on by default) download from the world's mirror: LiveKit under its pin; the
@@ -186,7 +191,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     configureIt(["config", "set", "--secret", "sshPrivateKey"], fs.readFileSync(sshKey, "utf8"));
     const stackCloud = new LocalCloud({
       network: world.network, address, dir: path.join(dir, `${name}-cloud`), cwd: ROOT, log,
-      sshKeys: { [fingerprint(`${sshKey}.pub`)]: fs.readFileSync(`${sshKey}.pub`, "utf8").trim() },
+      sshKeys: deployKey === "sshKeys" ? { [fingerprint(`${sshKey}.pub`)]: fs.readFileSync(`${sshKey}.pub`, "utf8").trim() } : {},
       metadata, dns: publicDns,
       // The machine that runs `pulumi up` trusts the CA of the mirror it downloads from (the test CA).
       env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile },
@@ -226,7 +231,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     publicDns.addView(world.address);
     publicDns.addView(world.otherAddress!, ["example.test"]);
 
-    main = newStack("cloud", "example.test", world.address);
+    main = newStack("cloud", "example.test", world.address, "sshPublicKey");
     ({ cloud, configure } = main);
     up = async () => {
       const took = await main.up();
@@ -339,7 +344,7 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     await listener;
   });
 
-  it("cloud-init found a droplet and read it from the metadata service: user_data, hostname and the declared SSH key", () => {
+  it("cloud-init found a droplet and read it from the metadata service: user_data, hostname and the SSH key the stack added", () => {
     const droplet = [...cloud.droplets.values()][0];
     const declared = cloud.ofType("digitalocean:index/droplet:Droplet")[0];
     const query = (key: string) => droplet.exec(["cloud-init", "query", key]).stdout.trim();
@@ -348,7 +353,11 @@ describe("pulumi up of the stack, in the local cloud", { timeout: 30 * 60_000 },
     assert.equal(query("v1.local_hostname"), declared.inputs.name);
     assert.equal(droplet.exec(["hostname"]).stdout.trim(), declared.inputs.name);
     assert.ok(!fs.existsSync(droplet.file("/var/lib/cloud/seed/nocloud")), "no NoCloud seed in the droplet");
-    // The key of the declared ID is root's, which the SSH commands above logged in with.
+    // README's way: the stack added the deploy key to the (empty) account, and the droplet names it
+    // by the fingerprint DigitalOcean gave it; it is root's key, which the SSH commands above used.
+    const [added] = cloud.ofType("digitalocean:index/sshKey:SshKey");
+    assert.equal(added?.state.fingerprint, fingerprint(`${sshKey}.pub`));
+    assert.deepEqual(declared.inputs.sshKeys, [fingerprint(`${sshKey}.pub`)]);
     const key = fs.readFileSync(`${sshKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
     assert.ok(fs.readFileSync(droplet.file("/root/.ssh/authorized_keys"), "utf8").includes(key), "the declared key is root's");
   });

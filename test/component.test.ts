@@ -11,7 +11,7 @@ import type { MatrixServer as MatrixServerClass } from "../components";
 import type { PlainArgs } from "../components/settings";
 import * as crypto from "node:crypto";
 import { APPLY_COMMAND } from "../cloud-init/userData";
-import { VALID_ARGS, fileIn } from "./fixtures";
+import { TEST_DEPLOY_KEY, VALID_ARGS, fileIn } from "./fixtures";
 
 const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
 import { DROPLET_CA_PEM, DROPLET_IPV4, DROPLET_IPV6, Declared, PINNED_SHA256, RESERVED_IP, created, installMocks, isSecret, ofType, recording, valueOf } from "./mocks";
@@ -37,6 +37,7 @@ const T = {
   record: "digitalocean:index/dnsRecord:DnsRecord",
   firewall: "digitalocean:index/firewall:Firewall",
   project: "digitalocean:index/project:Project",
+  sshKey: "digitalocean:index/sshKey:SshKey",
   password: "random:index/randomPassword:RandomPassword",
   bytes: "random:index/randomBytes:RandomBytes",
   string: "random:index/randomString:RandomString",
@@ -369,6 +370,18 @@ describe("MatrixServer component", () => {
     assert.equal(ofType(withoutKey.declared, T.droplet)[0].opts.ignoreChanges, undefined, "without SSH, a changed payload replaces the droplet");
   });
 
+  it("with sshPublicKey: the stack adds the deploy key to the account, and the droplet lets it in besides sshKeys", async () => {
+    assert.deepEqual(ofType(deploy().declared, T.sshKey), [], "no key added without sshPublicKey");
+    for (const sshKeys of [undefined, VALID_ARGS.sshKeys!]) {
+      const { declared } = deploy({ sshKeys, sshPublicKey: TEST_DEPLOY_KEY.publicKey, sshPrivateKey: TEST_DEPLOY_KEY.privateKey });
+      const [key] = ofType(declared, T.sshKey);
+      assert.equal(await valueOf(key.props.publicKey as string), TEST_DEPLOY_KEY.publicKey);
+      assert.match(await valueOf(key.props.name as string), /^matrix-example-test deploy key$/);
+      const droplet = ofType(declared, T.droplet)[0];
+      assert.deepEqual(await valueOf(droplet.props.sshKeys as string[]), [...(sshKeys ?? []), TEST_DEPLOY_KEY.md5Fingerprint]);
+    }
+  });
+
   it("alerts by email on CPU, memory and disk, and when the homeserver is down or its certificate ages", async () => {
     const { declared, server } = deploy({ alertEmails: ["ops@example.test", "me@example.test"] });
     const dropletId = await valueOf(server.dropletId);
@@ -467,6 +480,16 @@ describe("MatrixServer component", () => {
     assert.match(errors[0].message, /^MatrixServer: invalid configuration:\n {2}- 'extraCaCertificates': user_data is \d+ bytes; DigitalOcean accepts at most 65536 with these 40 certificates; pass fewer/);
   });
 
+  it("an sshPrivateKey that is not sshPublicKey's other half: one error, and neither the key nor the droplet is created", () => {
+    const { errors, created: made } = onceResolved(`{ sshKeys: undefined, sshPublicKey: ${JSON.stringify(TEST_DEPLOY_KEY.otherPublicKey)},
+      sshPrivateKey: pulumi.secret(${JSON.stringify(TEST_DEPLOY_KEY.privateKey)}) }`);
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.match(errors[0].message, /^MatrixServer: invalid configuration:\n {2}- 'sshPrivateKey': expected the private half of sshPublicKey/);
+    assert.doesNotMatch(errors[0].message, /PRIVATE KEY|AAAA/, "the message shows neither key");
+    assert.deepEqual(made.filter((type) => type === T.sshKey || type === T.droplet), []);
+    // The matching pair goes through: the test above.
+  });
+
   it("checks an Output argument once it resolves, and Pulumi reports it as the one message", () => {
     assert.deepEqual(errorsOnceResolved(`{ domain: pulumi.output("not a domain") }`), [{
       name: "SettingsError",
@@ -488,16 +511,24 @@ describe("MatrixServer component", () => {
  * checked when it resolves, and its error reaches Pulumi's runtime as unhandled rejections.
  */
 function errorsOnceResolved(overrides: string): { name: string; message: string; runError: boolean }[] {
+  return onceResolved(overrides).errors;
+}
+
+/** errorsOnceResolved's errors, and the types of the resources the mock engine was asked to create meanwhile. */
+function onceResolved(overrides: string): { errors: { name: string; message: string; runError: boolean }[]; created: string[] } {
   const program = `
     const pulumi = require("@pulumi/pulumi");
-    const { installMocks } = require("./test/mocks");
+    const { installMocks, created } = require("./test/mocks");
     const { VALID_ARGS } = require("./test/fixtures");
     const errors = new Set();
     process.on("unhandledRejection", (e) => errors.add(e));
     installMocks().then(() => {
       const { MatrixServer } = require("./components");
       new MatrixServer("later", { ...VALID_ARGS, ...${overrides} });
-      const report = () => console.log(JSON.stringify([...errors].map((e) => ({ name: e.name, message: e.message, runError: pulumi.RunError.isInstance(e) }))));
+      const report = () => console.log(JSON.stringify({
+        errors: [...errors].map((e) => ({ name: e.name, message: e.message, runError: pulumi.RunError.isInstance(e) })),
+        created: created.map((c) => c.type),
+      }));
       const wait = (tries) => errors.size > 0 || tries === 0 ? setTimeout(() => { report(); process.exit(0); }, 500) : setTimeout(() => wait(tries - 1), 100);
       wait(100);
     });`;

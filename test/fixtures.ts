@@ -45,3 +45,24 @@ export function fileIn(userData: string, path: string): string {
 
 export { scratchDir } from "../local/scratch";
 export { run } from "../local/process";
+
+/**
+ * A throwaway ed25519 key pair made for these tests (it opens nothing), and another pair's public
+ * half: sshPublicKey, sshPrivateKey and a mismatch between them.
+ */
+export const TEST_DEPLOY_KEY = {
+  privateKey: [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+    "QyNTUxOQAAACCEH8L+Y+g5fMm7dw4WSeSXfUKjursRYMClIG6mFUQ0TwAAAJDh9lLd4fZS",
+    "3QAAAAtzc2gtZWQyNTUxOQAAACCEH8L+Y+g5fMm7dw4WSeSXfUKjursRYMClIG6mFUQ0Tw",
+    "AAAECpeQ8qO8RLN09lMJCD5SmN7HzHYrRZplC3Uu3Kyfi9g4Qfwv5j6Dl8ybt3DhZJ5Jd9",
+    "QqO6uxFgwKUgbqYVRDRPAAAABnRlc3QtYQECAwQFBgc=",
+    "-----END OPENSSH PRIVATE KEY-----",
+    "",
+  ].join("\n"),
+  publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIQfwv5j6Dl8ybt3DhZJ5Jd9QqO6uxFgwKUgbqYVRDRP test-a",
+  /** As `ssh-keygen -l -E md5` shows it, and DigitalOcean lists it. */
+  md5Fingerprint: "f2:7f:b8:e4:2b:3c:43:44:bd:e7:df:c2:7e:5a:c1:ad",
+  otherPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPhCZJV1LZ75qPrD8z7RoLXsa3hhkFZW5FdljXdaWEoo test-b",
+};

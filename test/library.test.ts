@@ -59,8 +59,8 @@ const PROGRAM = `
   const chat = new MatrixServer("chat", args);
   pulumi.all([chat.homeserverUrl, chat.elementUrl, chat.reservedIp]).apply(([hs, el, ip]) =>
     console.log(JSON.stringify({ resolved: require.resolve("matrix-do"), hs, el, ip, rejected })));
-  // @ts-expect-error: sshKeys is required
-  export const broken = () => new MatrixServer("broken", { domain: "example.org", adminEmail: "a@example.org" });
+  // @ts-expect-error: adminEmail is required
+  export const broken = () => new MatrixServer("broken", { domain: "example.org", sshKeys: ["12345"] });
 `;
 
 /** Type-check and run the consumer's program against the package it installed. */

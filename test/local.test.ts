@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { DEFAULT_ELEMENT_VERSION } from "../cloud-init/versions";
 import { buildSharedCli, offlineCliEnv } from "../local/pulumiCli";
-import { run, scratchDir } from "./fixtures";
+import { TEST_DEPLOY_KEY, run, scratchDir } from "./fixtures";
 import { ROOT, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { startElementMirror } from "../local/elementMirror";
@@ -60,7 +60,7 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
     fs.writeFileSync(caFile, ca.certPem);
     const runs: LocalRun[] = [];
     try {
-      for (const { name, domain } of STACKS) {
+      for (const [index, { name, domain }] of STACKS.entries()) {
         // The user's project (this repository's program and component) with a stack made by the CLI.
         const project = path.join(dir, name);
         fs.mkdirSync(project);
@@ -77,10 +77,13 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
           ["elementKeyFingerprint", mirror.fingerprint],
           ["livekitUrl", livekit.url], ["livekitSha256", livekit.sha256], ["rtcAuthServiceUrl", rtcAuth.url],
         ]) pulumiCli(["config", "set", "--path", key, "--", value]);
-        // A key ID, as README says to set one (a bare number would be stored as an integer).
-        pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
-        // A key of the user's: the local run logs in with a local one instead.
-        pulumiCli(["config", "set", "--secret", "sshPrivateKey"], "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-this-one\n-----END OPENSSH PRIVATE KEY-----\n");
+        // The user's keys, which the local run replaces with a local one: the first stack as
+        // README's quick start gives them (sshPublicKey, the stack adds it to the account), the
+        // second a key ID already in the account, as README says to set one (a bare number
+        // would be stored as an integer).
+        if (index === 0) pulumiCli(["config", "set", "sshPublicKey", TEST_DEPLOY_KEY.publicKey]);
+        else pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
+        pulumiCli(["config", "set", "--secret", "sshPrivateKey"], TEST_DEPLOY_KEY.privateKey);
         // Both at once, as two people (or two terminals) would.
         const child = childProcess.spawn("bash", [path.join(ROOT, "scripts", "local.sh"), "--stack", name], { cwd: project, env: { ...env, NODE_EXTRA_CA_CERTS: caFile } });
         let output = "";

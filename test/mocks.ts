@@ -3,6 +3,7 @@
  * (random secrets of the requested length, addresses, URNs), and a transformation records
  * what the component declares, with its resource options.
  */
+import { md5Fingerprint, parsePublicKey } from "../components/sshKeys";
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { newSshHostKey } from "../local/secrets";
@@ -63,6 +64,11 @@ export async function installMocks(): Promise<void> {
           case "digitalocean:index/volume:Volume":
             state.volumeUrn = `do:volume:${args.name}`;
             break;
+          case "digitalocean:index/sshKey:SshKey": {
+            const key = parsePublicKey(args.inputs.publicKey);
+            state.fingerprint = typeof key === "string" ? "unparsable" : md5Fingerprint(key);
+            break;
+          }
           case "digitalocean:index/reservedIp:ReservedIp":
             state.ipAddress = RESERVED_IP;
             state.reservedIpUrn = `do:reservedip:${RESERVED_IP}`;

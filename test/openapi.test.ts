@@ -12,7 +12,7 @@ import { before, describe, it } from "node:test";
 import Ajv, { ValidateFunction } from "ajv";
 import * as YAML from "yaml";
 import type { MatrixServer as MatrixServerClass } from "../components";
-import { VALID_ARGS } from "./fixtures";
+import { TEST_DEPLOY_KEY, VALID_ARGS } from "./fixtures";
 import { ROOT } from "./local-services";
 import { Declared, installMocks, ofType, recording, valueOf } from "./mocks";
 
@@ -66,6 +66,7 @@ const OPERATIONS: Record<string, { operationId: string; body: (p: Body) => Body 
       notifications: { email: (p.notifications as Body[])[0].emails, slack: [] },
     }),
   },
+  "digitalocean:index/sshKey:SshKey": { operationId: "sshKeys_create", body: (p) => drop({ name: p.name, public_key: p.publicKey }) },
   "digitalocean:index/project:Project": {
     operationId: "projects_create",
     body: (p) => drop({ name: p.name, description: p.description, purpose: p.purpose, environment: p.environment }),
@@ -136,13 +137,13 @@ describe("declared resources against DigitalOcean's API spec", () => {
   it("the default stack and one with every option on make only valid requests", async () => {
     for (const overrides of [{}, {
       turn: true, projectName: "Matrix", dropletBackups: "weekly", tags: ["prod", "chat"], sshAllowCidrs: ["203.0.113.0/24", "2001:db8::/32"],
-      alertEmails: ["ops@example.test"], existingDomain: true,
+      alertEmails: ["ops@example.test"], existingDomain: true, sshPublicKey: TEST_DEPLOY_KEY.publicKey,
     }]) {
       const declared: Declared[] = [];
       new MatrixServer(`api${Object.keys(overrides).length}`, { ...VALID_ARGS, ...overrides }, recording(declared));
       await new Promise((r) => setTimeout(r, 200));
       const covered = new Set(declared.map((d) => d.type).filter((t) => OPERATIONS[t]));
-      assert.ok(covered.size >= (Object.keys(overrides).length ? 9 : 8), `checked types: ${[...covered].join(", ")}`);
+      assert.ok(covered.size >= (Object.keys(overrides).length ? 10 : 8), `checked types: ${[...covered].join(", ")}`);
       assert.deepEqual(await check(declared), []);
     }
   });

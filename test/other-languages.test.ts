@@ -5,23 +5,26 @@
  *  2. the SDKs, generated from that schema by Pulumi's own Python and Go generators
  *     (test/sdk-gen: the functions the language hosts' GeneratePackage calls, which no
  *     registry here serves as plugins), bound as `package add` binds them;
- *  3. README's Python and Go programs, unchanged, run against those SDKs under Pulumi's mocks
+ *  3. docs/library.md's Python and Go programs (README links there), unchanged, run against those SDKs under Pulumi's mocks
  *     (the Python SDK from PyPI, the Go SDK from the Go module proxy): what reaches the engine is
- *     one remote MatrixServer with the arguments README passes, its secret kept secret.
+ *     one remote MatrixServer with the arguments they pass, its secret kept secret.
  */
 import assert from "node:assert/strict";
 import * as childProcess from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import * as grpc from "@grpc/grpc-js";
+import { createRequire } from "node:module";
 import { go, gofmt, goBuildHere } from "../local/goBuild";
 import { run } from "../local/process";
-import { scratchDir } from "./fixtures";
+import { TEST_DEPLOY_KEY, scratchDir } from "./fixtures";
 import { ROOT } from "./local-services";
 
+// The gRPC library the SDK's generated services are built on (its dependency, not ours).
+const grpc = createRequire(require.resolve("@pulumi/pulumi/package.json"))("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+
 const TOKEN = "matrix-do:index:MatrixServer";
-/** The Python SDK README's program runs on (PyPI), and the Go SDK (Go module proxy): the newest each serves here. */
+/** The Python SDK the documented program runs on (PyPI), and the Go SDK (Go module proxy): the newest each serves here. */
 const PYTHON_SDK = "pulumi==3.272.0";
 /** The type checker a Python user's editor runs, in its place: the SDK is typed (py.typed). */
 const MYPY = "mypy==2.4.1";
@@ -29,10 +32,11 @@ const GO_SDK = "github.com/pulumi/pulumi/sdk/v3 v3.276.0";
 /** Where `pulumi package add` puts the SDK in the user's project: sdks/<package name>. */
 const SDK_DIR = path.join("sdks", "matrix-do");
 
-const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+/** Where README sends users of other languages: its programs are the ones these tests run. */
+const LIBRARY_DOC = fs.readFileSync(path.join(ROOT, "docs", "library.md"), "utf8");
 function readmeBlock(language: string): string {
-  const blocks = [...README.matchAll(new RegExp("^```" + language + "\\n([\\s\\S]*?)^```$", "gm"))].map((m) => m[1]);
-  assert.equal(blocks.length, 1, `README has one ${language} program`);
+  const blocks = [...LIBRARY_DOC.matchAll(new RegExp("^```" + language + "\\n([\\s\\S]*?)^```$", "gm"))].map((m) => m[1]);
+  assert.equal(blocks.length, 1, `docs/library.md has one ${language} program`);
   return blocks[0];
 }
 
@@ -85,9 +89,9 @@ interface Registered {
   secretInputs: string[];
 }
 
-const CONFIG = { sshKeyFingerprint: "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nreadme\n" };
+const CONFIG = { sshPublicKey: TEST_DEPLOY_KEY.publicKey, sshPrivateKey: TEST_DEPLOY_KEY.privateKey };
 
-/** README's arguments, as the component receives them (the schema's names). */
+/** The documented arguments, as the component receives them (the schema's names). */
 function assertReadmeServer(registered: Registered[], language: string): Registered {
   const servers = registered.filter((r) => r.type === TOKEN);
   assert.equal(servers.length, 1, `${language}: one MatrixServer registered (saw ${registered.map((r) => r.type).join(", ")})`);
@@ -95,9 +99,9 @@ function assertReadmeServer(registered: Registered[], language: string): Registe
   assert.equal(server.name, "chat");
   assert.equal(server.custom ?? false, false, `${language}: a component, not a custom resource`);
   assert.deepEqual(
-    { domain: server.inputs.domain, adminEmail: server.inputs.adminEmail, sshKeys: server.inputs.sshKeys, size: server.inputs.size, turn: server.inputs.turn },
-    { domain: "example.org", adminEmail: "admin@example.org", sshKeys: [CONFIG.sshKeyFingerprint], size: "s-2vcpu-4gb", turn: true },
-    `${language}: README's arguments reach the component under the schema's names`,
+    { domain: server.inputs.domain, adminEmail: server.inputs.adminEmail, sshPublicKey: server.inputs.sshPublicKey, size: server.inputs.size, turn: server.inputs.turn },
+    { domain: "example.org", adminEmail: "admin@example.org", sshPublicKey: CONFIG.sshPublicKey, size: "s-2vcpu-4gb", turn: true },
+    `${language}: the documented arguments reach the component under the schema's names`,
   );
   assert.equal(server.inputs.sshPrivateKey, CONFIG.sshPrivateKey, `${language}: the private key from config`);
   assert.deepEqual(server.secretInputs, ["sshPrivateKey"], `${language}: the private key reaches the engine as a secret`);
@@ -123,7 +127,7 @@ describe("MatrixServer from other Pulumi languages (pulumi package add)", { time
     assert.equal(schema.resources[TOKEN]?.isComponent, true);
   });
 
-  it("Python: README's program type-checks against the generated SDK, runs, and declares README's server, its key secret", () => {
+  it("Python: the documented program type-checks against the generated SDK, runs, and declares the documented server, its key secret", () => {
     const project = path.join(dir, "python");
     fs.mkdirSync(project);
     fs.cpSync(path.join(generated, "python"), path.join(project, SDK_DIR), { recursive: true });
@@ -165,7 +169,7 @@ print(json.dumps(Mocks.registered))
     assertReadmeServer(JSON.parse(out.trim().split("\n").at(-1)!), "Python");
   });
 
-  it("Go: README's program builds against the generated SDK and declares README's server, remote, its key secret", () => {
+  it("Go: the documented program builds against the generated SDK and declares the documented server, remote, its key secret", () => {
     const project = path.join(dir, "go");
     fs.mkdirSync(project);
     fs.cpSync(path.join(generated, "go"), path.join(project, SDK_DIR), { recursive: true });
@@ -228,7 +232,7 @@ func TestReadmeProgram(t *testing.T) {
 }
 `);
     const formatted = run(gofmt(), ["-l", "main.go"], { cwd: project });
-    assert.equal(formatted.stdout.trim(), "", "README's Go is gofmt-formatted");
+    assert.equal(formatted.stdout.trim(), "", "the documented Go is gofmt-formatted");
     const env = { ...process.env, GOFLAGS: "-mod=mod" };
     sh(go(), ["mod", "tidy"], project, env);
     sh(go(), ["vet", "."], project, env);

@@ -62,10 +62,10 @@ describe("MatrixServer schema for other languages", () => {
     assert.equal(typeof plugin.serve, "function", "the runner calls the module's value when it is a function");
   });
 
-  it("describes MatrixServer as a component with three required inputs", () => {
+  it("describes MatrixServer as a component with two required inputs", () => {
     assert.ok(resource, `${TOKEN} is in the schema`);
     assert.equal(resource.isComponent, true);
-    assert.deepEqual([...resource.requiredInputs].sort(), ["adminEmail", "domain", "sshKeys"]);
+    assert.deepEqual([...resource.requiredInputs].sort(), ["adminEmail", "domain"]);
   });
 
   it("documents every input, and they are exactly the stack's config keys", () => {
@@ -101,10 +101,10 @@ describe("MatrixServer schema for other languages", () => {
     assert.deepEqual(secretKeys(resource.properties), ["adminPassword", "backupPassword"]);
   });
 
-  it("README lists exactly the schema's outputs, the secret ones as secret", () => {
-    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-    const section = readme.split(/^## /m).find((s) => s.startsWith("Use it from another stack"));
-    assert.ok(section, "README has a section on using it from another stack");
+  it("docs/library.md lists exactly the schema's outputs, the secret ones as secret", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs", "library.md"), "utf8");
+    const section = doc.split(/^## /m).find((s) => s.startsWith("Arguments and outputs"));
+    assert.ok(section, "docs/library.md has a section on the arguments and outputs");
     // The sentence "Outputs: `a`, `b` (secret), …." (no ". " inside it).
     const list = section.match(/Outputs: ([\s\S]*?)\.(\s|$)/)?.[1];
     assert.ok(list, "that section lists the outputs");

@@ -5,10 +5,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ARG_KINDS, ArgKind, DEFAULTS, PlainArgs, SettingsError, resolveArgs, resolveKnown, resolveShape, rtcAuthShaSource } from "../components/settings";
+import { ARG_KINDS, ArgKind, DEFAULTS, PlainArgs, SettingsError, deployKeyPairProblem, resolveArgs, resolveKnown, resolveShape, rtcAuthShaSource } from "../components/settings";
 import { LIVEKIT_RELEASE, RTC_AUTH_RELEASE, RTC_AUTH_VERSION, SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { UNSET_KEYS } from "../components/stackConfig";
-import { VALID_ARGS } from "./fixtures";
+import { TEST_DEPLOY_KEY, VALID_ARGS } from "./fixtures";
+import { md5Fingerprint, parsePublicKey, publicKeyOfPrivate } from "../components/sshKeys";
 
 function problemsFor(overrides: Partial<PlainArgs>): string[] {
   try {
@@ -27,7 +28,10 @@ const BAD_INPUT: [string, Partial<PlainArgs>, string][] = [
   ["an uppercase domain", { domain: "Example.org" }, "domain"],
   ["a single-label domain", { domain: "localhost" }, "domain"],
   ["a bad email", { adminEmail: "admin-at-example.org" }, "adminEmail"],
-  ["no SSH key", { sshKeys: [] }, "sshKeys"],
+  ["no SSH key", { sshKeys: [] }, "sshPublicKey"],
+  ["a private key as sshPublicKey", { sshPublicKey: TEST_DEPLOY_KEY.privateKey }, "sshPublicKey"],
+  ["a public key cut short", { sshPublicKey: TEST_DEPLOY_KEY.publicKey.slice(0, 60) }, "sshPublicKey"],
+  ["a public key of a type DigitalOcean refuses", { sshPublicKey: "ssh-dss AAAAB3NzaC1kc3MAAACBAP" }, "sshPublicKey"],
   ["a malformed SSH key fingerprint", { sshKeys: ["3b:16:bf"] }, "sshKeys"],
   ["an unknown region", { region: "mars1" }, "region"],
   ["an unknown size", { size: "s-1vcpu-3gb" }, "size"],
@@ -287,6 +291,34 @@ describe("settings validation", () => {
     assert.equal(off.shape.matrixRtc, false);
     assert.equal(off.cloud.dns.rtcRecord, undefined);
     assert.equal(off.cloud.rtcPorts, undefined);
+  });
+
+  it("takes sshPublicKey instead of sshKeys (the stack adds it to the account), or besides them", () => {
+    const { sshKeys, ...rest } = VALID_ARGS;
+    const alone = resolveArgs({ ...rest, sshPublicKey: `${TEST_DEPLOY_KEY.publicKey}\n` });
+    assert.deepEqual([alone.cloud.sshKeys, alone.cloud.sshPublicKey, alone.shape.deployKey], [[], TEST_DEPLOY_KEY.publicKey, true]);
+    const both = resolveArgs({ ...VALID_ARGS, sshPublicKey: TEST_DEPLOY_KEY.publicKey });
+    assert.deepEqual(both.cloud.sshKeys, sshKeys);
+    assert.equal(resolveArgs(VALID_ARGS).shape.deployKey, false);
+    const none = problemsFor({ sshKeys: undefined });
+    assert.match(none.join("\n"), /^'sshPublicKey': expected a key that may log in as root: .*; pulumi config set sshPublicKey "\$\(cat ~\/\.ssh\/matrix-deploy\.pub\)"$/);
+  });
+
+  it("reads an OpenSSH key pair's halves: the public half inside the private key, and the MD5 fingerprint DigitalOcean lists", () => {
+    const publicKey = parsePublicKey(TEST_DEPLOY_KEY.publicKey);
+    assert.ok(typeof publicKey !== "string", String(publicKey));
+    assert.deepEqual(publicKeyOfPrivate(TEST_DEPLOY_KEY.privateKey), publicKey);
+    assert.equal(md5Fingerprint(publicKey), TEST_DEPLOY_KEY.md5Fingerprint);
+    assert.equal(publicKeyOfPrivate("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"), undefined, "other formats: not read");
+  });
+
+  it("an sshPrivateKey that is not sshPublicKey's other half is one error naming both (checked when the secret resolves)", () => {
+    const cloud = { sshKeys: [], sshPublicKey: TEST_DEPLOY_KEY.publicKey };
+    assert.equal(deployKeyPairProblem(TEST_DEPLOY_KEY.privateKey, cloud), undefined);
+    assert.match(deployKeyPairProblem(TEST_DEPLOY_KEY.privateKey, { ...cloud, sshPublicKey: TEST_DEPLOY_KEY.otherPublicKey }) ?? "",
+      /^'sshPrivateKey': expected the private half of sshPublicKey \(the deploy key\), got that of another key pair; set both from one pair/);
+    // With sshKeys, the private key may be one of theirs: nothing to compare it with here.
+    assert.equal(deployKeyPairProblem(TEST_DEPLOY_KEY.privateKey, { sshKeys: ["12345"], sshPublicKey: TEST_DEPLOY_KEY.otherPublicKey }), undefined);
   });
 
   it("accepts IPv6 CIDRs and numeric SSH key IDs", () => {

@@ -78,12 +78,13 @@ describe("the stack's config", () => {
     }
   });
 
-  it("with only the required keys set, the program applies exactly the component's defaults", () => {
+  it("with only the example's keys set (the required ones and sshKeys), the program applies exactly the component's defaults", () => {
     const args = readWith(mergedConfig(VALID_ARGS as unknown as Record<string, unknown>));
     assert.deepEqual(resolveArgs(args as never), resolveArgs(VALID_ARGS));
     // Nothing the CLI merged in from Pulumi.yaml counts as set: neither an "unset" value for the
     // component to take literally, nor a default (smtpPort's 587 would ask for smtpHost).
-    assert.deepEqual(Object.keys(args).sort(), [...REQUIRED_CONFIG].sort());
+    assert.deepEqual(Object.keys(args).sort(), Object.keys(VALID_ARGS).sort());
+    assert.deepEqual([...REQUIRED_CONFIG].sort(), ["adminEmail", "domain"]);
   });
 
   it("a stack that turns a part off keeps Pulumi.yaml's defaults of the settings that part alone uses", () => {

@@ -2,9 +2,9 @@
  * `pulumi new https://github.com/<owner>/<repo>` with this repository as the template, run by the
  * real Pulumi CLI (../shared/pulumi-cli) offline: the template is a copy of the repository's
  * tracked files, as a clone would give. The CLI asks for Pulumi.yaml's `template.config` keys and
- * saves each answer as a plain string (pkg/cmd/pulumi/project/newcmd/config.go); sshKeys is a typed
- * list, so only `--config-path -c 'sshKeys[0]=…'` (kept as a list, merged as given) yields a stack
- * that passes the CLI's validation of typed config. The generated project then gets through that
+ * saves each answer as a plain string (pkg/cmd/pulumi/project/newcmd/config.go): the deploy key's
+ * public half, one line, is one (sshKeys, a typed list, is not asked: it would be saved as text,
+ * which the CLI's validation of typed config refuses). The generated project then gets through that
  * validation: `pulumi preview` stops only at loading the Node.js language host, as in cli.test.ts.
  *
  * `pulumi new` itself talks to the language host (runtime options, templating, `npm install`),
@@ -22,14 +22,14 @@ import * as languageGrpc from "@pulumi/pulumi/proto/language_grpc_pb";
 import * as languagePb from "@pulumi/pulumi/proto/language_pb";
 import * as pluginPb from "@pulumi/pulumi/proto/plugin_pb";
 import { buildSharedCli, cliStackConfig, offlineCliEnv } from "../local/pulumiCli";
-import { run, scratchDir } from "./fixtures";
+import { TEST_DEPLOY_KEY, run, scratchDir } from "./fixtures";
 import { ROOT } from "./local-services";
 import { SETTINGS } from "../components/settingsTable";
 
 // The gRPC library the SDK's generated services are built on (its dependency, not ours).
 const grpc = createRequire(require.resolve("@pulumi/pulumi/package.json"))("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
 
-const FINGERPRINT = "9f:2c:41:de:07:b3:58:aa:10:6e:c4:93:d2:7b:05:e8";
+const PUBLIC_KEY = TEST_DEPLOY_KEY.publicKey;
 const NO_LANGUAGE_HOST = /failed to load language plugin nodejs/;
 const CONFIG_ERROR = /validating stack config|missing configuration|must be of type/;
 
@@ -181,26 +181,26 @@ describe("pulumi new with this repository as the template, with the real Pulumi 
   });
   after(async () => host?.stop());
 
-  it("declares prompts for domain, adminEmail and sshKeys, the keys a stack needs", () => {
+  it("declares prompts for domain, adminEmail and sshPublicKey: what a stack needs", () => {
     const project = YAML.parse(fs.readFileSync(path.join(template, "Pulumi.yaml"), "utf8"));
     const prompted = project.template.config as Record<string, { description?: string; default?: string; secret?: boolean }>;
-    assert.deepEqual(Object.keys(prompted).sort(), ["adminEmail", "domain", "sshKeys"]);
+    assert.deepEqual(Object.keys(prompted).sort(), ["adminEmail", "domain", "sshPublicKey"]);
     for (const [key, entry] of Object.entries(prompted)) {
       assert.ok((entry.description ?? "").length > 20, `${key} has a helpful description`);
       assert.equal(entry.default, undefined, `${key}: no value can be a default`);
-      assert.equal(project.config[key].default, undefined, `${key} is required in Pulumi.yaml's config`);
     }
-    assert.equal(project.config.sshKeys.type, "array");
-    assert.match(prompted.sshKeys.description!, /--config-path -c 'sshKeys\[0\]=/);
-    assert.match(prompted.sshKeys.description!, /pulumi config set --path 'sshKeys\[0\]'/);
+    assert.equal(project.config.domain.default, undefined, "domain is required in Pulumi.yaml's config");
+    assert.equal(project.config.adminEmail.default, undefined, "adminEmail is required in Pulumi.yaml's config");
+    // Either it or sshKeys: the program checks that, the CLI cannot.
+    assert.equal(project.config.sshPublicKey.default, "");
   });
 
-  it("with --yes and every value as a flag (--config-path for the sshKeys list): a stack that passes validation", async () => {
+  it("with --yes and every value as a flag: a stack that passes validation", async () => {
     const user = freshUser("flags");
     const calls = host.calls.length;
     const r = await user.pulumiNew([
-      "--stack", "prod", "--yes", "--config-path",
-      "-c", "domain=chat.example.net", "-c", "adminEmail=ops@example.net", "-c", `sshKeys[0]=${FINGERPRINT}`,
+      "--stack", "prod", "--yes",
+      "-c", "domain=chat.example.net", "-c", "adminEmail=ops@example.net", "-c", `sshPublicKey=${PUBLIC_KEY}`,
     ]);
     assert.equal(r.code, 0, r.output);
     // Where `npm install` would run, the stand-in answered; nothing was installed.
@@ -214,21 +214,21 @@ describe("pulumi new with this repository as the template, with the real Pulumi 
     const config = user.stackFile("prod");
     assert.equal(config["matrix-do:domain"], "chat.example.net");
     assert.equal(config["matrix-do:adminEmail"], "ops@example.net");
-    assert.deepEqual(config["matrix-do:sshKeys"], [FINGERPRINT]);
+    assert.equal(config["matrix-do:sshPublicKey"], PUBLIC_KEY);
     const merged = cliStackConfig(user.project, "prod", user.env);
-    assert.deepEqual(JSON.parse(merged["matrix-do:sshKeys"].value), [FINGERPRINT]);
+    assert.equal(merged["matrix-do:sshPublicKey"].value, PUBLIC_KEY);
     assert.equal(merged["matrix-do:region"].value, "nyc3");
     user.assertConfigValid("prod");
   });
 
-  it("on a terminal: asks for domain and adminEmail (with their descriptions), not for sshKeys given with --config-path", async () => {
+  it("on a terminal: asks for domain and adminEmail (with their descriptions), not for sshPublicKey given with -c", async () => {
     const user = freshUser("terminal");
-    const r = await user.pulumiNew(["--stack", "prod", "--config-path", "-c", `sshKeys[0]=${FINGERPRINT}`], {
+    const r = await user.pulumiNew(["--stack", "prod", "-c", `sshPublicKey=${PUBLIC_KEY}`], {
       "Project name": "",
       "Project description": "",
       "(adminEmail)": "ops@example.net",
       "(domain)": "chat.example.net",
-      "(sshKeys)": "NOT-ASKED",
+      "(sshPublicKey)": "NOT-ASKED",
     });
     assert.equal(r.code, 0, r.output);
     assert.equal(r.prompts.length, 4, r.prompts.join("\n"));
@@ -238,27 +238,22 @@ describe("pulumi new with this repository as the template, with the real Pulumi 
     const config = user.stackFile("prod");
     assert.equal(config["matrix-do:domain"], "chat.example.net");
     assert.equal(config["matrix-do:adminEmail"], "ops@example.net");
-    assert.deepEqual(config["matrix-do:sshKeys"], [FINGERPRINT]);
+    assert.equal(config["matrix-do:sshPublicKey"], PUBLIC_KEY);
     user.assertConfigValid("prod");
   });
 
-  it("on a terminal: a key typed at the sshKeys prompt is saved as a string, which validation rejects; config set --path fixes it", async () => {
+  it("on a terminal: the public key pasted at its prompt is saved as given", async () => {
     const user = freshUser("typed");
     const r = await user.pulumiNew(["--stack", "dev"], {
       "Project name": "",
       "Project description": "",
       "(adminEmail)": "ops@example.net",
       "(domain)": "chat.example.net",
-      "(sshKeys)": FINGERPRINT,
+      "(sshPublicKey)": PUBLIC_KEY,
     });
     assert.equal(r.code, 0, r.output);
-    assert.match(r.prompts.at(-1)!, /--config-path -c 'sshKeys\[0\]=.*\(sshKeys\)/s);
-    assert.equal(user.stackFile("dev")["matrix-do:sshKeys"], FINGERPRINT);
-    const preview = user.pulumi("preview", "--non-interactive", "--stack", "dev");
-    assert.match(preview.output, /configuration key 'sshKeys' must be of type 'array<string>'/, preview.output);
-    // The fix the prompt's description gives.
-    assert.equal(user.pulumi("config", "set", "--path", "sshKeys[0]", FINGERPRINT, "--stack", "dev").code, 0);
-    assert.deepEqual(user.stackFile("dev")["matrix-do:sshKeys"], [FINGERPRINT]);
+    assert.ok(r.prompts.at(-1)!.includes(`${SETTINGS.sshPublicKey.description} (sshPublicKey)`), r.prompts.at(-1));
+    assert.equal(user.stackFile("dev")["matrix-do:sshPublicKey"], PUBLIC_KEY);
     user.assertConfigValid("dev");
   });
 
@@ -268,17 +263,17 @@ describe("pulumi new with this repository as the template, with the real Pulumi 
     assert.equal(r.code, 0, r.output);
     assert.equal(user.stackFile("dev"), undefined, "nothing saved");
     const preview = user.pulumi("preview", "--non-interactive", "--stack", "dev");
-    assert.match(preview.output, /Stack 'dev' is missing configuration values 'adminEmail', 'domain' and 'sshKeys'/, preview.output);
+    assert.match(preview.output, /Stack 'dev' is missing configuration values 'adminEmail' and 'domain'/, preview.output);
   });
 
   it("a project renamed at `pulumi new`: the prompted keys follow its name, like Pulumi.yaml's config and the program", async () => {
     const user = freshUser("renamed");
     const r = await user.pulumiNew([
-      "--name", "home-matrix", "--stack", "dev", "--yes", "--config-path",
-      "-c", "domain=chat.example.net", "-c", "adminEmail=ops@example.net", "-c", `sshKeys[0]=${FINGERPRINT}`,
+      "--name", "home-matrix", "--stack", "dev", "--yes",
+      "-c", "domain=chat.example.net", "-c", "adminEmail=ops@example.net", "-c", `sshPublicKey=${PUBLIC_KEY}`,
     ]);
     assert.equal(r.code, 0, r.output);
-    assert.deepEqual(Object.keys(user.stackFile("dev")).sort(), ["home-matrix:adminEmail", "home-matrix:domain", "home-matrix:sshKeys"]);
+    assert.deepEqual(Object.keys(user.stackFile("dev")).sort(), ["home-matrix:adminEmail", "home-matrix:domain", "home-matrix:sshPublicKey"]);
     user.assertConfigValid("dev");
   });
 });
