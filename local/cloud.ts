@@ -110,6 +110,8 @@ export interface Realized {
   id: string;
   inputs: Record<string, unknown>;
   state: Record<string, unknown>;
+  /** The options of its last registration, kept in the state as the engine keeps them (destroy reads them). */
+  options?: ResourceOptions;
 }
 
 const key = (type: string, name: string) => `${type}::${name}`;
@@ -236,6 +238,7 @@ export class LocalCloud {
     const outputs = await Promise.race([pulumi.runtime.runInPulumiStack(async () => program()), failed.catch(() => undefined)]);
     await this.settled();
     for (const gone of [...this.resources].reverse().filter((r) => !this.steps.has(key(r.type, r.name)))) await this.remove(gone);
+    for (const resource of this.resources) resource.options = this.registered.get(key(resource.type, resource.name)) ?? resource.options;
     this.timeline.done = Date.now();
     const resolved: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(outputs ?? {})) resolved[name] = await new Promise((r) => pulumi.output(value).apply(r));
@@ -266,15 +269,17 @@ export class LocalCloud {
    * without it: an error, nothing deleted (as the engine refuses).
    */
   async destroy({ excludeProtected = false } = {}): Promise<void> {
+    // From the state, as the CLI reads it: no program runs for a destroy.
+    const state = new Map(this.resources.map((r) => [key(r.type, r.name), r.options]));
     const kept = new Set<string>();
     const keep = (k: string) => {
       if (kept.has(k)) return;
       kept.add(k);
-      for (const dependency of this.registered.get(k)?.dependsOn ?? []) keep(dependency);
+      for (const dependency of state.get(k)?.dependsOn ?? []) keep(dependency);
     };
-    for (const [k, options] of this.registered) if (options.protect) keep(k);
+    for (const [k, options] of state) if (options?.protect) keep(k);
     if (!excludeProtected && kept.size > 0) {
-      const names = this.resources.filter((r) => this.registered.get(key(r.type, r.name))?.protect).map((r) => r.name);
+      const names = this.resources.filter((r) => r.options?.protect).map((r) => r.name);
       throw new Error(`resources are protected: ${names.join(", ")} (destroy --exclude-protected keeps them)`);
     }
     this.steps.clear();
@@ -355,8 +360,9 @@ export class LocalCloud {
 
   /** Delete a resource: what it made locally goes (a volume's data stays, as a protected volume's would). */
   private async remove(resource: Realized): Promise<void> {
-    const options = this.registered.get(key(resource.type, resource.name));
-    if (options?.protect && !this.steps.has(key(resource.type, resource.name))) throw new Error(`${resource.name} is protected`);
+    // Protected by this deployment's registration, else by the state's (a resource the program no longer declares).
+    const protect = this.registered.get(key(resource.type, resource.name))?.protect ?? resource.options?.protect;
+    if (protect && !this.steps.has(key(resource.type, resource.name))) throw new Error(`${resource.name} is protected`);
     switch (resource.type) {
       case "digitalocean:index/droplet:Droplet": {
         const droplet = this.droplets.get(resource.id);

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-readonly UNIT_TESTS=(test/layout.test.ts test/settings.test.ts test/settingsTable.test.ts test/deployEnv.test.ts test/stackConfig.test.ts test/component.test.ts test/stack.test.ts test/schema.test.ts test/renderers.test.ts)
+readonly UNIT_TESTS=(test/layout.test.ts test/settings.test.ts test/settingsTable.test.ts test/deployEnv.test.ts test/stackConfig.test.ts test/component.test.ts test/stack.test.ts test/schema.test.ts test/renderers.test.ts test/topology.test.ts)
 
 [ -d node_modules ] || { echo "test:unit: run 'npm ci' first" >&2; exit 1; }
 node_bin="$(bash scripts/ensure-node.sh)"
