@@ -124,14 +124,15 @@ export class MatrixServer extends pulumi.ComponentResource {
       tags: s.droplet.tags,
     }, { ...child, protect: shape.protectVolume });
 
-    // The deploy key, added to the account by the stack (sshPublicKey); it waits for the check
-    // that sshPrivateKey is its other half, and so does the droplet.
-    const keyPairChecked = args.sshPrivateKey === undefined ? pulumi.output(true)
-      : pulumi.unsecret(pulumi.all([secretArg("sshPrivateKey", args.sshPrivateKey), c]).apply(([privateKey, cloud]) => {
+    // sshPrivateKey checked (no passphrase; sshPublicKey's other half) before it is used, and,
+    // when the stack adds the deploy key to the account, before the key and the droplet are made.
+    const checkedPrivateKey = args.sshPrivateKey === undefined ? undefined
+      : pulumi.secret(pulumi.all([secretArg("sshPrivateKey", args.sshPrivateKey), c]).apply(([privateKey, cloud]) => {
         const problem = deployKeyPairProblem(privateKey, cloud);
         if (problem) throw new SettingsError([problem]);
-        return true;
+        return privateKey;
       }));
+    const keyPairChecked = shape.deployKey && checkedPrivateKey ? pulumi.unsecret(checkedPrivateKey.apply(() => true)) : pulumi.output(true);
     const deployKey = shape.deployKey
       ? new digitalocean.SshKey(`${name}-deploy-key`, {
         name: pulumi.interpolate`${s.droplet.name} deploy key`,
@@ -213,7 +214,7 @@ export class MatrixServer extends pulumi.ComponentResource {
       const connection = {
         host: reservedIp.ipAddress,
         user: "root",
-        privateKey: secretArg("sshPrivateKey", args.sshPrivateKey!),
+        privateKey: checkedPrivateKey!,
         // Pinned: the key is generated here and installed by cloud-init.
         hostKey: secrets.sshHostPublicKey,
         dialErrorLimit: 60,

@@ -6,7 +6,7 @@
  */
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
-import { parsePublicKey, publicKeyOfPrivate } from "./sshKeys";
+import { PublicKey, parsePublicKey, privateKeyCipher, publicKeyLine, publicKeyOfPrivate } from "./sshKeys";
 import { MatrixServerArgs } from "./args";
 import { ARG_KINDS, ArgKind, DEFAULTS, SettingKey } from "./settingsTable";
 import { BackupSettings, MatrixRtcSettings, Settings } from "../cloud-init/settings";
@@ -395,7 +395,7 @@ export function resolveKnown(args: PlainArgs, unknown: readonly Key[]): Resolved
   const base = resourceBaseName(domain);
   const cloud: CloudOptions = {
     sshKeys: [...sshKeys],
-    ...(a.sshPublicKey !== undefined ? { sshPublicKey: a.sshPublicKey.trim() } : {}),
+    ...(a.sshPublicKey !== undefined ? { sshPublicKey: publicKeyLine(parsePublicKey(a.sshPublicKey) as PublicKey) } : {}),
     sshAllowCidrs: [...sshAllowCidrs],
     ...(a.projectName !== undefined ? { projectName: a.projectName } : {}),
     readyTimeoutMinutes,
@@ -477,11 +477,16 @@ function resolveDeployKey(args: PlainArgs, sshKeys: readonly string[], bad: Bad)
 }
 
 /**
- * sshPrivateKey against the keys that may log in: when sshPublicKey is the only one, the private
- * key must be its other half (an OpenSSH private key stores its public half), or every SSH step
- * of `pulumi up` would fail. Checked when the secret resolves, before anything uses it.
+ * sshPrivateKey as `pulumi up` will use it: without a passphrase (it runs unattended), and, when
+ * sshPublicKey is the only key that may log in, that key's other half (an OpenSSH private key
+ * stores its public half), or every SSH step would fail. Checked when the secret resolves,
+ * before anything uses it; keys in other formats than OpenSSH's are not read.
  */
 export function deployKeyPairProblem(privateKey: string, cloud: Pick<CloudOptions, "sshKeys" | "sshPublicKey">): string | undefined {
+  const cipher = privateKeyCipher(privateKey);
+  if (cipher !== undefined && cipher !== "none") {
+    return "'sshPrivateKey': expected a key without a passphrase (pulumi up uses it unattended), got one with a passphrase; make one without (README's quick start) or remove it: ssh-keygen -p -N '' -f ~/.ssh/matrix-deploy";
+  }
   if (cloud.sshPublicKey === undefined || cloud.sshKeys.length > 0) return undefined;
   const publicKey = parsePublicKey(cloud.sshPublicKey);
   const privateHalf = publicKeyOfPrivate(privateKey);

@@ -41,7 +41,17 @@ export function parsePublicKey(line: string): PublicKey | string {
   const whole = fields.reduce((sum, f) => sum + 4 + f.length, 0) === blob.length;
   const sized = type !== "ssh-ed25519" || (fields.length === 2 && fields[1].length === 32);
   if (fields[0]?.toString() !== type || fields.length < 2 || !whole || !sized) return `a whole ${type} key after its type (it is cut or mistyped)`;
-  return { type, base64 };
+  // Canonical base64 (padding restored), so that one key always compares and uploads the same.
+  return { type, base64: blob.toString("base64") };
+}
+
+/**
+ * The key as the stack hands it to DigitalOcean: type and key, no comment, so that a new comment
+ * (another copy of the .pub file, `ssh-keygen -y`'s output) is not a new key, which DigitalOcean
+ * would refuse while the old one is still in the account.
+ */
+export function publicKeyLine(key: PublicKey): string {
+  return `${key.type} ${key.base64}`;
 }
 
 /** The MD5 fingerprint DigitalOcean lists an account's key under (aa:bb:…). */
@@ -49,18 +59,31 @@ export function md5Fingerprint(key: PublicKey): string {
   return crypto.createHash("md5").update(Buffer.from(key.base64, "base64")).digest("hex").match(/../g)!.join(":");
 }
 
+/** An OpenSSH private key's cipher: "none" when it has no passphrase; undefined for other formats. */
+export function privateKeyCipher(pem: string): string | undefined {
+  const blob = openSshBlob(pem);
+  return blob && readString(blob, OPENSSH_MAGIC.length)?.value.toString();
+}
+
+const OPENSSH_MAGIC = "openssh-key-v1\0";
+
+/** The binary body of an OpenSSH private key, or undefined for other formats. */
+function openSshBlob(pem: string): Buffer | undefined {
+  const body = pem.match(/-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/)?.[1];
+  if (!body) return undefined;
+  const blob = Buffer.from(body.replace(/\s+/g, ""), "base64");
+  return blob.subarray(0, OPENSSH_MAGIC.length).toString("latin1") === OPENSSH_MAGIC ? blob : undefined;
+}
+
 /**
  * The public half stored in an OpenSSH private key ("-----BEGIN OPENSSH PRIVATE KEY-----",
  * ssh-keygen's format), readable without a passphrase; undefined for other formats.
  */
 export function publicKeyOfPrivate(pem: string): PublicKey | undefined {
-  const body = pem.match(/-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/)?.[1];
-  if (!body) return undefined;
-  const blob = Buffer.from(body.replace(/\s+/g, ""), "base64");
-  const magic = "openssh-key-v1\0";
-  if (blob.subarray(0, magic.length).toString("latin1") !== magic) return undefined;
+  const blob = openSshBlob(pem);
+  if (!blob) return undefined;
   // cipher name, kdf name, kdf options, number of keys, then the first public key.
-  let at = magic.length;
+  let at = OPENSSH_MAGIC.length;
   for (let i = 0; i < 3; i += 1) {
     const field = readString(blob, at);
     if (!field) return undefined;

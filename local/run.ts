@@ -50,6 +50,14 @@ async function main(): Promise<void> {
   if (!fs.existsSync(sshKey)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "npm-run-local", "-f", sshKey]);
   const publicKey = fs.readFileSync(`${sshKey}.pub`, "utf8").trim();
   const declaredKeys = JSON.parse(config[key("sshKeys")]?.value ?? "[]") as string[];
+  // With sshPublicKey (which the stack adds to the account) the account's keys are another one:
+  // DigitalOcean, and the local cloud, refuse a key the account has already.
+  let accountPublicKey = publicKey;
+  if (config[key("sshPublicKey")]?.value) {
+    const accountKey = path.join(home, "ssh-key-account");
+    if (!fs.existsSync(accountKey)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "npm-run-local-account", "-f", accountKey]);
+    accountPublicKey = fs.readFileSync(`${accountKey}.pub`, "utf8").trim();
+  }
   const values: Record<string, string> = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value]));
   const secretKeys = Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k);
   values[key("acmeServer")] = "internal"; // nobody outside can reach this server: Caddy's own CA signs
@@ -70,7 +78,7 @@ async function main(): Promise<void> {
     network, address, metadata, log, cwd: projectDir,
     dir: path.join(home, "cloud"),
     stateFile: path.join(home, "state.json"),
-    sshKeys: Object.fromEntries(declaredKeys.map((k) => [k, publicKey])),
+    sshKeys: Object.fromEntries(declaredKeys.map((k) => [k, accountPublicKey])),
   });
 
   let stopping = false;

@@ -150,7 +150,7 @@ export function renderTemplate(): string {
     displayName: "Matrix homeserver on DigitalOcean",
     description: "A self-hosted Matrix homeserver (Synapse, Element Web, Caddy, PostgreSQL) on one DigitalOcean droplet",
     config,
-    quickstart: "Next: export DIGITALOCEAN_TOKEN=dop_v1_…, `pulumi config set --secret sshPrivateKey < ~/.ssh/matrix-deploy`, then `pulumi up`. README.md lists every setting.",
+    quickstart: "Next: export DIGITALOCEAN_TOKEN=dop_v1_…, `pulumi config set --secret sshPrivateKey < ~/.ssh/matrix-deploy`, then `pulumi up`. README.md and docs/configuration.md list every setting.",
   };
   return YAML.stringify({ template }, { lineWidth: 0, version: "1.1" });
 }

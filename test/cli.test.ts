@@ -127,6 +127,36 @@ describe("README quick start with the real Pulumi CLI", { timeout: 20 * 60_000 }
     assert.ok(!fs.readFileSync(path.join(project, "Pulumi.prod.yaml"), "utf8").includes("hunter2"), "stored encrypted");
   });
 
+  it("README's upgrade keeps a stack's settings across a pull that changes the example Pulumi.prod.yaml", () => {
+    const line = /`(git pull[^`]*)`/.exec(fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("**Upgrade**")[1])?.[1];
+    assert.ok(line, "README's Operations says how to upgrade");
+    const pull = line.split(" && ")[0];
+    // A clone from before the last change to the example, configured by its user, then pulled.
+    const changed = childProcess.execFileSync("git", ["-C", ROOT, "log", "-1", "--format=%H", "--", "Pulumi.prod.yaml"], { encoding: "utf8" }).trim();
+    const upgraded = path.join(dir, "upgraded");
+    const git = (...args: string[]) => childProcess.execFileSync("git", ["-C", upgraded, "-c", "user.name=u", "-c", "user.email=u@example.org", ...args], { encoding: "utf8" });
+    childProcess.execFileSync("git", ["clone", "-q", ROOT, upgraded]);
+    git("checkout", "-q", "-B", "main", `${changed}~1`);
+    git("branch", "-q", "--set-upstream-to=origin/main");
+    fs.mkdirSync(path.join(upgraded, ".backend"));
+    // A user's git has a name (a stash is a commit); so has this one's.
+    const own = {
+      ...env, PULUMI_BACKEND_URL: `file://${path.join(upgraded, ".backend")}`,
+      GIT_AUTHOR_NAME: "u", GIT_AUTHOR_EMAIL: "u@example.org", GIT_COMMITTER_NAME: "u", GIT_COMMITTER_EMAIL: "u@example.org",
+    };
+    const inClone = (script: string) => childProcess.spawnSync("bash", ["-c", script], { cwd: upgraded, env: own, encoding: "utf8" });
+    const setup = inClone("pulumi stack init prod && pulumi config set domain example.org && pulumi config set adminEmail you@example.org && pulumi config set --secret sshPrivateKey hunter2");
+    assert.equal(setup.status, 0, setup.stderr);
+    const before = cliStackConfig(upgraded, "prod", own);
+    // Without --autostash, git refuses the pull: the user's Pulumi.prod.yaml would be overwritten.
+    assert.notEqual(inClone("git pull -q").status, 0);
+    const r = inClone(pull);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(git("rev-parse", "HEAD").trim(), git("rev-parse", "origin/main").trim(), "pulled");
+    const after = cliStackConfig(upgraded, "prod", own);
+    for (const key of ["matrix-do:domain", "matrix-do:adminEmail", "matrix-do:sshPrivateKey"]) assert.deepEqual(after[key], before[key], key);
+  });
+
   it("npm run local under plain sudo: the CLI's refusal comes with how to keep the user's login and passphrase (sudo -E)", () => {
     // sudo resets HOME to root's and drops PULUMI_CONFIG_PASSPHRASE; the stack's secrets need it.
     const { PULUMI_CONFIG_PASSPHRASE: _passphrase, ...rest } = env;

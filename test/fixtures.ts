@@ -65,4 +65,30 @@ export const TEST_DEPLOY_KEY = {
   /** As `ssh-keygen -l -E md5` shows it, and DigitalOcean lists it. */
   md5Fingerprint: "f2:7f:b8:e4:2b:3c:43:44:bd:e7:df:c2:7e:5a:c1:ad",
   otherPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPhCZJV1LZ75qPrD8z7RoLXsa3hhkFZW5FdljXdaWEoo test-b",
+  /** An ECDSA pair: its public key's base64 ends in padding, which a copy may have lost. */
+  ecdsaPrivateKey: [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAaAAAABNlY2RzYS",
+    "1zaGEyLW5pc3RwMjU2AAAACG5pc3RwMjU2AAAAQQQE8iEhmRA7XJXUBuNUtzLzOXVXieMS",
+    "gfBFXEc/k6aLvw/aKupHUOjoVpZRRkTXH0Zr+v1bhXxQyIinBChXBSNnAAAAqAGxzu4Bsc",
+    "7uAAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBATyISGZEDtcldQG",
+    "41S3MvM5dVeJ4xKB8EVcRz+Tpou/D9oq6kdQ6OhWllFGRNcfRmv6/VuFfFDIiKcEKFcFI2",
+    "cAAAAhAK5rAsfR2HtclEFjCXrszD2798TzJ4ANP3i0l4wYlfRxAAAACnRlc3QtZWNkc2EB",
+    "AgMEBQ==",
+    "-----END OPENSSH PRIVATE KEY-----",
+    "",
+  ].join("\n"),
+  ecdsaPublicKey: "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBATyISGZEDtcldQG41S3MvM5dVeJ4xKB8EVcRz+Tpou/D9oq6kdQ6OhWllFGRNcfRmv6/VuFfFDIiKcEKFcFI2c= test-ecdsa",
+  /** An ed25519 private key with a passphrase (secret-pass). */
+  passphrasePrivateKey: [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABC+ZeVDFs",
+    "cv9pk0vrb6MR5RAAAAEAAAAAEAAAAzAAAAC3NzaC1lZDI1NTE5AAAAIPLQN0wf6lwFMI4I",
+    "3N4nXFw3WnbffBFGWMhI1eD+yD8dAAAAkLVIQsBsvc3fa70mbKPEUk2Xn/jaqIY7XoF8O+",
+    "F/hq9g5M5COEPzqDPUvYwL8WZZNwSOLfSLk/4DQOR1Hy78c+cgSuhrZz8VwilOm1lu6I87",
+    "UdHoWhbIpn4xkX3mWtIyuKQmm23alxBoNAH8H3rTel17PGBVS0nHCfOJMzYLeYfwlTwK/t",
+    "VfyWulSlxUkG5crg==",
+    "-----END OPENSSH PRIVATE KEY-----",
+    "",
+  ].join("\n"),
 };

@@ -77,12 +77,12 @@ describe("npm run local", { timeout: 25 * 60_000 }, () => {
           ["elementKeyFingerprint", mirror.fingerprint],
           ["livekitUrl", livekit.url], ["livekitSha256", livekit.sha256], ["rtcAuthServiceUrl", rtcAuth.url],
         ]) pulumiCli(["config", "set", "--path", key, "--", value]);
-        // The user's keys, which the local run replaces with a local one: the first stack as
-        // README's quick start gives them (sshPublicKey, the stack adds it to the account), the
-        // second a key ID already in the account, as README says to set one (a bare number
-        // would be stored as an integer).
+        // The user's keys, which the local run replaces with local ones: the first stack as
+        // README's quick start gives them (sshPublicKey, the stack adds it to the account) and a
+        // key the account has besides; the second only a key ID already in the account, as
+        // README's table says to set one (a bare number would be stored as an integer).
         if (index === 0) pulumiCli(["config", "set", "sshPublicKey", TEST_DEPLOY_KEY.publicKey]);
-        else pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
+        pulumiCli(["config", "set", "--type", "string", "--path", "sshKeys[0]", "12345"]);
         pulumiCli(["config", "set", "--secret", "sshPrivateKey"], TEST_DEPLOY_KEY.privateKey);
         // Both at once, as two people (or two terminals) would.
         const child = childProcess.spawn("bash", [path.join(ROOT, "scripts", "local.sh"), "--stack", name], { cwd: project, env: { ...env, NODE_EXTRA_CA_CERTS: caFile } });

@@ -295,8 +295,11 @@ describe("settings validation", () => {
 
   it("takes sshPublicKey instead of sshKeys (the stack adds it to the account), or besides them", () => {
     const { sshKeys, ...rest } = VALID_ARGS;
-    const alone = resolveArgs({ ...rest, sshPublicKey: `${TEST_DEPLOY_KEY.publicKey}\n` });
-    assert.deepEqual([alone.cloud.sshKeys, alone.cloud.sshPublicKey, alone.shape.deployKey], [[], TEST_DEPLOY_KEY.publicKey, true]);
+    const alone = resolveArgs({ ...rest, sshPublicKey: `${TEST_DEPLOY_KEY.publicKey}\r\n` });
+    // Handed on without its comment: a new comment is not a new key (DigitalOcean would refuse the "replacement").
+    const withoutComment = TEST_DEPLOY_KEY.publicKey.split(" ").slice(0, 2).join(" ");
+    assert.deepEqual([alone.cloud.sshKeys, alone.cloud.sshPublicKey, alone.shape.deployKey], [[], withoutComment, true]);
+    assert.equal(resolveArgs({ ...rest, sshPublicKey: `${withoutComment} other-comment` }).cloud.sshPublicKey, withoutComment);
     const both = resolveArgs({ ...VALID_ARGS, sshPublicKey: TEST_DEPLOY_KEY.publicKey });
     assert.deepEqual(both.cloud.sshKeys, sshKeys);
     assert.equal(resolveArgs(VALID_ARGS).shape.deployKey, false);
@@ -317,6 +320,15 @@ describe("settings validation", () => {
     assert.equal(deployKeyPairProblem(TEST_DEPLOY_KEY.privateKey, cloud), undefined);
     assert.match(deployKeyPairProblem(TEST_DEPLOY_KEY.privateKey, { ...cloud, sshPublicKey: TEST_DEPLOY_KEY.otherPublicKey }) ?? "",
       /^'sshPrivateKey': expected the private half of sshPublicKey \(the deploy key\), got that of another key pair; set both from one pair/);
+    // The same key with its base64's padding lost in a copy, or another comment: the same key.
+    const ecdsa = { sshKeys: [], sshPublicKey: TEST_DEPLOY_KEY.ecdsaPublicKey.replace(/=( |$)/, "$1").replace(/ [^ ]+$/, " another-comment") };
+    assert.notEqual(ecdsa.sshPublicKey.split(" ")[1], TEST_DEPLOY_KEY.ecdsaPublicKey.split(" ")[1], "the copy lost its padding");
+    assert.equal(deployKeyPairProblem(TEST_DEPLOY_KEY.ecdsaPrivateKey, ecdsa), undefined);
+    // A passphrase: refused whatever the keys (pulumi up has nobody to type it).
+    for (const keys of [cloud, { sshKeys: ["12345"] }]) {
+      assert.match(deployKeyPairProblem(TEST_DEPLOY_KEY.passphrasePrivateKey, keys) ?? "",
+        /^'sshPrivateKey': expected a key without a passphrase \(pulumi up uses it unattended\), got one with a passphrase; .*ssh-keygen -p -N '' -f ~\/\.ssh\/matrix-deploy$/);
+    }
     // With sshKeys, the private key may be one of theirs: nothing to compare it with here.
     assert.equal(deployKeyPairProblem(TEST_DEPLOY_KEY.privateKey, { sshKeys: ["12345"], sshPublicKey: TEST_DEPLOY_KEY.otherPublicKey }), undefined);
   });

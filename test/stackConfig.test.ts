@@ -66,7 +66,7 @@ describe("the stack's config", () => {
     assert.deepEqual(SECRET_KEYS.sort(), ["smtpPassword", "spacesSecretKey", "sshPrivateKey"]);
   });
 
-  it("requires only domain, adminEmail and sshKeys (the CLI requires every key without a default)", () => {
+  it("requires only domain and adminEmail (the CLI requires every key without a default; the program, sshPublicKey or sshKeys)", () => {
     const required = Object.entries(project().config).filter(([, spec]) => spec.default === undefined).map(([key]) => key);
     assert.deepEqual(required.sort(), [...REQUIRED_CONFIG].sort());
   });
