@@ -12,6 +12,8 @@ import { PATHS } from "./paths";
 import { FEDERATION_PORT, HTTPS_PORT, LIVEKIT_PORT, RTC_AUTH_PORT } from "./ports";
 import { RTC_AUTH_PATHS } from "./rtcAuth";
 import { Settings } from "./settings";
+import { workerRoutes } from "./synapseWorkers";
+import { Topology } from "./topology";
 
 /** Debian's unit; the payload's drop-in points it at our Caddyfile (userData.ts). */
 export const CADDY_SERVICE = "caddy";
@@ -66,21 +68,32 @@ function tooLarge(maxUploadMb: number): Directive[] {
 /** How long Caddy retries Synapse while it is not listening. */
 const SYNAPSE_RESTART_GRACE = "15s";
 
-/** Proxy the given paths to Synapse and answer 404 for everything else. */
-function synapseOnly(paths: string[], maxUploadMb: number, upstream: string): Directive[] {
+/**
+ * While Synapse restarts (a config change applied in place), hold requests and retry instead of
+ * answering 502: clients and other servers see a slow answer, not an error (a federating server
+ * backs off from errors for minutes).
+ */
+const RETRY_WHILE_RESTARTING = [d("lb_try_duration", [SYNAPSE_RESTART_GRACE]), d("lb_try_interval", ["250ms"])];
+
+/** Proxy the given paths to Synapse (its workers' routes first, when it has workers) and answer 404 for everything else. */
+function synapseOnly(paths: string[], maxUploadMb: number, upstream: string, workers?: WorkerRouting): Directive[] {
   return [
     ...tooLarge(maxUploadMb),
     d("@synapse", ["path", ...paths]),
     d("handle", ["@synapse"], [
       // The same limit as Synapse's max_upload_size (both in MiB).
       d("request_body", [], [d("max_size", [`${maxUploadMb}MiB`])]),
-      // While Synapse restarts (a config change applied in place), hold requests and retry
-      // instead of answering 502: clients and other servers see a slow answer, not an error
-      // (a federating server backs off from errors for minutes).
-      d("reverse_proxy", [upstream], [d("lb_try_duration", [SYNAPSE_RESTART_GRACE]), d("lb_try_interval", ["250ms"])]),
+      ...(workers ? [d("route", [], [...workerRoutes(workers.topology, workers.socketDir, RETRY_WHILE_RESTARTING)])] : []),
+      d("reverse_proxy", [upstream], RETRY_WHILE_RESTARTING),
     ]),
     d("handle", [], [d("respond", ["404"])]),
   ];
+}
+
+/** Synapse's workers, when it has them: the plan and the directory of their sockets. */
+export interface WorkerRouting {
+  topology: Topology;
+  socketDir: string;
 }
 
 /** On every HTTPS response: HSTS, and no Server header (Caddy's or, proxied, Synapse's with its version). */
@@ -124,18 +137,18 @@ function plainHttpSites(hosts: string[]): SiteBlock[] {
   ];
 }
 
-export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): Caddyfile {
+export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE, workers?: WorkerRouting): Caddyfile {
   const { serverName, matrixHost, elementHost } = settings;
   const clientPaths = ["/_matrix/*", "/_synapse/client/*"];
 
   const sites: SiteBlock[] = [
-    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb, site.synapseUpstream), ERROR_RESPONSE] },
+    { addresses: [matrixHost], directives: [SECURITY_HEADERS, ...synapseOnly(clientPaths, settings.synapse.maxUploadMb, site.synapseUpstream, workers), ERROR_RESPONSE] },
     {
       // The apex certificate on 8448 serves SRV-delegated federation (the SRV target must
       // present a certificate for the server name); the matrix host on 8448 serves servers
       // that connect to it directly.
       addresses: [`${serverName}:${FEDERATION_PORT}`, `${matrixHost}:${FEDERATION_PORT}`],
-      directives: [d("header", [], TRANSPORT_HEADERS), ...synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb, site.synapseUpstream), ERROR_RESPONSE],
+      directives: [d("header", [], TRANSPORT_HEADERS), ...synapseOnly(["/_matrix/*"], settings.synapse.maxUploadMb, site.synapseUpstream, workers), ERROR_RESPONSE],
     },
     {
       addresses: [serverName],
@@ -201,8 +214,8 @@ export function caddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SI
   return { global, sites };
 }
 
-export function renderCaddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE): string {
-  return renderCaddyfileText(caddyfile(settings, site));
+export function renderCaddyfile(settings: Settings, site: CaddySite = DROPLET_CADDY_SITE, workers?: WorkerRouting): string {
+  return renderCaddyfileText(caddyfile(settings, site, workers));
 }
 
 /**

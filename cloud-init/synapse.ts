@@ -18,6 +18,8 @@ import { CADDY_GROUP } from "./caddy";
 import { POSTGRES_SERVICE, SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
 import { readSynapseLock } from "./versions";
+import { WorkerSite, mainReplicationListener, mainWorkerConfig } from "./synapseWorkers";
+import { Topology } from "./topology";
 
 /**
  * Where Synapse finds its files, sockets and database. The droplet uses DROPLET_SYNAPSE_SITE;
@@ -83,14 +85,20 @@ function listeners(settings: Settings, site: SynapseSite): Record<string, unknow
   ];
 }
 
-export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
+/** Synapse's workers, when it has them: the plan of its processes and where their sockets and Redis are. */
+export interface SynapseWorkers {
+  topology: Topology;
+  site: WorkerSite;
+}
+
+export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SYNAPSE_SITE, workers?: SynapseWorkers): Record<string, unknown> {
   return {
     server_name: settings.serverName,
     public_baseurl: `https://${settings.matrixHost}/`,
     web_client_location: `https://${settings.elementHost}/`,
     admin_contact: `mailto:${settings.adminEmail}`,
     report_stats: false,
-    listeners: listeners(settings, site),
+    listeners: [...listeners(settings, site), ...(workers ? mainReplicationListener(workers.topology, workers.site) : [])],
     enable_metrics: true,
     log_config: site.logConfig,
     media_store_path: site.media,
@@ -116,6 +124,7 @@ export function synapseConfig(settings: Settings, site: SynapseSite = DROPLET_SY
     // Synapse refuses private addresses for outgoing requests (SSRF); these are let through.
     ...(settings.synapse.privateFederationCidrs.length > 0 ? { ip_range_whitelist: settings.synapse.privateFederationCidrs } : {}),
     suppress_key_server_warning: true,
+    ...(workers ? mainWorkerConfig(workers.topology, workers.site) : {}),
   };
 }
 

@@ -6,11 +6,15 @@
  * out (issue 25). Written from Synapse's docs/workers.md: the worker kinds, the
  * paths each may serve and how requests to them are balanced.
  *
- * Not yet read by the renderers: today's payload runs the main process alone, which is what this
- * plan gives for one vCPU (the default size) and for `workers: none`.
+ * synapseWorkers.ts and caddy.ts render it (test/workers.test.ts runs that with the real
+ * Synapse and Caddy); the droplet's payload does not yet: it runs the main process alone, which
+ * is what this plan gives for one vCPU (the default size) and for `workers: none`.
  */
 
-/** Where a process listens: a Unix socket on its droplet, or a TCP port on a droplet's private address. */
+/**
+ * Where a process listens: a Unix socket (its file name, in Synapse's socket directory on its
+ * droplet), or a TCP port on a droplet's private address.
+ */
 export type Endpoint = { unix: string } | { tcp: { host: string; port: number } };
 
 /** How a pool of processes shares requests (Caddy's lb_policy). */
@@ -57,8 +61,8 @@ export const ROUTE_PATHS = {
     "^/_matrix/client/(api/v1|r0|v3)/initialSync$",
     "^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$",
   ],
-  /** Pagination: every request for a room to the same process. */
-  roomMessages: [`${CLIENT}/rooms/[^/]+/messages$`],
+  /** Pagination: every request for a room to the same process (the room ID is the second group). */
+  roomMessages: [`${CLIENT}/rooms/([^/]+)/messages$`],
   /** Inbound federation transactions: by remote server. */
   federationSend: ["^/_matrix/federation/v1/send/"],
   /** What any generic worker may serve (reads, and writes it forwards to main over replication). */
@@ -142,8 +146,6 @@ export interface Topology {
   privateIngress: Record<string, number[]>;
 }
 
-/** Unix sockets on one droplet, under Synapse's runtime directory. */
-const SOCKET_DIR = "/run/synapse";
 /** A worker droplet's listeners on its private address: HTTP from 8100, replication from 9100. */
 const WORKER_HTTP_PORT = 8100;
 const REPLICATION_PORT = 9100;
@@ -182,14 +184,14 @@ export function planTopology(input: TopologyInput): Topology {
   const processes: SynapseProcess[] = [];
   const remote = input.workerDroplets.count > 0;
   // Main's replication listener: a socket while every process shares its droplet, else TCP on its private address.
-  const mainReplication: Endpoint = remote ? { tcp: { host: "main", port: REPLICATION_PORT } } : { unix: `${SOCKET_DIR}/replication.sock` };
-  processes.push({ name: "main", kind: "main", host: "main", http: { unix: `${SOCKET_DIR}/client.sock` }, replication: mainReplication, poolMax: POOL_MAX });
+  const mainReplication: Endpoint = remote ? { tcp: { host: "main", port: REPLICATION_PORT } } : { unix: "replication.sock" };
+  processes.push({ name: "main", kind: "main", host: "main", http: { unix: "client.sock" }, replication: mainReplication, poolMax: POOL_MAX });
 
   const counts = mainDropletWorkers(input);
   for (const kind of Object.keys(PROCESS_KINDS) as ProcessKind[]) {
     for (let i = 1; i <= (counts[kind] ?? 0); i += 1) {
       const name = `${kind}${i}`;
-      processes.push({ name, kind, host: "main", ...(PROCESS_KINDS[kind].http ? { http: { unix: `${SOCKET_DIR}/${name}.sock` } } : {}), poolMax: POOL_MAX });
+      processes.push({ name, kind, host: "main", ...(PROCESS_KINDS[kind].http ? { http: { unix: `${name}.sock` } } : {}), poolMax: POOL_MAX });
     }
   }
   const hosts = ["main"];

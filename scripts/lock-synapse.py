@@ -4,7 +4,8 @@
 The droplet installs Synapse with `pip install --require-hashes --no-deps --only-binary=:all:`
 from this file, so every byte it runs is pinned here. The lock must fit in the 64 KiB
 user_data, so it keeps only the wheels the droplet (Debian 13, CPython 3.13) and our test
-machines (Debian 12, CPython 3.11) can install on x86_64, not every wheel on PyPI.
+machines (Debian 12, CPython 3.11) can install on x86_64, not every wheel on PyPI. It holds
+the `redis` extra (txredisapi, hiredis): Synapse's workers talk to each other through Redis (Valkey).
 
 Usage: scripts/lock-synapse.py 1.163.2   (needs the `uv` and `packaging` packages from PyPI)
 """
@@ -82,7 +83,7 @@ def main() -> None:
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     synapse = sys.argv[1]
-    spec = f"matrix-synapse=={synapse}\npsycopg2-binary=={PSYCOPG2_BINARY}\n"
+    spec = f"matrix-synapse[redis]=={synapse}\npsycopg2-binary=={PSYCOPG2_BINARY}\n"
     pins: dict = {}
     for python in PYTHONS:
         for name, version in resolve(spec, python).items():

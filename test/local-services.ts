@@ -7,14 +7,12 @@ import * as path from "path";
 import { run } from "./fixtures";
 import { SYNAPSE_VERSIONS } from "../cloud-init/versions";
 import { Secrets, Settings } from "../cloud-init/settings";
-import { MATRIXCTL_TOKEN_PATH, SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
+import { MATRIXCTL_TOKEN_PATH, SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, SynapseWorkers, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
 import { Service, freePort, startProcess, waitUntil } from "../local/process";
 import { socketFetch } from "../local/socketFetch";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const SYNAPSE_VENV = path.join(ROOT, ".cache", `synapse-${SYNAPSE_VERSIONS[0]}`);
-
-
 
 function postgresBin(tool: string): string {
   const versions = fs.readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
@@ -70,10 +68,10 @@ export function synapseSiteIn(dir: string, dbPort: number): SynapseSite {
 }
 
 /** The pinned Synapse on the rendered config (main and secrets fragments), answering /health. */
-export async function startSynapse(dir: string, settings: Settings, secrets: Secrets, site: SynapseSite, env: NodeJS.ProcessEnv = {}): Promise<Service> {
+export async function startSynapse(dir: string, settings: Settings, secrets: Secrets, site: SynapseSite, env: NodeJS.ProcessEnv = {}, workers?: SynapseWorkers): Promise<Service> {
   const confD = path.join(dir, "synapse", "conf.d");
   fs.mkdirSync(confD, { recursive: true });
-  fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site)));
+  fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site, workers)));
   fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(settings, secrets, site)));
   fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
   fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);

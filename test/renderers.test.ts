@@ -136,6 +136,8 @@ describe("Synapse config", () => {
     const lock = fileIn(userData, PATHS.synapseRequirements);
     assert.equal(lock, readSynapseLock(settingsFor().synapse.version));
     assert.match(lock, new RegExp(`^matrix-synapse==${settingsFor().synapse.version.replace(/\./g, "\\.")} \\\\$`, "m"));
+    // Synapse's redis extra, which its workers need.
+    for (const extra of ["txredisapi", "hiredis"]) assert.match(lock, new RegExp(`^${extra}==`, "m"), extra);
     const pins = lock.split("\n").filter((l) => /^[a-z0-9]/.test(l));
     assert.ok(pins.length > 30);
     for (const pin of pins) assert.match(pin, /^[a-z0-9-]+==[0-9][^ ]* \\$/, "exact pins only");

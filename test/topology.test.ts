@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ROUTE_PATHS, PROCESS_KINDS, Topology, TopologyError, TopologyInput, planTopology, routeFor } from "../cloud-init/topology";
 import { SIZES } from "../components/settings";
+import { mainReplicationListener, mainWorkerConfig, workerRoutes } from "../cloud-init/synapseWorkers";
 
 /** vCPUs of a size slug (s-2vcpu-4gb, c-4, g-2vcpu-8gb). */
 const vcpusOf = (slug: string) => Number(/^(?:[a-z]-(\d+)vcpu|c-(\d+))/.exec(slug)!.slice(1).find(Boolean));
@@ -115,6 +116,9 @@ describe("the plan of Synapse's processes", () => {
       assert.deepEqual(t.processes.map((p) => p.name), ["main"]);
       assert.equal(t.redis, false);
       assert.ok(t.routes.every((r) => r.pool.join() === "main"));
+      // Nothing of the workers' rendering: the payload is today's.
+      const site = { socketDir: "/run/synapse", redisSocket: "/run/valkey/valkey.sock", logConfig: "/etc/synapse/log.yaml" };
+      assert.deepEqual([mainWorkerConfig(t, site), mainReplicationListener(t, site), workerRoutes(t, "/run/synapse", [])], [{}, [], []]);
     }
   });
 
