@@ -18,7 +18,7 @@ import { CADDY_GROUP } from "./caddy";
 import { POSTGRES_SERVICE, SYNAPSE_DB } from "./postgres";
 import { Secrets, Settings } from "./settings";
 import { readSynapseLock } from "./versions";
-import { WorkerSite, mainReplicationListener, mainWorkerConfig } from "./synapseWorkers";
+import { WorkerSite, mainReplicationListener, mainWorkerConfig, workerPool } from "./synapseWorkers";
 import { Topology } from "./topology";
 
 /**
@@ -212,7 +212,7 @@ function retentionConfig(settings: Settings): Record<string, unknown> {
   };
 }
 
-export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site: SynapseSite = DROPLET_SYNAPSE_SITE): Record<string, unknown> {
+export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site: SynapseSite = DROPLET_SYNAPSE_SITE, workers?: SynapseWorkers): Record<string, unknown> {
   return {
     // Synapse merges its config files key by key at the top level: this email block, with the
     // password, replaces the main fragment's.
@@ -231,6 +231,8 @@ export function synapseSecretsConfig(settings: Settings, secrets: Secrets, site:
         // Loopback only: TLS would cost CPU and memory and protect nothing.
         sslmode: "disable",
         ...(settings.tuning.databasePool ? { cp_min: settings.tuning.databasePool.min, cp_max: settings.tuning.databasePool.max } : {}),
+        // With workers, every process's pool is its share of the database's connections.
+        ...(workers && workers.topology.processes.length > 1 ? workerPool(workers.topology) : {}),
         keepalives_idle: 10,
         keepalives_interval: 10,
         keepalives_count: 3,

@@ -33,7 +33,11 @@ export interface WorkerSite {
   logConfig: string;
 }
 
-/** What main's configuration gains when workers run: merged into its conf.d; nothing without workers. */
+/**
+ * What main's configuration gains when workers run: merged into its conf.d; nothing without
+ * workers. With a media worker, main no longer serves the media admin API either (Synapse
+ * registers it with the media repository): matrixctl's media calls go to that worker's socket.
+ */
 export function mainWorkerConfig(t: Topology, site: WorkerSite): Record<string, unknown> {
   if (t.processes.length === 1) return {};
   return {
@@ -45,6 +49,15 @@ export function mainWorkerConfig(t: Topology, site: WorkerSite): Record<string, 
   };
 }
 
+/**
+ * The database pool every process opens (the shared config's, so main's and each worker's): its
+ * share of the connections the plan was given.
+ */
+export function workerPool(t: Topology): { cp_min: number; cp_max: number } {
+  const max = Math.min(...t.processes.map((p) => p.poolMax));
+  return { cp_min: 1, cp_max: max };
+}
+
 /** Main's replication listener (beside its client, admin and metrics listeners), when workers run. */
 export function mainReplicationListener(t: Topology, site: WorkerSite): Record<string, unknown>[] {
   const main = t.processes.find((p) => p.kind === "main")!;
@@ -52,20 +65,31 @@ export function mainReplicationListener(t: Topology, site: WorkerSite): Record<s
   return [{ ...listenerAt(main.replication, site.socketDir, OWNER_SOCKET), type: "http", resources: [{ names: ["replication"] }] }];
 }
 
+/**
+ * A listener on a Unix socket. Listeners on a droplet's private address (workers on other
+ * droplets) are not rendered yet: they need the private address to bind and the replication
+ * secret (Synapse's replication is unauthenticated without it), which come with worker droplets.
+ */
 function listenerAt(endpoint: Endpoint, socketDir: string, mode: number): Record<string, unknown> {
-  return "unix" in endpoint ? { path: `${socketDir}/${endpoint.unix}`, mode } : { port: endpoint.tcp.port, bind_addresses: ["0.0.0.0"] };
+  if (!("unix" in endpoint)) throw new Error("synapseWorkers: listeners on a private address (worker droplets) are not rendered yet");
+  return { path: `${socketDir}/${endpoint.unix}`, mode };
 }
 
-/** A worker's own file: its app, name, listeners and log config (the rest is the shared config). */
+/** A worker's own file: its app, name, listeners, log config and caches (the rest is the shared config). */
 export function workerConfig(p: SynapseProcess, site: WorkerSite): Record<string, unknown> {
   const listeners: Record<string, unknown>[] = [];
   if (p.http) {
-    // The media worker serves the media paths of the client and federation APIs too.
-    const names = p.kind === "media" ? ["media", "client", "federation"] : ["client", "federation"];
+    // The media resource serves the client and federation APIs' media paths too (Synapse 1.163's generic_worker).
+    const names = p.kind === "media" ? ["media"] : ["client", "federation"];
     listeners.push({ ...listenerAt(p.http, site.socketDir, GROUP_SOCKET), type: "http", x_forwarded: true, resources: [{ names, compress: false }] });
   }
   if (p.replication) listeners.push({ ...listenerAt(p.replication, site.socketDir, OWNER_SOCKET), type: "http", resources: [{ names: ["replication"] }] });
-  return { worker_app: PROCESS_KINDS[p.kind].app, worker_name: p.name, worker_listeners: listeners, worker_log_config: site.logConfig };
+  // Its caches trimmed well inside the memory it is held to (the shared config's are main's, by the droplet's size).
+  const memory = PROCESS_KINDS[p.kind].memoryMaxMb;
+  return {
+    worker_app: PROCESS_KINDS[p.kind].app, worker_name: p.name, worker_listeners: listeners, worker_log_config: site.logConfig,
+    caches: { global_factor: 0.5, cache_autotuning: { max_cache_memory_usage: `${Math.floor(memory / 2)}M`, target_cache_memory_usage: `${Math.floor(memory / 4)}M`, min_cache_ttl: "5m" } },
+  };
 }
 
 /** Caddy's balancing for a route's pool. */
@@ -93,7 +117,8 @@ export function workerRoutes(t: Topology, socketDir: string, proxyOptions: Direc
     const upstreams = route.pool.map((name) => caddyUpstream(byName.get(name)!.http!, socketDir));
     return [
       d(`@${matcher}`, ["path_regexp", matcher, route.paths.map((p) => `(?:${p})`).join("|")]),
-      d("handle", [`@${matcher}`], [...before, d("reverse_proxy", upstreams, [policy, ...proxyOptions])]),
+      // A worker that fails is left out for 10 s: a hashed pool's retries then go to another one.
+      d("handle", [`@${matcher}`], [...before, d("reverse_proxy", upstreams, [policy, d("fail_duration", ["10s"]), ...proxyOptions])]),
     ];
   });
 }

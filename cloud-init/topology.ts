@@ -34,8 +34,6 @@ interface KindSpec {
   app: string;
   /** Serves HTTP that Caddy routes to it. */
   http: boolean;
-  /** Needs a replication listener of its own (it is a stream writer, or main). */
-  replication: boolean;
   /** At most one such process (Synapse runs its duty in one place). */
   single: boolean;
   /** Memory it is held to, MiB (systemd MemoryMax): a worker's caches follow Synapse's cache factor. */
@@ -44,12 +42,12 @@ interface KindSpec {
 
 /** The kinds, once: everything else about a process follows from its kind. */
 export const PROCESS_KINDS: Record<ProcessKind, KindSpec> = {
-  main: { app: "synapse.app.homeserver", http: true, replication: true, single: true, memoryMaxMb: 0 },
-  sync: { app: "synapse.app.generic_worker", http: true, replication: false, single: false, memoryMaxMb: 512 },
-  client: { app: "synapse.app.generic_worker", http: true, replication: false, single: false, memoryMaxMb: 384 },
-  federation_sender: { app: "synapse.app.generic_worker", http: false, replication: false, single: false, memoryMaxMb: 256 },
-  media: { app: "synapse.app.media_repository", http: true, replication: false, single: true, memoryMaxMb: 384 },
-  background: { app: "synapse.app.generic_worker", http: false, replication: false, single: true, memoryMaxMb: 256 },
+  main: { app: "synapse.app.homeserver", http: true, single: true, memoryMaxMb: 0 },
+  sync: { app: "synapse.app.generic_worker", http: true, single: false, memoryMaxMb: 512 },
+  client: { app: "synapse.app.generic_worker", http: true, single: false, memoryMaxMb: 384 },
+  federation_sender: { app: "synapse.app.generic_worker", http: false, single: false, memoryMaxMb: 256 },
+  media: { app: "synapse.app.media_repository", http: true, single: true, memoryMaxMb: 384 },
+  background: { app: "synapse.app.generic_worker", http: false, single: true, memoryMaxMb: 256 },
 };
 
 /** Synapse's path patterns (workers.md), by what serves them; anchored regular expressions. */
@@ -57,6 +55,8 @@ const CLIENT = "^/_matrix/client/(api/v1|r0|v3|unstable)";
 export const ROUTE_PATHS = {
   sync: [
     "^/_matrix/client/(r0|v3)/sync$",
+    // Simplified sliding sync (MSC4186), Element X's: served by workers too (Synapse registers it with /sync).
+    "^/_matrix/client/unstable/org\\.matrix\\.simplified_msc3575/sync$",
     "^/_matrix/client/(api/v1|r0|v3)/events$",
     "^/_matrix/client/(api/v1|r0|v3)/initialSync$",
     "^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$",
@@ -181,6 +181,9 @@ function mainDropletWorkers(input: TopologyInput): Partial<Record<ProcessKind, n
 
 /** The plan for these sizes and tiers. Throws TopologyError when the database cannot hold its pools. */
 export function planTopology(input: TopologyInput): Topology {
+  if (input.workers === "none" && input.workerDroplets.count > 0) {
+    throw new TopologyError("worker droplets run workers: they need workers on (auto), not none");
+  }
   const processes: SynapseProcess[] = [];
   const remote = input.workerDroplets.count > 0;
   // Main's replication listener: a socket while every process shares its droplet, else TCP on its private address.
@@ -198,7 +201,10 @@ export function planTopology(input: TopologyInput): Topology {
   for (let d = 1; d <= input.workerDroplets.count; d += 1) {
     const host = `worker-${d}`;
     hosts.push(host);
-    const each = Math.max(1, Math.floor(input.workerDroplets.vcpus / 2));
+    // As on the main droplet: a sync and a client worker for every two vCPUs, four of each at most,
+    // fewer where the droplet's memory (less what its system needs) does not hold them.
+    const fits = Math.floor((input.workerDroplets.memoryMb - 256) / (PROCESS_KINDS.sync.memoryMaxMb + PROCESS_KINDS.client.memoryMaxMb));
+    const each = Math.max(1, Math.min(4, Math.floor(input.workerDroplets.vcpus / 2), fits));
     let port = WORKER_HTTP_PORT;
     for (const kind of ["sync", "client"] as const) {
       for (let i = 1; i <= each; i += 1) {

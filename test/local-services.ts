@@ -10,6 +10,7 @@ import { Secrets, Settings } from "../cloud-init/settings";
 import { MATRIXCTL_TOKEN_PATH, SYNAPSE_MODULES_SOURCE_DIR, SynapseSite, SynapseWorkers, renderYaml, synapseConfig, synapseLogConfig, synapseSecretsConfig } from "../cloud-init/synapse";
 import { Service, freePort, startProcess, waitUntil } from "../local/process";
 import { socketFetch } from "../local/socketFetch";
+import { request } from "../local/https";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const SYNAPSE_VENV = path.join(ROOT, ".cache", `synapse-${SYNAPSE_VERSIONS[0]}`);
@@ -72,7 +73,7 @@ export async function startSynapse(dir: string, settings: Settings, secrets: Sec
   const confD = path.join(dir, "synapse", "conf.d");
   fs.mkdirSync(confD, { recursive: true });
   fs.writeFileSync(path.join(confD, "00-homeserver.yaml"), renderYaml(synapseConfig(settings, site, workers)));
-  fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(settings, secrets, site)));
+  fs.writeFileSync(path.join(confD, "10-secrets.yaml"), renderYaml(synapseSecretsConfig(settings, secrets, site, workers)));
   fs.writeFileSync(site.logConfig, renderYaml(synapseLogConfig()));
   fs.writeFileSync(site.signingKey, `${secrets.signingKey}\n`);
   const synapse = startProcess(path.join(SYNAPSE_VENV, "bin", "python"), ["-m", "synapse.app.homeserver", `--config-path=${confD}`],
@@ -110,4 +111,30 @@ export async function registerUser(site: SynapseSite, admin: string, localpart: 
   const text = await login.text();
   if (login.status !== 200) throw new Error(`logging in as ${userId}: ${login.status} ${text}`);
   return JSON.parse(text) as { user_id: string; access_token: string };
+}
+
+/**
+ * Caddy on a rendered Caddyfile, in `caddyDir` (its data, its local CA), certificates from its
+ * own CA (acmeServer internal): resolves with it and its CA's root once every URL answers 200.
+ */
+export async function startCaddy(caddyDir: string, caddyfileText: string, readyUrls: string[]): Promise<{ caddy: Service; ca: string }> {
+  fs.mkdirSync(caddyDir, { recursive: true });
+  const caddyfile = path.join(caddyDir, "Caddyfile");
+  fs.writeFileSync(caddyfile, caddyfileText);
+  const caddy = startProcess("caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], {
+    ...process.env, HOME: caddyDir, XDG_DATA_HOME: path.join(caddyDir, "data"), XDG_CONFIG_HOME: path.join(caddyDir, "config"),
+  });
+  const root = path.join(caddyDir, "data", "caddy", "pki", "authorities", "local", "root.crt");
+  let ca = "";
+  await waitUntil("Caddy's certificates", 60, async () => {
+    if (caddy.process.exitCode !== null) throw new Error(`Caddy exited:\n${caddy.output()}`);
+    if (!fs.existsSync(root)) return false;
+    ca = fs.readFileSync(root, "utf8");
+    for (const url of readyUrls) if ((await request(url, ca)).status !== 200) return false;
+    return true;
+  }).catch(async (error) => {
+    await caddy.stop();
+    throw new Error(`${error.message}\n${caddy.output()}`);
+  });
+  return { caddy, ca };
 }

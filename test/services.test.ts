@@ -20,7 +20,7 @@ import { matrixctlConfig } from "../cloud-init/matrixctl";
 import { SmtpSink, startSmtpSink } from "./smtpSink";
 import { deployEnv } from "../cloud-init/userData";
 import { matrixRtcFor, run, scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, ROOT, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
+import { Postgres, ROOT, Service, startCaddy, startPostgres, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { request } from "../local/https";
 import { SocketFetch, socketFetch } from "../local/socketFetch";
 import { Livekit, ensureLivekitClient, placeCall, startLivekit } from "../local/livekit";
@@ -129,24 +129,8 @@ describe("rendered configs on real PostgreSQL, Synapse and Caddy", { timeout: 30
     fs.mkdirSync(path.join(elementRoot, "i18n"), { recursive: true });
     fs.writeFileSync(path.join(elementRoot, "index.html"), "<!doctype html><title>Element</title>");
     fs.writeFileSync(path.join(elementRoot, "config.json"), renderElementConfig(settings));
-    const caddyfile = path.join(caddyDir, "Caddyfile");
-    fs.mkdirSync(caddyDir, { recursive: true });
-    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `unix/${site.clientSocket}`, elementRoot, adminSocket: path.join(caddyDir, "admin.sock") }));
-    caddy = startProcess("caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], {
-      ...process.env, HOME: caddyDir, XDG_DATA_HOME: path.join(caddyDir, "data"), XDG_CONFIG_HOME: path.join(caddyDir, "config"),
-    });
-    const root = path.join(caddyDir, "data", "caddy", "pki", "authorities", "local", "root.crt");
-    await waitUntil("Caddy's certificates", 60, async () => {
-      if (caddy.process.exitCode !== null) throw new Error(`Caddy exited:\n${caddy.output()}`);
-      if (!fs.existsSync(root)) return false;
-      ca = fs.readFileSync(root, "utf8");
-      for (const url of [`${MATRIX}/_matrix/client/versions`, `${APEX}/.well-known/matrix/server`, `${ELEMENT}/`, `${APEX}:8448/_matrix/key/v2/server`]) {
-        if ((await request(url, ca)).status !== 200) return false;
-      }
-      return true;
-    }).catch((error) => {
-      throw new Error(`${error.message}\n${caddy.output()}`);
-    });
+    ({ caddy, ca } = await startCaddy(caddyDir, renderCaddyfile(settings, { synapseUpstream: `unix/${site.clientSocket}`, elementRoot, adminSocket: path.join(caddyDir, "admin.sock") }),
+      [`${MATRIX}/_matrix/client/versions`, `${APEX}/.well-known/matrix/server`, `${ELEMENT}/`, `${APEX}:8448/_matrix/key/v2/server`]));
   });
 
   /** matrixctl, the payload's admin command, against this Synapse (its config with this test's paths). */

@@ -15,27 +15,28 @@ import { mainReplicationListener, mainWorkerConfig, workerRoutes } from "../clou
 /** vCPUs of a size slug (s-2vcpu-4gb, c-4, g-2vcpu-8gb). */
 const vcpusOf = (slug: string) => Number(/^(?:[a-z]-(\d+)vcpu|c-(\d+))/.exec(slug)!.slice(1).find(Boolean));
 
-/** Requests as clients and servers send them, and what may serve each: a pool of workers, or main only. */
-const REQUESTS: [string, "pool" | "main"][] = [
-  ["/_matrix/client/v3/sync", "pool"],
-  ["/_matrix/client/r0/sync", "pool"],
-  ["/_matrix/client/v3/rooms/!abc:example.org/initialSync", "pool"],
-  ["/_matrix/client/v3/rooms/!abc:example.org/messages", "pool"],
-  ["/_matrix/client/v3/rooms/!abc:example.org/send/m.room.message/txn1", "pool"],
-  ["/_matrix/client/v3/rooms/!abc:example.org/state/m.room.name/", "pool"],
-  ["/_matrix/client/v3/rooms/!abc:example.org/members", "pool"],
-  ["/_matrix/client/v3/rooms/!abc:example.org/join", "pool"],
-  ["/_matrix/client/v3/login", "pool"],
-  ["/_matrix/client/v3/keys/query", "pool"],
-  ["/_matrix/client/v3/createRoom", "pool"],
-  ["/_matrix/client/v3/profile/@alice:example.org/displayname", "pool"],
-  ["/_matrix/client/v1/media/download/example.org/abc", "pool"],
-  ["/_matrix/media/v3/upload", "pool"],
-  ["/_matrix/federation/v1/send/123", "pool"],
-  ["/_matrix/federation/v1/event/$e", "pool"],
-  ["/_matrix/federation/v2/send_join/!r/$e", "pool"],
-  ["/_matrix/key/v2/query", "pool"],
-  ["/_matrix/federation/v1/media/download/abc", "pool"],
+/** Requests as clients and servers send them, and which kind of worker serves each (or main only). */
+const REQUESTS: [string, "sync" | "client" | "media" | "main"][] = [
+  ["/_matrix/client/v3/sync", "sync"],
+  ["/_matrix/client/r0/sync", "sync"],
+  ["/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", "sync"],
+  ["/_matrix/client/v3/rooms/!abc:example.org/initialSync", "sync"],
+  ["/_matrix/client/v3/rooms/!abc:example.org/messages", "client"],
+  ["/_matrix/client/v3/rooms/!abc:example.org/send/m.room.message/txn1", "client"],
+  ["/_matrix/client/v3/rooms/!abc:example.org/state/m.room.name/", "client"],
+  ["/_matrix/client/v3/rooms/!abc:example.org/members", "client"],
+  ["/_matrix/client/v3/rooms/!abc:example.org/join", "client"],
+  ["/_matrix/client/v3/login", "client"],
+  ["/_matrix/client/v3/keys/query", "client"],
+  ["/_matrix/client/v3/createRoom", "client"],
+  ["/_matrix/client/v3/profile/@alice:example.org/displayname", "client"],
+  ["/_matrix/client/v1/media/download/example.org/abc", "media"],
+  ["/_matrix/media/v3/upload", "media"],
+  ["/_matrix/federation/v1/send/123", "client"],
+  ["/_matrix/federation/v1/event/$e", "client"],
+  ["/_matrix/federation/v2/send_join/!r/$e", "client"],
+  ["/_matrix/key/v2/query", "client"],
+  ["/_matrix/federation/v1/media/download/abc", "media"],
   // Stream writers' endpoints and what only main serves: no route, main.
   ["/_matrix/client/v3/keys/upload", "main"],
   ["/_matrix/client/v3/rooms/!abc:example.org/typing/@alice:example.org", "main"],
@@ -45,14 +46,14 @@ const REQUESTS: [string, "pool" | "main"][] = [
   ["/_matrix/client/v3/pushrules/", "main"],
   ["/_matrix/client/v3/presence/@alice:example.org/status", "main"],
   ["/_matrix/client/versions", "main"],
-  ["/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", "main"],
+  ["/_matrix/client/unstable/org.matrix.simplified_msc3575/sync/extra", "main"],
   ["/_synapse/client/password_reset/email/submit_token", "main"],
 ];
 
 const SHAPES: { name: string; input: TopologyInput }[] = [];
 for (const [slug, memoryMb] of Object.entries(SIZES)) {
   for (const count of [0, 1, 3]) {
-    for (const workers of ["auto", "none"] as const) {
+    for (const workers of count > 0 ? ["auto"] as const : ["auto", "none"] as const) {
       SHAPES.push({
         name: `${slug}, workers ${workers}, ${count} worker droplets`,
         input: { vcpus: vcpusOf(slug), memoryMb, workers, workerDroplets: { count, vcpus: 2, memoryMb: 2048 }, databaseConnections: 97 },
@@ -70,7 +71,13 @@ function checkInvariants(t: Topology, input: TopologyInput): void {
     assert.ok(claiming.length <= 1, `${path}: claimed by ${claiming.length} routes`);
     const route = routeFor(t, path);
     if (servedBy === "main") assert.equal(route, undefined, `${path}: main only`);
-    else assert.ok(route && route.pool.length > 0, `${path}: a pool serves it`);
+    else {
+      assert.ok(route && route.pool.length > 0, `${path}: a pool serves it`);
+      // Its kind of worker where the plan has one, else main.
+      const kinds = new Set(route.pool.map((name) => byName.get(name)!.kind));
+      const has = t.processes.some((p) => p.kind === servedBy);
+      assert.deepEqual([...kinds], [has ? servedBy : "main"], `${path}: ${[...kinds]}`);
+    }
   }
   for (const route of t.routes) {
     for (const name of route.pool) assert.ok(byName.get(name)?.http, `${name} serves HTTP for ${route.paths[0]}`);
@@ -149,6 +156,11 @@ describe("the plan of Synapse's processes", () => {
     assert.throws(() => planTopology(input), (e: Error) => e instanceof TopologyError && /^\d+ Synapse processes need at least 2 database connections each \(\d+\); the database allows 22$/.test(e.message));
     // The same on a bigger plan fits.
     checkInvariants(planTopology({ ...input, databaseConnections: 97 }), { ...input, databaseConnections: 97 });
+  });
+
+  it("worker droplets need workers on: refused with workers none", () => {
+    assert.throws(() => planTopology({ vcpus: 2, memoryMb: 4096, workers: "none", workerDroplets: { count: 1, vcpus: 2, memoryMb: 2048 }, databaseConnections: 97 }),
+      (e: Error) => e instanceof TopologyError && /worker droplets run workers/.test(e.message));
   });
 
   it("the route patterns are valid, anchored regular expressions", () => {

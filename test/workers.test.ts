@@ -17,14 +17,19 @@ import { WorkerSite, workerConfig } from "../cloud-init/synapseWorkers";
 import { PROCESS_KINDS, Topology, planTopology } from "../cloud-init/topology";
 import { request } from "../local/https";
 import { scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, SYNAPSE_VENV, Service, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
+import { Postgres, SYNAPSE_VENV, Service, startCaddy, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { socketFetch } from "../local/socketFetch";
 
 const settings = settingsFor({ acmeServer: "internal", matrixRtc: false });
 const secrets = testSecrets();
 const MATRIX = `https://${settings.matrixHost}`;
-/** Four vCPUs: two sync and two client workers, a federation sender, the media repository, background tasks. */
-const TOPOLOGY: Topology = planTopology({ vcpus: 4, memoryMb: 8192, workers: "auto", workerDroplets: { count: 0, vcpus: 0, memoryMb: 0 }, databaseConnections: 90 });
+/**
+ * Four vCPUs: two sync and two client workers, a federation sender, the media repository,
+ * background tasks; 30 database connections for Synapse in all, PostgreSQL allowing 5 more
+ * (backups, matrixctl, psql): how the droplet will set it for this plan.
+ */
+const SYNAPSE_CONNECTIONS = 30;
+const TOPOLOGY: Topology = planTopology({ vcpus: 4, memoryMb: 8192, workers: "auto", workerDroplets: { count: 0, vcpus: 0, memoryMb: 0 }, databaseConnections: SYNAPSE_CONNECTIONS });
 
 describe("Synapse with workers, as the plan renders them, on real Synapse, Redis, PostgreSQL and Caddy", { timeout: 600_000 }, () => {
   const dir = scratchDir("matrix-workers-");
@@ -61,8 +66,8 @@ describe("Synapse with workers, as the plan renders them, on real Synapse, Redis
   };
 
   before(async () => {
-    // PostgreSQL as the droplet has it, with room for every process's pool.
-    postgres = await startPostgres(path.join(dir, "postgres"), `${renderPostgresTuning(settings)}\nmax_connections = 100\n`);
+    // PostgreSQL as the droplet has it, its connections as the plan counts them.
+    postgres = await startPostgres(path.join(dir, "postgres"), `${renderPostgresTuning(settings)}\nmax_connections = ${SYNAPSE_CONNECTIONS + 5}\n`);
     assert.equal(postgres.psql(["-q", "-f", "-"], renderPostgresSetupSql(secrets)).code, 0);
     site = synapseSiteIn(dir, postgres.port);
     const socketDir = path.dirname(site.clientSocket);
@@ -92,25 +97,13 @@ describe("Synapse with workers, as the plan renders them, on real Synapse, Redis
       });
     }
     const caddyDir = path.join(dir, "caddy");
-    fs.mkdirSync(caddyDir, { recursive: true });
-    const caddyfile = path.join(caddyDir, "Caddyfile");
-    fs.writeFileSync(caddyfile, renderCaddyfile(settings, { synapseUpstream: `unix/${site.clientSocket}`, elementRoot: caddyDir, adminSocket: path.join(caddyDir, "admin.sock") },
-      { topology: TOPOLOGY, socketDir }));
-    caddy = startProcess("caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], {
-      ...process.env, HOME: caddyDir, XDG_DATA_HOME: path.join(caddyDir, "data"), XDG_CONFIG_HOME: path.join(caddyDir, "config"),
-    });
-    const root = path.join(caddyDir, "data", "caddy", "pki", "authorities", "local", "root.crt");
-    await waitUntil("Caddy", 60, async () => {
-      if (caddy.process.exitCode !== null) throw new Error(`Caddy exited:\n${caddy.output()}`);
-      if (!fs.existsSync(root)) return false;
-      ca = fs.readFileSync(root, "utf8");
-      return (await request(`${MATRIX}/_matrix/client/versions`, ca)).status === 200;
-    }).catch((error) => {
-      throw new Error(`${error.message}\n${caddy?.output()}`);
-    });
+    ({ caddy, ca } = await startCaddy(caddyDir, renderCaddyfile(settings,
+      { synapseUpstream: `unix/${site.clientSocket}`, elementRoot: caddyDir, adminSocket: path.join(caddyDir, "admin.sock") },
+      { topology: TOPOLOGY, socketDir }), [`${MATRIX}/_matrix/client/versions`]));
   });
 
   after(async () => {
+    if (process.env.WORKER_LOGS) fs.writeFileSync(process.env.WORKER_LOGS, JSON.stringify(Object.fromEntries(logs)));
     await caddy?.stop();
     for (const p of [...processes.values()].reverse()) await p.stop();
     await redis?.stop();
@@ -175,15 +168,56 @@ describe("Synapse with workers, as the plan renders them, on real Synapse, Redis
     assert.ok(paginatedBy.length === 1 && paginatedBy[0].startsWith("client"), `one client worker for the room: ${paginatedBy}`);
   });
 
-  it("a device's syncs stay on one sync worker (balanced by its token); a stream writer's path stays on main", async () => {
-    const carol = await newUser("carol");
+  it("each device's syncs stay on one sync worker (balanced by its token), and the devices use both; a stream writer's path stays on main", async () => {
+    const tokens: string[] = [];
+    for (const who of ["carol", "erin", "frank"]) {
+      tokens.push(await newUser(who));
+      for (let i = 0; i < 3; i += 1) {
+        const login = await call("POST", "/_matrix/client/v3/login", undefined, { type: "m.login.password", identifier: { type: "m.id.user", user: who }, password: `${who}-password-1` });
+        assert.equal(login.status, 200, login.body);
+        tokens.push(login.json().access_token as string);
+      }
+    }
+    const workersUsed = new Set<string>();
+    for (const token of tokens) {
+      const marks = mark();
+      for (let i = 0; i < 2; i += 1) assert.equal((await call("GET", "/_matrix/client/v3/sync?timeout=0", token)).status, 200);
+      const syncedBy = await servedBy("/sync", marks);
+      assert.ok(syncedBy.length === 1 && syncedBy[0].startsWith("sync"), `one sync worker for a device: ${syncedBy}`);
+      workersUsed.add(syncedBy[0]);
+    }
+    // Twelve devices hashed onto two workers: all on one would mean the key is not the token (1 in 2048 by chance).
+    assert.deepEqual([...workersUsed].sort(), ["sync1", "sync2"]);
     const marks = mark();
-    for (let i = 0; i < 5; i += 1) assert.equal((await call("GET", "/_matrix/client/v3/sync?timeout=0", carol)).status, 200);
-    const syncedBy = await servedBy("/sync", marks);
-    assert.ok(syncedBy.length === 1 && syncedBy[0].startsWith("sync"), `one sync worker: ${syncedBy}`);
-    const keys = await call("POST", "/_matrix/client/v3/keys/upload", carol, { one_time_keys: {} });
+    const keys = await call("POST", "/_matrix/client/v3/keys/upload", tokens[0], { one_time_keys: {} });
     assert.equal(keys.status, 200, keys.body);
     assert.deepEqual(await servedBy("/keys/upload", marks), ["main"]);
+  });
+
+  it("each room's pagination stays on one client worker (balanced by room), and the rooms use both", async () => {
+    const workersUsed = new Set<string>();
+    for (const who of ["grace", "heidi"]) {
+      const token = await newUser(who);
+      for (let r = 0; r < 8; r += 1) {
+        const room = await call("POST", "/_matrix/client/v3/createRoom", token, { preset: "private_chat" });
+        assert.equal(room.status, 200, room.body);
+        const roomId = encodeURIComponent(room.json().room_id as string);
+        const marks = mark();
+        for (const query of ["dir=b&limit=1", "dir=b&limit=5", "dir=f&limit=2"]) assert.equal((await call("GET", `/_matrix/client/v3/rooms/${roomId}/messages?${query}`, token)).status, 200);
+        const paginatedBy = await servedBy("/messages", marks);
+        assert.ok(paginatedBy.length === 1 && paginatedBy[0].startsWith("client"), `one client worker for a room: ${paginatedBy}`);
+        workersUsed.add(paginatedBy[0]);
+      }
+    }
+    // Sixteen rooms hashed onto two workers: all on one would mean the key is not the room (1 in 32768 by chance).
+    assert.deepEqual([...workersUsed].sort(), ["client1", "client2"]);
+  });
+
+  it("the federation sender sends (main does not), and the pools never open more connections than the plan gave them", () => {
+    assert.match(logs.get("federation_sender1")!, /synapse\.federation\.sender/);
+    assert.doesNotMatch(logs.get("main")!, /process_event_queue_for_federation/);
+    const open = Number(postgres.psql(["-At", "-c", "SELECT count(*) FROM pg_stat_activity WHERE usename = 'synapse'"]).stdout.trim());
+    assert.ok(open > 0 && open <= TOPOLOGY.connections.used, `${open} connections open, ${TOPOLOGY.connections.used} planned (${SYNAPSE_CONNECTIONS} given)`);
   });
 
   it("media goes to the media repository worker, and comes back byte for byte", async () => {
