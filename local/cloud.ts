@@ -493,7 +493,10 @@ export class LocalCloud {
     const key = parsePublicKey(line);
     if (typeof key === "string") throw new Error(`422 Key invalid, type not supported (expected ${key})`);
     const fingerprint = md5Fingerprint(key);
-    const present = Object.values(this.accountKeys()).some((other) => other.trim().split(/\s+/)[1] === key.base64);
+    const present = Object.values(this.accountKeys()).some((other) => {
+      const parsed = parsePublicKey(other);
+      return typeof parsed !== "string" && parsed.base64 === key.base64;
+    });
     if (present) throw new Error("422 SSH Key is already in use on your account");
     return fingerprint;
   }

@@ -46,18 +46,20 @@ async function main(): Promise<void> {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
 
   // A local key stands in for the account's SSH keys (and for sshPublicKey and sshPrivateKey, if set).
-  const sshKey = path.join(home, "ssh-key");
-  if (!fs.existsSync(sshKey)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "npm-run-local", "-f", sshKey]);
+  /** A key pair of this stack's local runs, made once; its private key's path. */
+  const localKey = (file: string, comment: string) => {
+    const made = path.join(home, file);
+    if (!fs.existsSync(made)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", made]);
+    return made;
+  };
+  const sshKey = localKey("ssh-key", "npm-run-local");
   const publicKey = fs.readFileSync(`${sshKey}.pub`, "utf8").trim();
   const declaredKeys = JSON.parse(config[key("sshKeys")]?.value ?? "[]") as string[];
   // With sshPublicKey (which the stack adds to the account) the account's keys are another one:
   // DigitalOcean, and the local cloud, refuse a key the account has already.
-  let accountPublicKey = publicKey;
-  if (config[key("sshPublicKey")]?.value) {
-    const accountKey = path.join(home, "ssh-key-account");
-    if (!fs.existsSync(accountKey)) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "npm-run-local-account", "-f", accountKey]);
-    accountPublicKey = fs.readFileSync(`${accountKey}.pub`, "utf8").trim();
-  }
+  const accountPublicKey = config[key("sshPublicKey")]?.value
+    ? fs.readFileSync(`${localKey("ssh-key-account", "npm-run-local-account")}.pub`, "utf8").trim()
+    : publicKey;
   const values: Record<string, string> = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value]));
   const secretKeys = Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k);
   values[key("acmeServer")] = "internal"; // nobody outside can reach this server: Caddy's own CA signs

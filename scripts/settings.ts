@@ -101,15 +101,15 @@ function renderTable(keys: readonly string[], link = (text: string) => text): st
 const README_TABLES_BEGIN = "<!-- The tables below are written by `npm run settings` from components/settingsTable.ts. -->";
 const README_TABLES_END = "<!-- End of the settings tables. -->";
 
-/** A heading's anchor as GitHub makes it ("Domain, DNS and certificates" → domain-dns-and-certificates). */
-function anchor(heading: string): string {
-  return heading.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-");
+/** A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens ("Domain, DNS and certificates" → domain-dns-and-certificates). */
+export function headingAnchor(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
 }
 
 /** README's configuration: the first group's table; the other groups are in docs/configuration.md, linked by topic. */
 export function renderReadmeTable(): string {
   const [basics, ...rest] = SETTING_GROUPS;
-  const links = rest.map((g) => `[${g.title}](docs/configuration.md#${anchor(g.title)})`).join(" · ");
+  const links = rest.map((g) => `[${g.title}](docs/configuration.md#${headingAnchor(g.title)})`).join(" · ");
   return [
     README_TABLES_BEGIN, "", `#### ${basics.title}`, "", renderTable(basics.keys), "",
     `The other settings, by topic, in docs/configuration.md: ${links}.`,

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import ts from "typescript";
+import { headingAnchor } from "../scripts/settings";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -41,12 +42,10 @@ describe("imports go one way", () => {
   }
 });
 
-/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
-const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
 
 describe("README and docs/ link to what exists", () => {
   const files = ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
-  const anchors = (file: string) => new Set([...fs.readFileSync(path.join(ROOT, file), "utf8").matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1])));
+  const anchors = (file: string) => new Set([...fs.readFileSync(path.join(ROOT, file), "utf8").matchAll(/^#{1,6} (.+)$/gm)].map((m) => headingAnchor(m[1])));
 
   it("every link to a file of the repository names one that exists, and every #anchor a heading it has", () => {
     const broken: string[] = [];

@@ -17,7 +17,7 @@ import { WorkerSite, workerConfig } from "../cloud-init/synapseWorkers";
 import { PROCESS_KINDS, Topology, planTopology } from "../cloud-init/topology";
 import { request } from "../local/https";
 import { scratchDir, settingsFor, testSecrets } from "./fixtures";
-import { Postgres, SYNAPSE_VENV, Service, startCaddy, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
+import { Postgres, SYNAPSE_VENV, Service, adminToken, startCaddy, startPostgres, startProcess, startSynapse, synapseSiteIn, waitUntil } from "./local-services";
 import { socketFetch } from "../local/socketFetch";
 
 const settings = settingsFor({ acmeServer: "internal", matrixRtc: false });
@@ -112,7 +112,7 @@ describe("Synapse with workers, as the plan renders them, on real Synapse, Redis
 
   async function newUser(localpart: string): Promise<string> {
     // Through the admin API with matrixctl's token (the admin socket's module), as matrixctl adds users.
-    const token = JSON.parse(await (await socketFetch(site.adminSocket)("/_matrixctl/token", { method: "POST", body: "{}" })).text()).access_token as string;
+    const token = await adminToken(site);
     const userId = `@${localpart}:${settings.serverName}`;
     const put = await socketFetch(site.adminSocket)(`/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, {
       method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ password: `${localpart}-password-1` }),
